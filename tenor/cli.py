@@ -1,0 +1,50 @@
+"""The `tenor` console command. Each package adds its own subcommands.
+
+Heavy libraries (torch, chromadb, transformers) are imported inside commands,
+so `tenor --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from assistant.cli import register as register_assistant
+from finetune.cli import register as register_finetune
+from ingest.cli import register as register_ingest
+from tenor.quickstart import register as register_quickstart
+
+app = typer.Typer(
+    name="tenor",
+    help="Tenor: a brand-voice assistant served by vLLM, grounded in your documents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main(
+    config: Optional[Path] = typer.Option(
+        None, "--config", envvar="TENOR_CONFIG", help="config file (default: $TENOR_HOME/config.yaml)"
+    ),
+    home: Optional[Path] = typer.Option(
+        None, "--home", envvar="TENOR_HOME", help="data directory (default: ~/.tenor)"
+    ),
+) -> None:
+    if config:
+        os.environ["TENOR_CONFIG"] = str(config)
+    if home:
+        os.environ["TENOR_HOME"] = str(home)
+
+
+register_ingest(app)
+register_finetune(app)
+register_assistant(app)
+register_quickstart(app)
+
+if __name__ == "__main__":
+    app()

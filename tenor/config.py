@@ -1,0 +1,245 @@
+"""Tenor's settings: one YAML file, environment overrides, defaults that work.
+
+Where things live: everything Tenor writes (index, converted models, adapters,
+config, logs) is under one data directory, ``TENOR_HOME`` or ``~/.tenor``.
+The config file is ``$TENOR_CONFIG`` if set, else ``$TENOR_HOME/config.yaml``
+if it exists; with neither, the defaults below apply.
+
+Environment overrides use ``TENOR_`` plus the field path joined by ``__``:
+``TENOR_CHROMA_URL=http://127.0.0.1:8000``, ``TENOR_VLLM__PORT=8100``,
+``TENOR_PROFILES__LARKFIELD__ADAPTER=/srv/adapters/v2``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+EMBEDDED_BASE_MODEL = "smollm2-135m-instruct"
+EMBEDDED_EMBED_MODEL = "all-MiniLM-L6-v2"
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful, accurate support assistant. Answer from the company's "
+    "documents and say plainly when they do not cover a question."
+)
+
+
+class ConfigError(Exception):
+    """A config file or override that cannot be used; the message says why."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RetrievalSettings(_Model):
+    k: int = Field(4, ge=1, le=50, description="passages retrieved per request")
+    min_score: float = Field(
+        0.3, ge=-1, le=1, description="cosine similarity below which a passage is ignored"
+    )
+    max_context_tokens: int = Field(
+        768, ge=64, description="token budget for passages in the prompt"
+    )
+
+
+class VoiceRules(_Model):
+    """How the brand speaks, as checkable rules (used by eval)."""
+
+    required: list[str] = Field(default_factory=list, description="phrases every answer contains")
+    forbidden: list[str] = Field(default_factory=list, description="phrases no answer contains")
+    max_words: int | None = None
+
+
+class Profile(_Model):
+    """One assistant: the OpenAI ``model`` field selects it by name."""
+
+    name: str = ""
+    base_model: str = EMBEDDED_BASE_MODEL
+    adapter: str | None = None
+    collection: str = ""
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    no_answer: str = "I'm sorry, our documents don't cover that."
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    voice: VoiceRules = Field(default_factory=VoiceRules)
+    handoff_url: str | None = None
+
+
+class EmbedSettings(_Model):
+    model: str = EMBEDDED_EMBED_MODEL
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    batch_size: int = Field(64, ge=1)
+    device: str = "cpu"
+
+
+class ChunkSettings(_Model):
+    tokens: int = Field(200, ge=16, description="chunk size in embedder tokens")
+    overlap: int = Field(30, ge=0)
+
+
+class VllmSettings(_Model):
+    url: str | None = Field(None, description="external vLLM; unset = Tenor starts one")
+    host: str = "127.0.0.1"
+    port: int = 8100
+    dtype: str = "bfloat16"
+    max_model_len: int = 2048
+    max_lora_rank: int = 16
+    kv_cache_gb: int = 2
+    start_timeout_s: float = 600
+    extra_args: list[str] = Field(default_factory=list)
+    api_key: str | None = None
+
+
+class ApiKey(_Model):
+    key: str = Field(min_length=8)
+    scope: Literal["chat", "admin", "widget"] = "chat"
+    profiles: list[str] = Field(default_factory=lambda: ["*"])
+    origins: list[str] = Field(default_factory=list)
+    name: str = ""
+
+
+class ServerSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    auth: bool = True
+    max_body_bytes: int = 20 * 1024 * 1024
+
+
+class Settings(_Model):
+    home: Path = Field(default_factory=lambda: Path("~/.tenor").expanduser())
+    chroma_url: str | None = Field(None, description="Chroma server; unset = embedded under home")
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    vllm: VllmSettings = Field(default_factory=VllmSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    default_profile: str = "default"
+    profiles: dict[str, Profile] = Field(default_factory=lambda: {"default": Profile()})
+    api_keys: list[ApiKey] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fill_profiles(self) -> "Settings":
+        self.home = Path(self.home).expanduser()
+        for name, profile in self.profiles.items():
+            profile.name = name
+            profile.collection = profile.collection or name
+        if self.default_profile not in self.profiles:
+            raise ValueError(
+                f"default_profile {self.default_profile!r} is not one of the profiles "
+                f"({', '.join(self.profiles)})"
+            )
+        return self
+
+    # Folders under the data directory.
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def adapters_dir(self) -> Path:
+        return self.home / "adapters"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def profile(self, name: str | None = None) -> Profile:
+        name = name or self.default_profile
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown profile {name!r}; configured: {', '.join(self.profiles)}"
+            ) from None
+
+    def collection_for(self, name: str | None) -> str:
+        """A collection name given explicitly, or the default profile's."""
+        return name or self.profile().collection
+
+    def resolve_model(self, name: str) -> str:
+        """A model folder under home/models, a local path, or an HF id, as given."""
+        local = self.models_dir / name
+        if local.is_dir():
+            return str(local)
+        if name == EMBEDDED_BASE_MODEL:
+            return str(local)  # not prepared yet; `tenor model prepare` creates it
+        path = Path(name).expanduser()
+        return str(path) if path.exists() else name
+
+    def resolve_adapter(self, adapter: str) -> Path:
+        path = Path(adapter).expanduser()
+        if path.is_absolute() or path.exists():
+            return path
+        return self.adapters_dir / adapter
+
+
+def _env_overrides(environ: dict[str, str]) -> dict:
+    tree: dict = {}
+    for key, value in environ.items():
+        if not key.startswith("TENOR_") or key in ("TENOR_CONFIG",):
+            continue
+        parts = [p.lower() for p in key[len("TENOR_"):].split("__")]
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[parts[-1]] = _parse_scalar(value)
+    return tree
+
+
+def _parse_scalar(value: str):
+    """Env values are YAML scalars/lists, so `true`, `8100` and `[a, b]` work."""
+    try:
+        return yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        return value
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def config_path(environ: dict[str, str] | None = None) -> Path:
+    environ = dict(os.environ if environ is None else environ)
+    if environ.get("TENOR_CONFIG"):
+        return Path(environ["TENOR_CONFIG"]).expanduser()
+    home = Path(environ.get("TENOR_HOME") or "~/.tenor").expanduser()
+    return home / "config.yaml"
+
+
+def load_settings(path: Path | str | None = None, environ: dict[str, str] | None = None) -> Settings:
+    environ = dict(os.environ if environ is None else environ)
+    path = Path(path) if path else config_path(environ)
+    data: dict = {}
+    if path.exists():
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+    elif environ.get("TENOR_CONFIG"):
+        raise ConfigError(f"{path}: config file not found (from TENOR_CONFIG)")
+    data = _merge(data, _env_overrides(environ))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
