@@ -15,6 +15,7 @@ import typer
 from assistant.cli import register as register_assistant
 from finetune.cli import register as register_finetune
 from ingest.cli import register as register_ingest
+from tenor.cli_groups import adapters_app, docs_app, model_app
 from tenor.quickstart import register as register_quickstart
 
 app = typer.Typer(
@@ -45,6 +46,9 @@ register_ingest(app)
 register_finetune(app)
 register_assistant(app)
 register_quickstart(app)
+app.add_typer(docs_app, name="docs")
+app.add_typer(model_app, name="model")
+app.add_typer(adapters_app, name="adapters")
 
 if __name__ == "__main__":
     app()
