@@ -13,7 +13,7 @@ from rich.console import Console
 from tenor.config import ConfigError, Settings, load_settings
 
 # Human output goes to stderr so that `--json` leaves stdout to one JSON document.
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 

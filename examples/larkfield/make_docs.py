@@ -113,7 +113,7 @@ ABOUT = [
           "everyday machines, designed by people who ride them and backed by people who "
           "can fix them."),
     ("p", "That idea still shapes how we work. We design our bikes ourselves, we sell "
-          "them directly, and we look after them for as long as our riders own them. "
+          "them, and we look after them for as long as our riders own them. "
           "Today Larkfield is a team of about 60 people, and our lineup has grown to four "
           "models: the Commuter C2, the Cargo K1, the Trail T3 and the Fold F1."),
     ("h2", "Our Founders"),
@@ -265,23 +265,30 @@ def _pdf(path: Path, title: str, blocks: list) -> None:
     rl_config.invariant = 1  # deterministic output (no timestamps/random ids)
 
     styles = getSampleStyleSheet()
-    body = ParagraphStyle("LfBody", parent=styles["BodyText"], fontSize=10.5, leading=14)
+    body = ParagraphStyle("LfBody", parent=styles["BodyText"], fontSize=10, leading=13,
+                          spaceBefore=3, spaceAfter=3)
+    h1 = ParagraphStyle("LfH1", parent=styles["Heading1"], fontSize=18, leading=22,
+                        spaceAfter=8)
+    h2 = ParagraphStyle("LfH2", parent=styles["Heading2"], fontSize=13, leading=16,
+                        spaceBefore=10, spaceAfter=4)
     cell = ParagraphStyle("LfCell", parent=body, fontSize=9.5, leading=12, alignment=TA_LEFT)
     cell_head = ParagraphStyle("LfCellHead", parent=cell, fontName="Helvetica-Bold")
 
     story = []
     for kind, content in blocks:
         if kind == "h1":
-            story.append(Paragraph(content, styles["Heading1"]))
+            story.append(Paragraph(content, h1))
         elif kind == "h2":
-            story.append(Paragraph(content, styles["Heading2"]))
+            story.append(Paragraph(content, h2))
         elif kind == "p":
             story.append(Paragraph(content, body))
         elif kind in ("bullets", "numbers"):
             story.append(ListFlowable(
                 [ListItem(Paragraph(item, body), leftIndent=12) for item in content],
                 bulletType="bullet" if kind == "bullets" else "1",
-                start="\u2022" if kind == "bullets" else None,
+                start="\u2013" if kind == "bullets" else None,  # en dash: pypdf reads it back cleanly
+                bulletFontName="Helvetica",
+                bulletFontSize=9.5,
                 leftIndent=16,
             ))
         elif kind == "table":
@@ -317,7 +324,7 @@ def _pdf(path: Path, title: str, blocks: list) -> None:
     doc = SimpleDocTemplate(
         str(path), pagesize=LETTER, title=title, author="Larkfield Cycles",
         subject=title, creator="examples/larkfield/make_docs.py",
-        leftMargin=inch, rightMargin=inch, topMargin=0.9 * inch, bottomMargin=0.9 * inch,
+        leftMargin=inch, rightMargin=inch, topMargin=0.75 * inch, bottomMargin=0.8 * inch,
     )
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
 
@@ -365,6 +372,24 @@ def _docx(path: Path, title: str, blocks: list) -> None:
         else:
             raise ValueError(f"unknown block kind {kind!r}")
     document.save(str(path))
+    _fix_zip_dates(path)
+
+
+def _fix_zip_dates(path: Path) -> None:
+    """Rewrite the .docx zip with fixed entry dates, so re-runs are byte-identical."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info.filename)) for info in src.infolist()]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info, data in entries:
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            dst.writestr(fixed, data)
+    path.write_bytes(buffer.getvalue())
 
 
 def main() -> None:

@@ -1,0 +1,108 @@
+"""Grounded training examples (the RAFT recipe), in the serving prompt format.
+
+For each conversation, the question (``assistant.prompt.retrieval_query``, the
+same query the server retrieves on) is looked up in the index:
+
+- most examples get the top ``relevant`` passages for their question plus
+  distractors (passages from *other* documents, drawn from what the other
+  questions retrieved), shuffled, so the model learns to find the answer
+  among noise;
+- a ``no_answer_fraction`` of them get distractors only, and their target
+  becomes the profile's ``no_answer`` text, so the model learns to say the
+  documents do not cover a question instead of guessing;
+- examples whose own answer already says the documents do not cover the
+  question get distractors only and keep their own answer.
+
+Every choice is drawn from one ``random.Random(seed)``: the same data, index
+and seed give the same examples. ``retrieve(query, k)`` is injected (the CLI
+passes ``ingest.search`` bound to a collection), so this module needs no index.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Callable, Sequence
+
+from assistant.prompt import build_prompt, retrieval_query
+from finetune.data import Example
+from finetune.format import TrainExample
+
+Retrieve = Callable[[str, int], Sequence]  # (query, k) -> passages, best first
+
+_NOT_COVERED = re.compile(
+    r"\b(documents?|docs|guides?|manuals?|pages?|information|sources?)\b[^.!?]{0,60}?"
+    r"\b(don't|do not|doesn't|does not|didn't|did not|can't|cannot)\b[^.!?]{0,30}?"
+    r"\b(cover|mention|say|include|contain|address|answer)",
+    re.IGNORECASE,
+)
+
+
+def says_not_covered(answer: str, no_answer_text: str = "") -> bool:
+    """Whether an answer already tells the customer the documents do not cover it."""
+    if no_answer_text and no_answer_text.strip().lower() in answer.lower():
+        return True
+    return bool(_NOT_COVERED.search(answer))
+
+
+def _doc(passage) -> str:
+    return getattr(passage, "document_id", None) or passage.source
+
+
+def _key(passage) -> str:
+    return getattr(passage, "chunk_id", None) or f"{_doc(passage)}\n{passage.text}"
+
+
+def build_grounded_examples(
+    examples: list[Example],
+    *,
+    retrieve: Retrieve,
+    system_prompt: str,
+    no_answer_text: str,
+    max_context_tokens: int | None = None,
+    k: int = 4,
+    relevant: int = 2,
+    no_answer_fraction: float = 0.2,
+    seed: int = 0,
+) -> list[TrainExample]:
+    """One :class:`TrainExample` per conversation, with ``k`` passages in its prompt."""
+    if not 0 <= no_answer_fraction <= 1:
+        raise ValueError("no_answer_fraction must be between 0 and 1")
+    relevant = max(1, min(relevant, k))
+    rng = random.Random(seed)
+
+    conversations = [ex.messages[:-1] for ex in examples]
+    hits = [list(retrieve(retrieval_query(conv), k)) for conv in conversations]
+
+    # Distractor pool: every passage any question retrieved, in a stable order.
+    pool: dict[str, object] = {}
+    for found in hits:
+        for passage in found:
+            pool.setdefault(_key(passage), passage)
+    pool_list = [pool[key] for key in sorted(pool)]
+
+    own_no_answer = [says_not_covered(ex.messages[-1]["content"], no_answer_text) for ex in examples]
+    eligible = [i for i, own in enumerate(own_no_answer) if not own]
+    forced = set(rng.sample(eligible, round(no_answer_fraction * len(eligible))))
+
+    built = []
+    for i, (example, conv, found) in enumerate(zip(examples, conversations, hits)):
+        distractors_only = own_no_answer[i] or i in forced
+        gold = [] if distractors_only else found[:relevant]
+        # Documents that answer this question must not appear as distractors.
+        avoid = {_doc(p) for p in (found if distractors_only else gold)}
+        candidates = [p for p in pool_list if _doc(p) not in avoid]
+        distractors = rng.sample(candidates, min(k - len(gold), len(candidates)))
+        passages = [*gold, *distractors]
+        rng.shuffle(passages)
+        target = no_answer_text if i in forced else example.messages[-1]["content"]
+        prompt = build_prompt(system_prompt, conv, passages, grounded=True,
+                              max_context_tokens=max_context_tokens)
+        built.append(TrainExample(
+            line=example.line,
+            messages=prompt.messages,
+            target=target,
+            passages=prompt.passages,  # those that fit the context budget
+            no_answer=distractors_only,
+        ))
+    return built
