@@ -78,8 +78,31 @@ def _decode(path: Path) -> str:
         return text
 
 
+_UNDERLINE = re.compile(r"^\s*(=+|-+)\s*$")
+
+
 def load_text(path: Path) -> tuple[list[Section], str | None]:
-    return [Section(text=_decode(path))], None
+    """Plain text; a line underlined with === or --- (setext style) starts a section."""
+    lines = _decode(path).splitlines()
+    sections: list[Section] = []
+    heading: str | None = None
+    title: str | None = None
+    body: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.strip() and _UNDERLINE.match(nxt) and len(nxt.strip()) >= max(3, len(line.strip()) // 2):
+            sections.append(Section(text="\n".join(body), heading=heading))
+            body = []
+            heading = line.strip()
+            title = title or heading
+            i += 2
+            continue
+        body.append(line)
+        i += 1
+    sections.append(Section(text="\n".join(body), heading=heading))
+    return sections, title
 
 
 _ATX_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")

@@ -119,3 +119,13 @@ def test_oversize_file_is_refused(tmp_path, monkeypatch):
     path.write_text("x" * 2000)
     with pytest.raises(LoadError, match="limit is"):
         load(path)
+
+
+def test_text_file_underlined_headings_become_sections(tmp_path):
+    path = tmp_path / "guide.txt"
+    path.write_text("BATTERY GUIDE\n=============\n\nIntro.\n\nCHARGING\n--------\n\nCharge at 0-40 C.\n\na - b\n")
+    doc = load(path)
+    assert doc.title == "BATTERY GUIDE"
+    assert [(s.heading, s.text) for s in doc.sections] == [
+        ("BATTERY GUIDE", "Intro."), ("CHARGING", "Charge at 0-40 C.\n\na - b"),
+    ]
