@@ -35,7 +35,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -ra -m "not integration and not vllm"
 
 bench: setup
-	$(BIN)/python bench/ingest_bench.py
+	for script in bench/*_bench.py; do $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -88,7 +88,8 @@ class Ingester:
         self._splitter = None
         self._pending: list[_Pending] = []
         self._pending_chunks = 0
-        self._batch = max(settings.embed.batch_size * 4, 64)
+        # Big flushes: the embedder sorts each flush by length, so more texts, less padding.
+        self._batch = max(settings.embed.batch_size * 16, 256)
 
     @property
     def splitter(self):
