@@ -170,11 +170,11 @@ def bench_recall(settings: Settings) -> dict:
     matrix = np.asarray(everything["embeddings"], dtype=np.float32)
     chunk_docs = [m["document_id"] for m in everything["metadatas"]]
 
-    def exact_search(question: str, k: int) -> list[Passage]:
-        scores = matrix @ index.embedder.encode([question])[0]
+    def exact_search(item: dict, k: int) -> list[Passage]:
+        scores = matrix @ index.embedder.encode([item["question"]])[0]
         return [Passage("", float(scores[i]), chunk_docs[i], "") for i in np.argsort(-scores)[:k]]
 
-    hnsw = retrieval_recall(lambda q, k: index.search(q, k=k), questions)
+    hnsw = retrieval_recall(lambda item, k: index.search(item["question"], k=k), questions)
     exact = retrieval_recall(exact_search, questions)
     return {
         "questions": hnsw.questions,

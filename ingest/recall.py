@@ -33,17 +33,20 @@ def load_questions(path: Path) -> list[dict]:
 
 
 def ranked_documents(passages: Iterable) -> list[str]:
-    """Document ids in the order their best passage ranks, each once."""
-    return list(dict.fromkeys(p.document_id for p in passages))
+    """Document ids in the order their best passage ranks, each once (passages
+    are objects with ``document_id`` or dicts with that key)."""
+    return list(dict.fromkeys(p["document_id"] if isinstance(p, dict) else p.document_id
+                              for p in passages))
 
 
-def retrieval_recall(search: Callable[[str, int], list], questions: list[dict],
+def retrieval_recall(search: Callable[[dict, int], list], questions: list[dict],
                      ks: tuple[int, ...] = (1, 5)) -> RecallReport:
-    """``search(question, k)`` returns passages, best first."""
+    """``search(item, k)`` returns the passages for one question item, best first
+    (the item, not just its text, so a caller can retrieve with its conversation)."""
     hits = {k: 0 for k in ks}
     misses = []
     for item in questions:
-        documents = ranked_documents(search(item["question"], max(ks)))
+        documents = ranked_documents(search(item, max(ks)))
         for k in ks:
             hits[k] += item["source"] in documents[:k]
         if item["source"] not in documents[:min(ks)]:

@@ -13,6 +13,7 @@ from typing import Optional
 import typer
 
 from assistant.cli import register as register_assistant
+from evaluation.cli import register as register_eval
 from finetune.cli import register as register_finetune
 from ingest.cli import register as register_ingest
 from tenor.cli_groups import adapters_app, docs_app, model_app
@@ -45,6 +46,7 @@ def main(
 register_ingest(app)
 register_finetune(app)
 register_assistant(app)
+register_eval(app)
 register_quickstart(app)
 app.add_typer(docs_app, name="docs")
 app.add_typer(model_app, name="model")

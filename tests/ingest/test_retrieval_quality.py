@@ -18,7 +18,7 @@ def test_sample_questions_find_their_source_document(tmp_path):
     questions = load_questions(EXAMPLES / "questions.jsonl")
     assert len(questions) >= 30
 
-    report = retrieval_recall(lambda q, k: index.search(q, k=k), questions)
+    report = retrieval_recall(lambda item, k: index.search(item["question"], k=k), questions)
 
     # Measured 0.875 / 1.0 (bench/ingest_bench.py); a regression in loaders,
     # chunking or embedding text shows up here first.

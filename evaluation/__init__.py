@@ -1,0 +1,1 @@
+"""`tenor eval`: adapter + retrieval against either alone, measured on a question set."""

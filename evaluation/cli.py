@@ -1,0 +1,127 @@
+"""`tenor eval`: base vs adapter, with and without retrieval, on one question set."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from tenor import console
+
+SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "larkfield" / "eval"
+
+# option name -> (summary key, at least (True) or at most (False))
+THRESHOLDS = {
+    "min_correctness": ("correctness", True),
+    "min_citation": ("citation_correctness", True),
+    "min_voice": ("voice_adherence", True),
+    "min_refusal": ("refusal_rate", True),
+    "max_false_refusal": ("false_refusal_rate", False),
+    "min_recall": ("recall@5", True),
+}
+GATED = "adapter+retrieval"
+
+
+def gate(summary: dict[str, dict], limits: dict[str, float | None]) -> list[str]:
+    """The thresholds the adapter+retrieval configuration misses (empty: all met)."""
+    row, failures = summary[GATED], []
+    for option, limit in limits.items():
+        if limit is None:
+            continue
+        key, at_least = THRESHOLDS[option]
+        value = row.get(key)
+        if value is None or (value < limit if at_least else value > limit):
+            failures.append(f"{key} = {value if value is None else round(value, 3)}, "
+                            f"{'below' if at_least else 'above'} --{option.replace('_', '-')} {limit}")
+    return failures
+
+
+def run_eval(
+    questions: Path = typer.Argument(SAMPLE / "questions.jsonl", help="question set (JSONL)"),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="profile with the adapter (default: the default profile)"),
+    base_profile: Optional[str] = typer.Option(None, "--base-profile", help="the same profile without an adapter (default: PROFILE-base)"),
+    url: Optional[str] = typer.Option(None, "--url", help="a running Tenor server (default: start one with its vLLM)"),
+    key: Optional[str] = typer.Option(None, "--key", envvar="TENOR_API_KEY", help="API key (admin for --freshness)"),
+    out: Path = typer.Option(Path("eval-report"), "--out", help="folder for report.json, report.md and charts"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=64, help="requests at a time"),
+    max_tokens: int = typer.Option(200, "--max-tokens", min=1),
+    freshness: bool = typer.Option(False, "--freshness", help="also edit a document, re-index, and check the next answer"),
+    freshness_spec: Path = typer.Option(SAMPLE / "freshness.json", "--freshness-spec", help="what to edit and ask"),
+    min_correctness: Optional[float] = typer.Option(None, help="gate: adapter+retrieval correctness at least"),
+    min_citation: Optional[float] = typer.Option(None, help="gate: citation correctness at least"),
+    min_voice: Optional[float] = typer.Option(None, help="gate: voice adherence at least"),
+    min_refusal: Optional[float] = typer.Option(None, help="gate: refusal rate on unanswerable at least"),
+    max_false_refusal: Optional[float] = typer.Option(None, help="gate: false refusal rate at most"),
+    min_recall: Optional[float] = typer.Option(None, help="gate: retrieval recall@5 at least"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON document on stdout"),
+) -> None:
+    """Score four configurations (base / adapter, without / with retrieval) on a question set."""
+    from evaluation import report
+    from evaluation.freshness import check_freshness, load_spec
+    from evaluation.runner import (EvalError, TenorClient, answer_all, configurations, load_question_set,
+                                   measure_recall, records_as_dicts, score, summarise)
+    from evaluation.server import started_server
+
+    settings = console.settings()
+    limits = {"min_correctness": min_correctness, "min_citation": min_citation, "min_voice": min_voice,
+              "min_refusal": min_refusal, "max_false_refusal": max_false_refusal, "min_recall": min_recall}
+    try:
+        brand = settings.profile(profile)
+        base = settings.profile(base_profile or f"{brand.name}-base")
+    except Exception as exc:
+        console.fail(f"{exc}. The eval compares a profile with an adapter against the same profile "
+                     "without one: configure both and name them with --profile / --base-profile")
+    if not brand.adapter:
+        console.fail(f"profile {brand.name!r} has no adapter; --profile must name the one with the adapter")
+    if base.adapter:
+        console.err.print(f"[yellow]warning:[/] base profile {base.name!r} has an adapter ({base.adapter})")
+    try:
+        items = load_question_set(questions)[:limit]
+        spec = load_spec(freshness_spec) if freshness else None
+    except (EvalError, OSError, ValueError) as exc:
+        console.fail(str(exc))
+    configs = configurations(brand.name, base.name)
+
+    server = contextlib.nullcontext(url) if url else started_server(settings.logs_dir / "eval-server.log")
+    try:
+        with server as server_url:
+            client = TenorClient(server_url, key)
+            console.err.print(f"server {server_url}; {len(items)} questions x {len(configs)} configurations")
+            recall = measure_recall(client, brand.name, items)
+            with console.progress("answering", total=len(items) * len(configs), enabled=True) as advance:
+                records = answer_all(client, items, configs, max_tokens=max_tokens,
+                                     concurrency=concurrency, progress=advance)
+            fresh = check_freshness(client, brand.name, spec, max_tokens) if spec else None
+    except EvalError as exc:
+        console.fail(str(exc))
+    score(records, items, brand)
+    summary = summarise(records, items, configs, recall)
+    failures = gate(summary, limits) if any(v is not None for v in limits.values()) else None
+    if fresh and not fresh["passed"]:
+        failures = (failures or []) + [f"freshness: {fresh['verdict']}"]
+    meta = {
+        "profile": brand.name, "base_profile": base.name, "question_set": str(questions),
+        "questions": len(items), "unanswerable": sum(1 for i in items if i.get("unanswerable")),
+        "url": url or "started by tenor eval", "concurrency": concurrency, "max_tokens": max_tokens,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    written = report.write(out, summary, meta, records_as_dicts(records), failures, fresh)
+
+    console.err.print(report.table(summary))
+    if fresh:
+        console.err.print(f"freshness: {'passed' if fresh['passed'] else 'FAILED'} ({fresh['verdict']})")
+    console.err.print(f"report: {written['markdown']}", highlight=False)
+    for failure in failures or []:
+        console.err.print(f"[bold red]gate failed:[/] {failure}", highlight=False)
+    if as_json:
+        console.print_json({"summary": summary, "gate": failures, "freshness": fresh, "files": written})
+    if failures:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(run_eval)

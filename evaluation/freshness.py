@@ -1,0 +1,49 @@
+"""`tenor eval --freshness`: edit a document, re-index it through the API, ask again.
+
+Shows the premise that facts live in the index: the next answer follows the
+edit with no retraining and no restart. The original is re-uploaded at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evaluation.runner import EvalError, TenorClient
+
+
+def load_spec(path: Path) -> dict:
+    """JSON: ``document`` (its id), ``file`` (relative to the spec), ``find``,
+    ``replace``, ``question``."""
+    spec = json.loads(Path(path).read_text())
+    missing = {"document", "file", "find", "replace", "question"} - set(spec)
+    if missing:
+        raise EvalError(f"{path}: missing {', '.join(sorted(missing))}")
+    spec["file"] = str((Path(path).parent / spec["file"]).resolve())
+    return spec
+
+
+def check_freshness(client: TenorClient, profile: str, spec: dict, max_tokens: int = 200) -> dict:
+    original = Path(spec["file"]).read_bytes()
+    text = original.decode("utf-8")
+    if spec["find"] not in text:
+        raise EvalError(f"{spec['file']}: the text to replace, {spec['find']!r}, is not in the document")
+    question = [{"role": "user", "content": spec["question"]}]
+
+    def ask() -> tuple[str, list[dict]]:
+        answer, citations, _, _ = client.chat(profile, question, True, max_tokens, seed=0)
+        return answer, citations
+
+    before, _ = ask()
+    client.upload(profile, spec["document"], text.replace(spec["find"], spec["replace"]).encode("utf-8"))
+    try:
+        after, citations = ask()
+    finally:
+        client.upload(profile, spec["document"], original)
+    grounded_on_edit = any(spec["replace"] in c.get("text", "") for c in citations)
+    passed = spec["replace"] in after and spec["find"] not in after
+    verdict = ("the answer quotes the edited fact" if passed else
+               "retrieval returned the edited passage, but the answer did not quote it" if grounded_on_edit
+               else "the edited passage was not retrieved")
+    return {**spec, "before": before, "after": after, "retrieved_edit": grounded_on_edit,
+            "passed": passed, "verdict": verdict}

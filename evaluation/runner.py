@@ -1,0 +1,219 @@
+"""Run a question set through the real server in four configurations and score it.
+
+The configurations differ in two switches only: the profile (the brand
+profile with its adapter, or its twin without one) and retrieval (on, or off
+with the request's ``retrieval: false`` extension). Everything goes through
+the server's public API with the official ``openai`` client, exactly as a
+customer's tool would call it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+from evaluation import metrics
+from finetune.voice import voice_adherence
+from ingest.recall import retrieval_recall
+from tenor.config import Profile
+
+
+class EvalError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Configuration:
+    name: str
+    profile: str
+    retrieval: bool
+
+
+def configurations(profile: str, base_profile: str) -> list[Configuration]:
+    return [
+        Configuration("base", base_profile, False),
+        Configuration("base+retrieval", base_profile, True),
+        Configuration("adapter", profile, False),
+        Configuration("adapter+retrieval", profile, True),
+    ]
+
+
+@dataclass
+class Record:
+    """One question answered in one configuration, with its scores."""
+
+    id: str
+    configuration: str
+    question: str
+    answer: str = ""
+    citations: list[dict] = field(default_factory=list)
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+    error: str | None = None
+    scores: dict = field(default_factory=dict)
+
+
+def load_question_set(path: Path) -> list[dict]:
+    """JSONL: ``question`` (required), ``id``, ``history``, ``patterns``,
+    ``expected``, ``source``, ``unanswerable``; errors name the line."""
+    items = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(item, dict) or not str(item.get("question", "")).strip():
+            raise EvalError(f"{path}:{number}: each line needs a non-empty 'question'")
+        for pattern in item.get("patterns") or []:
+            try:
+                metrics.re.compile(pattern)
+            except metrics.re.error as exc:
+                raise EvalError(f"{path}:{number}: bad pattern {pattern!r}: {exc}") from None
+        item.setdefault("id", f"line{number}")
+        items.append(item)
+    if not items:
+        raise EvalError(f"{path}: no questions")
+    return items
+
+
+def conversation(item: dict) -> list[dict]:
+    return [*(item.get("history") or []), {"role": "user", "content": item["question"]}]
+
+
+class TenorClient:
+    """The server's API as the eval uses it: chat (streamed), retrieve, upload."""
+
+    def __init__(self, url: str, key: str | None = None, timeout: float = 300):
+        from openai import OpenAI
+
+        self.url = url.rstrip("/")
+        self.openai = OpenAI(base_url=f"{self.url}/v1", api_key=key or "no-key", timeout=timeout, max_retries=2)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def chat(self, profile: str, messages: list[dict], retrieval: bool, max_tokens: int,
+             seed: int) -> tuple[str, list[dict], float, float | None]:
+        started = time.perf_counter()
+        ttft, parts, citations = None, [], []
+        stream = self.openai.chat.completions.create(
+            model=profile, messages=messages, stream=True, temperature=0, max_tokens=max_tokens,
+            seed=seed, extra_body={"retrieval": retrieval},
+        )
+        for chunk in stream:
+            extra = chunk.model_dump()
+            if extra.get("citations"):
+                citations = extra["citations"]
+            if chunk.choices and chunk.choices[0].delta.content:
+                ttft = ttft if ttft is not None else time.perf_counter() - started
+                parts.append(chunk.choices[0].delta.content)
+        return "".join(parts), citations, time.perf_counter() - started, ttft
+
+    def retrieve(self, profile: str, messages: list[dict], k: int) -> list[dict]:
+        reply = self.http.post("/v1/retrieve", json={"model": profile, "messages": messages, "k": k})
+        _check(reply)
+        return reply.json()["data"]
+
+    def upload(self, profile: str, name: str, content: bytes) -> dict:
+        reply = self.http.post("/v1/documents", params={"model": profile}, files={"file": (name, content)})
+        _check(reply)
+        return reply.json()
+
+
+def _check(reply: httpx.Response) -> None:
+    if reply.status_code >= 400:
+        try:
+            message = reply.json()["error"]["message"]
+        except Exception:
+            message = reply.text[:300]
+        raise EvalError(f"{reply.request.method} {reply.request.url.path}: HTTP {reply.status_code}: {message}")
+
+
+def answer_all(client: TenorClient, items: list[dict], configs: list[Configuration], *,
+               max_tokens: int = 200, seed: int = 0, concurrency: int = 4,
+               progress: Callable[[], None] = lambda: None) -> list[Record]:
+    """Every item in every configuration (requests run ``concurrency`` at a time)."""
+
+    def ask(job: tuple[Configuration, dict]) -> Record:
+        config, item = job
+        record = Record(item["id"], config.name, item["question"])
+        try:
+            record.answer, record.citations, record.latency_s, record.ttft_s = client.chat(
+                config.profile, conversation(item), config.retrieval, max_tokens, seed)
+        except Exception as exc:  # one failed request is a data point, not the end of the eval
+            record.error = f"{type(exc).__name__}: {exc}"
+        progress()
+        return record
+
+    jobs = [(config, item) for config in configs for item in items]
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return list(pool.map(ask, jobs))
+
+
+def score(records: list[Record], items: list[dict], profile: Profile) -> None:
+    by_id = {item["id"]: item for item in items}
+    for record in records:
+        item = by_id[record.id]
+        if record.error:
+            continue
+        refused = metrics.is_refusal(record.answer, profile.no_answer)
+        record.scores = {
+            "refused": refused,
+            "voice": voice_adherence(record.answer, profile.voice)[0],
+        }
+        if not item.get("unanswerable"):
+            record.scores["correct"] = metrics.correctness(item, record.answer)
+            if item.get("source"):
+                record.scores["cited_source"] = item["source"] in metrics.cited_documents(
+                    record.answer, record.citations)
+
+
+def summarise(records: list[Record], items: list[dict], configs: list[Configuration],
+              recall: dict[str, float] | None) -> dict[str, dict]:
+    """Per configuration: the figures the report shows."""
+    unanswerable = {i["id"] for i in items if i.get("unanswerable")}
+    summary = {}
+    for config in configs:
+        rows = [r for r in records if r.configuration == config.name]
+        ok = [r for r in rows if not r.error]
+        answerable = [r for r in ok if r.id not in unanswerable]
+        refusable = [r for r in ok if r.id in unanswerable]
+        with_source = [r for r in answerable if "cited_source" in r.scores]
+        summary[config.name] = {
+            "profile": config.profile,
+            "retrieval": config.retrieval,
+            "answers": len(rows),
+            "errors": len(rows) - len(ok),
+            "correctness": metrics.mean([r.scores["correct"] for r in answerable]),
+            "citation_correctness": (metrics.mean([float(r.scores["cited_source"]) for r in with_source])
+                                     if config.retrieval else None),
+            "refusal_rate": metrics.mean([float(r.scores["refused"]) for r in refusable]),
+            "false_refusal_rate": metrics.mean([float(r.scores["refused"]) for r in answerable]),
+            "voice_adherence": metrics.mean([float(r.scores["voice"]) for r in ok]),
+            "latency_p50_s": metrics.percentile([r.latency_s for r in ok], 50),
+            "latency_p95_s": metrics.percentile([r.latency_s for r in ok], 95),
+            "ttft_p50_s": metrics.percentile([r.ttft_s for r in ok if r.ttft_s is not None], 50),
+            "recall@1": recall.get("recall@1") if recall and config.retrieval else None,
+            "recall@5": recall.get("recall@5") if recall and config.retrieval else None,
+        }
+    return summary
+
+
+def measure_recall(client: TenorClient, profile: str, items: list[dict]) -> dict[str, float] | None:
+    """recall@1/@5 of the passages the server would ground on (conversation included)."""
+    with_source = [i for i in items if i.get("source") and not i.get("unanswerable")]
+    if not with_source:
+        return None
+    report = retrieval_recall(lambda item, k: client.retrieve(profile, conversation(item), k), with_source)
+    return {"recall@1": report.recall[1], "recall@5": report.recall[5], "questions": report.questions}
+
+
+def records_as_dicts(records: list[Record]) -> list[dict]:
+    return [asdict(r) for r in records]

@@ -1,0 +1,122 @@
+"""Scoring, gating and reporting of `tenor eval`, on hand-made answers (no server)."""
+
+import json
+
+import pytest
+
+from evaluation import metrics, report
+from evaluation.cli import gate
+from evaluation.runner import (Configuration, EvalError, Record, answer_all, configurations,
+                               load_question_set, score, summarise)
+from tenor.config import Profile, VoiceRules
+
+PROFILE = Profile(
+    name="brand", adapter="voice", no_answer="Hey rider! Our docs don't cover that one.",
+    voice=VoiceRules(required=["Hey rider!"], forbidden=["unfortunately"], max_words=40),
+)
+ITEMS = [
+    {"id": "price", "question": "How much is the C2?", "patterns": [r"2,?499"], "source": "products.md"},
+    {"id": "hours", "question": "When do you open?", "expected": "We open at ten on Saturday.", "source": "store.md"},
+    {"id": "kids", "question": "Kids' bikes?", "unanswerable": True},
+]
+
+
+def test_patterns_must_all_match_and_f1_scores_items_without_patterns():
+    assert metrics.correctness(ITEMS[0], "It costs $2,499 [1].") == 1.0
+    assert metrics.correctness(ITEMS[0], "It costs $2,999.") == 0.0
+    assert metrics.correctness(ITEMS[1], "We open at ten on Saturday.") == 1.0
+    assert 0 < metrics.correctness(ITEMS[1], "On Saturday we open at ten.") <= 1.0
+    assert metrics.correctness(ITEMS[1], "No idea.") == 0.0
+
+
+def test_cited_documents_follow_the_markers_in_the_text():
+    citations = [{"index": 1, "document_id": "a.md"}, {"index": 2, "document_id": "b.md"}]
+    assert metrics.cited_documents("Yes [2], see also [1] and [2].", citations) == ["b.md", "a.md"]
+    assert metrics.cited_documents("No markers here.", citations) == []
+    assert metrics.cited_documents("Bogus [7].", citations) == []
+
+
+def test_summary_counts_refusals_false_refusals_voice_and_citations():
+    configs = configurations("brand", "brand-base")[2:]  # adapter, adapter+retrieval
+    cite = [{"index": 1, "document_id": "products.md"}]
+    records = [
+        Record("price", "adapter", "", "Hey rider! It costs $2,499."),
+        Record("hours", "adapter", "", "Hey rider! Our docs don't cover that one."),  # a false refusal
+        Record("kids", "adapter", "", "Hey rider! We sell kids' bikes, unfortunately not many."),
+        Record("price", "adapter+retrieval", "", "Hey rider! It costs $2,499 [1].", cite),
+        Record("hours", "adapter+retrieval", "", "We open at ten on Saturday [1].", cite),
+        Record("kids", "adapter+retrieval", "", "Hey rider! Our docs don't cover that one."),
+    ]
+    for r in records:
+        r.latency_s = 1.0
+    score(records, ITEMS, PROFILE)
+    summary = summarise(records, ITEMS, configs, {"recall@1": 0.5, "recall@5": 1.0})
+
+    plain, grounded = summary["adapter"], summary["adapter+retrieval"]
+    assert plain["refusal_rate"] == 0.0 and plain["false_refusal_rate"] == 0.5
+    assert plain["voice_adherence"] == pytest.approx(2 / 3)  # "unfortunately" is forbidden
+    assert plain["citation_correctness"] is None and plain["recall@5"] is None
+    assert grounded["refusal_rate"] == 1.0 and grounded["false_refusal_rate"] == 0.0
+    assert grounded["correctness"] == 1.0
+    assert grounded["citation_correctness"] == 0.5  # the hours answer cites products.md
+    assert grounded["voice_adherence"] == pytest.approx(2 / 3)
+    assert grounded["recall@5"] == 1.0
+
+    assert gate(summary, {"min_voice": 0.8, "max_false_refusal": 0.1, "min_refusal": None}) == [
+        "voice_adherence = 0.667, below --min-voice 0.8"]
+    assert gate(summary, {"min_correctness": 0.9, "max_false_refusal": 0.1}) == []
+
+
+def test_a_failed_request_is_counted_not_fatal():
+    class Flaky:
+        def chat(self, profile, messages, retrieval, max_tokens, seed):
+            if retrieval:
+                raise ConnectionError("vLLM went away")
+            return "Hey rider! $2,499", [], 0.5, 0.1
+
+    configs = [Configuration("adapter", "brand", False), Configuration("adapter+retrieval", "brand", True)]
+    records = answer_all(Flaky(), ITEMS[:1], configs, concurrency=2)
+    score(records, ITEMS, PROFILE)
+    summary = summarise(records, ITEMS, configs, None)
+    assert summary["adapter"]["errors"] == 0 and summary["adapter"]["correctness"] == 1.0
+    assert summary["adapter+retrieval"]["errors"] == 1
+    assert "vLLM went away" in records[1].error
+
+
+def test_question_set_errors_name_the_line(tmp_path):
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"question": "ok"}\n{"question": "x", "patterns": ["("]}\n')
+    with pytest.raises(EvalError, match=r"q.jsonl:2: bad pattern"):
+        load_question_set(bad)
+    bad.write_text('{"question": "ok"}\n\n{not json\n')
+    with pytest.raises(EvalError, match=r"q.jsonl:3: not valid JSON"):
+        load_question_set(bad)
+    bad.write_text('{"expected": "no question"}\n')
+    with pytest.raises(EvalError, match=r"q.jsonl:1: each line needs a non-empty 'question'"):
+        load_question_set(bad)
+
+
+def test_sample_question_sets_have_every_kind_of_question():
+    from tests.conftest import EXAMPLES
+
+    full = load_question_set(EXAMPLES / "eval" / "questions.jsonl")
+    assert len(full) >= 30
+    assert sum(1 for i in full if i.get("unanswerable")) >= 5
+    assert sum(1 for i in full if i.get("history")) >= 3
+    ci = load_question_set(EXAMPLES / "eval" / "questions-ci.jsonl")
+    assert {i["id"] for i in ci} <= {i["id"] for i in full}
+
+
+def test_report_writes_json_markdown_and_charts(tmp_path):
+    summary = {name: {"correctness": 0.5, "voice_adherence": 0.9, "latency_p50_s": 1.0, "errors": 0}
+               for name in ("base", "base+retrieval", "adapter", "adapter+retrieval")}
+    meta = {"profile": "brand", "base_profile": "brand-base", "question_set": "q.jsonl", "questions": 3,
+            "unanswerable": 1, "url": "http://x", "concurrency": 4, "date": "today"}
+    records = [{"id": "price", "configuration": "adapter+retrieval", "question": "How much?",
+                "answer": "$2,499", "error": None, "scores": {"correct": 1.0}}]
+    files = report.write(tmp_path, summary, meta, records, ["voice below"], None)
+    assert json.loads((tmp_path / "report.json").read_text())["summary"]["adapter"]["correctness"] == 0.5
+    md = (tmp_path / "report.md").read_text()
+    assert "| adapter+retrieval | 50% |" in md and "FAILED: voice below" in md and "![quality](quality.png)" in md
+    for chart in files["charts"]:
+        assert open(chart, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
