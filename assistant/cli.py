@@ -1,7 +1,165 @@
-"""CLI commands of this package (registered on the `tenor` app)."""
+"""`tenor serve`, `tenor chat`, `tenor adapters load`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from tenor import console
+from tenor.cli_groups import adapters_app
+
+UrlOpt = typer.Option(None, "--url", envvar="TENOR_URL", help="Tenor server (default: http://SERVER_HOST:SERVER_PORT)")
+KeyOpt = typer.Option(None, "--key", envvar="TENOR_API_KEY",
+                      help="API key (default: the generated $TENOR_HOME/admin.key, if any)")
+
+
+def _url_and_key(url: str | None, key: str | None) -> tuple[str, str]:
+    from assistant.auth import read_generated_key
+
+    settings = console.settings()
+    url = (url or f"http://{settings.server.host}:{settings.server.port}").rstrip("/")
+    key = key or read_generated_key(settings) or (settings.api_keys[0].key if settings.api_keys else "none")
+    return url, key
+
+
+def serve(
+    host: Optional[str] = typer.Option(None, "--host", help="address to listen on (default: server.host)"),
+    port: Optional[int] = typer.Option(None, "--port", help="port (default: server.port)"),
+    profile: Optional[str] = typer.Option(None, "--profile", help="serve only this profile"),
+    no_auth: bool = typer.Option(False, "--no-auth", help="dev mode: no API keys, everyone is admin"),
+    vllm_url: Optional[str] = typer.Option(None, "--vllm-url", help="use this vLLM instead of starting one"),
+) -> None:
+    """Run the OpenAI-compatible assistant server (starts and supervises vLLM)."""
+    from assistant.server import only_profile
+    from tenor.config import ConfigError
+
+    settings = console.settings()
+    if profile:
+        try:
+            settings = only_profile(settings, profile)
+        except ConfigError as exc:
+            console.fail(str(exc))
+    run_server(settings, host, port, no_auth=no_auth, vllm_url=vllm_url)
+
+
+def run_server(settings, host: str | None = None, port: int | None = None, *, no_auth: bool = False,
+               vllm_url: str | None = None) -> None:
+    """Serve with the CLI's output: vLLM progress, then the URL, the key and a curl example.
+
+    What `tenor serve` and `tenor quickstart` call; blocks until Ctrl-C. Config
+    problems end the command with a clear message (exit 1), not a traceback.
+    """
+    import logging
+
+    from assistant.server import ServerInfo, StartupFailed
+    from assistant.server import serve as serve_forever
+    from assistant.vllm_process import VllmStartError
+    from tenor.config import ConfigError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    def ready(info: ServerInfo) -> None:
+        console.err.print(f"[bold green]Tenor is serving[/] at {info.url}  (vLLM: {info.vllm_url})", highlight=False)
+        if info.key_file:
+            console.err.print(f"API key (admin): {info.key}  [dim](stored in {info.key_file})[/]", highlight=False)
+        key = info.key or ("" if info.no_auth else "$TENOR_API_KEY")
+        console.err.print(curl_example(info.url, key, settings.default_profile), highlight=False)
+        console.err.print("Stop with Ctrl-C.", highlight=False)
+
+    try:
+        serve_forever(settings, host, port, no_auth=no_auth, vllm_url=vllm_url, on_ready=ready,
+                      emit=lambda m: console.err.print(m, highlight=False))
+    except (ConfigError, VllmStartError, StartupFailed) as exc:
+        console.fail(str(exc))
+
+
+def curl_example(url: str, key: str, model: str) -> str:
+    auth = f" -H 'Authorization: Bearer {key}'" if key else ""
+    return (f"Try it:\n  curl -s {url}/v1/chat/completions{auth} -H 'Content-Type: application/json' \\\n"
+            f"    -d '{{\"model\": \"{model}\", \"messages\": [{{\"role\": \"user\", "
+            f"\"content\": \"How long is the warranty?\"}}]}}'")
+
+
+def chat(
+    question: str = typer.Argument(..., help="what to ask"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="profile (default: the server's default)"),
+    no_stream: bool = typer.Option(False, "--no-stream", help="wait for the whole answer"),
+    url: Optional[str] = UrlOpt,
+    key: Optional[str] = KeyOpt,
+    max_tokens: Optional[int] = typer.Option(None, "--max-tokens"),
+) -> None:
+    """Ask a running Tenor server a question; prints the answer and its sources."""
+    import openai
+
+    url, key = _url_and_key(url, key)
+    model = model or console.settings().default_profile
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+    messages = [{"role": "user", "content": question}]
+    citations: list = []
+    try:
+        if no_stream:
+            result = client.chat.completions.create(model=model, messages=messages, max_tokens=max_tokens)
+            console.out.print(result.choices[0].message.content or "", highlight=False)
+            citations = (result.model_extra or {}).get("citations") or []
+        else:
+            stream = client.chat.completions.create(model=model, messages=messages, stream=True,
+                                                    max_tokens=max_tokens)
+            for chunk in stream:
+                citations = (chunk.model_extra or {}).get("citations") or citations
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        console.out.print(choice.delta.content, end="", highlight=False, soft_wrap=True)
+            console.out.print()
+    except openai.APIConnectionError:
+        console.fail(f"cannot reach a Tenor server at {url}: start one with `tenor serve`")
+    except openai.APIStatusError as exc:
+        console.fail(f"{exc.status_code}: {_message(exc)}")
+    if citations:
+        console.err.print("[bold]Sources[/]", highlight=False)
+        for c in citations:
+            where = " > ".join(str(x) for x in (c.get("section"), f"page {c['page']}" if c.get("page") else None) if x)
+            console.err.print(f"  [{c['index']}] {c['document_id']}" + (f" ({where})" if where else "")
+                              + f"  score {c['score']:.2f}", highlight=False)
+
+
+def _message(exc) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("error") if isinstance(body.get("error"), dict) else {}
+    return str(body.get("message") or inner.get("message") or exc.message)
+
+
+@adapters_app.command("load")
+def adapters_load(
+    name: str = typer.Argument(..., help="adapter name (the LoRA module name profiles use)"),
+    path: Path = typer.Argument(..., help="adapter folder (as the vLLM server sees it)"),
+    url: Optional[str] = UrlOpt,
+    key: Optional[str] = KeyOpt,
+) -> None:
+    """Load a new adapter version into a running server, without a restart."""
+    import httpx
+
+    url, key = _url_and_key(url, key)
+    folder = str(path.expanduser().resolve()) if path.expanduser().exists() else str(path)
+    try:
+        response = httpx.post(f"{url}/v1/admin/adapters", json={"name": name, "path": folder},
+                              headers={"Authorization": f"Bearer {key}"}, timeout=300)
+    except httpx.HTTPError as exc:
+        console.fail(f"cannot reach a Tenor server at {url}: {exc}")
+    if response.status_code != 200:
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text
+        console.fail(f"{response.status_code}: {message}")
+    body = response.json()
+    users = ", ".join(body.get("profiles") or []) or "no profile yet"
+    console.err.print(f"loaded adapter [bold]{name}[/] from {folder} (used by: {users})", highlight=False)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("serve")(serve)
+    app.command("chat")(chat)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -13,12 +13,18 @@ from tenor.config import ChunkSettings
 
 
 def make_splitter(tokenizer, settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
-    return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-        tokenizer,
+    """``tokenizer``: a transformers tokenizer, or a ``tokenizers.Tokenizer`` (the ONNX
+    embedder's, no transformers needed); both count the same tokens."""
+    kwargs = dict(
         chunk_size=settings.tokens,
         chunk_overlap=min(settings.overlap, settings.tokens // 2),
         separators=["\n\n", "\n", ". ", "; ", ", ", " ", ""],
     )
+    if type(tokenizer).__module__.startswith("tokenizers"):
+        return RecursiveCharacterTextSplitter(
+            length_function=lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids), **kwargs
+        )
+    return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(tokenizer, **kwargs)
 
 
 def chunk_document(document: LoadedDocument, splitter: RecursiveCharacterTextSplitter) -> list[Chunk]:

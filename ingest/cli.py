@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from tenor import console
-from tenor.cli_groups import docs_app
+from tenor.cli_groups import docs_app, model_app
 
 CollectionOpt = typer.Option(None, "--collection", "-c", help="collection (default: the default profile's)")
 JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout")
@@ -136,6 +136,43 @@ def docs_delete(
             console.err.print(f"{'deleted' if ok else '[yellow]not found[/]'} {doc_id}", highlight=False)
     if not all(result.values()):
         raise typer.Exit(1)
+
+
+@model_app.command("export-embedder")
+def export_embedder(
+    out: Optional[Path] = typer.Option(None, "--out", help="folder (default: embed.onnx_path or "
+                                       "$TENOR_HOME/models/<embed.model>-onnx)"),
+    force: bool = typer.Option(False, "--force", help="export again even if the folder holds this model"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Export the embedding model to ONNX, for `embed.backend: onnx` (servers without torch)."""
+    import json
+
+    from ingest.onnx_embedder import MANIFEST, OnnxEmbedderError, default_onnx_dir
+    from ingest.onnx_embedder import export_embedder as export
+
+    settings = console.settings()
+    folder = out or default_onnx_dir(settings.embed, settings.models_dir)
+    manifest_path = folder / MANIFEST
+    existing = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    if existing and existing.get("model") == settings.embed.model and not force:
+        manifest, skipped = existing, True
+    else:
+        console.err.print(f"exporting {settings.embed.model} to {folder} ...", highlight=False)
+        try:
+            manifest, skipped = export(settings.embed, folder), False
+        except (OnnxEmbedderError, RuntimeError) as exc:
+            console.fail(str(exc))
+    if as_json:
+        console.print_json({"folder": str(folder), "skipped": skipped, **manifest})
+        return
+    check = manifest.get("check", {})
+    console.err.print(
+        f"{'up to date' if skipped else 'exported'}: {folder} ({manifest['dimension']} dims, "
+        f"{manifest['pooling']} pooling, min cosine to sentence-transformers {check.get('min_cosine')}); "
+        "serve it with embed.backend: onnx",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -71,5 +71,11 @@ def _cached(settings_json: str) -> Embedder:
     return Embedder(EmbedSettings.model_validate_json(settings_json))
 
 
-def get_embedder(settings: EmbedSettings) -> Embedder:
+def get_embedder(settings: EmbedSettings, models_dir: Path | None = None) -> Embedder:
+    """The process's embedder for these settings: sentence-transformers (torch), or with
+    ``backend: onnx`` the exported model under ``models_dir`` (see ``ingest.onnx_embedder``)."""
+    if settings.backend == "onnx":
+        from ingest.onnx_embedder import get_onnx_embedder
+
+        return get_onnx_embedder(settings, models_dir)
     return _cached(settings.model_dump_json())

@@ -117,7 +117,7 @@ class Index:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = get_embedder(self.settings.embed)
+            self._embedder = get_embedder(self.settings.embed, self.settings.models_dir)
         return self._embedder
 
     @property

@@ -73,6 +73,14 @@ class EmbedSettings(_Model):
     dtype: Literal["float32", "bfloat16"] = "float32"
     batch_size: int = Field(64, ge=1)
     device: str = "cpu"
+    backend: Literal["sentence-transformers", "onnx"] = Field(
+        "sentence-transformers",
+        description="onnx: the same model exported by `tenor model export-embedder`, run with "
+        "onnxruntime (no torch; the light assistant image)",
+    )
+    onnx_path: str | None = Field(
+        None, description="the exported ONNX embedder folder; unset = $TENOR_HOME/models/<model>-onnx"
+    )
 
 
 class ChunkSettings(_Model):
@@ -106,6 +114,9 @@ class ServerSettings(_Model):
     port: int = 8000
     auth: bool = True
     max_body_bytes: int = 20 * 1024 * 1024
+    default_max_tokens: int = Field(
+        512, ge=1, description="completion tokens when a request sets no max_tokens"
+    )
 
 
 class Settings(_Model):

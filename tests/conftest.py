@@ -49,3 +49,21 @@ def prepared_base_model(shared_home) -> Path:
     from tenor.config import Settings
 
     return prepare_base_model(Settings(home=shared_home))
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder_dir(shared_home) -> Path:
+    """The default embedding model exported to ONNX once per session (`tenor model export-embedder`),
+    under shared_home/models, where ``embed.backend: onnx`` finds it by default."""
+    from ingest.onnx_embedder import default_onnx_dir, export_embedder
+    from tenor.config import Settings
+
+    settings = Settings(home=shared_home)
+    folder = default_onnx_dir(settings.embed, settings.models_dir)
+    if not (folder / "model.onnx").is_file():
+        export_embedder(settings.embed, folder)
+    return folder
+
+
+# The real-server tier (`tenor serve` + vLLM), reusable by every test package.
+pytest_plugins = ["tests.vllm_fixtures"]

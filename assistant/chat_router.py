@@ -1,0 +1,44 @@
+"""POST /v1/chat/completions: OpenAI's chat API, grounded, streamed as SSE."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+
+from assistant.auth import Principal
+from assistant.chat_service import ChatService
+from assistant.deps import principal, profile_for, state
+from assistant.engine import EngineError
+from assistant.errors import ApiError
+from assistant.protocol import ChatCompletion, ChatCompletionRequest
+
+router = APIRouter()
+
+
+def sse(data: dict | str) -> bytes:
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return f"data: {text}\n\n".encode()
+
+
+async def _frames(chunks):
+    try:
+        async for chunk in chunks:
+            yield sse(chunk)
+    except EngineError as exc:  # headers are sent: report in-band, as OpenAI does
+        yield sse({"error": {"message": exc.message, "type": "service_unavailable", "param": None,
+                             "code": "engine_unavailable"}})
+    yield sse("[DONE]")
+
+
+@router.post("/v1/chat/completions", response_model=ChatCompletion, response_model_exclude_none=False)
+async def chat_completions(body: ChatCompletionRequest, request: Request,
+                           who: Principal = Depends(principal),
+                           chat: ChatService = Depends(state("chat"))):
+    profile = profile_for(request, who, body.model)
+    if body.stream:
+        chunks = await chat.stream(profile, body)
+        return StreamingResponse(_frames(chunks), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return await chat.complete(profile, body)

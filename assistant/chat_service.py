@@ -1,0 +1,122 @@
+"""Chat: ground the conversation, generate with the profile's adapter on vLLM, attach citations.
+
+No HTTP here: ``complete`` returns a ``ChatCompletion`` and ``stream`` yields
+chunk dicts; the router frames them as SSE. vLLM's chunks are relayed as they
+come (only ``id`` and ``model`` are rewritten), so the stream has exactly
+OpenAI's framing; the first chunk also carries ``citations``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import AsyncIterator
+
+from anyio import to_thread
+
+from assistant.engine import Engine, engine_model
+from assistant.grounding import Grounded, GroundingService
+from assistant.metrics import Metrics
+from assistant.prompt import approx_tokens
+from assistant.protocol import (ChatCompletion, ChatCompletionRequest, Choice, ResponseMessage, Usage,
+                                completion_id)
+from tenor.config import Profile, Settings
+
+_SAMPLING = ("temperature", "top_p", "stop", "seed", "n", "user", "presence_penalty", "frequency_penalty")
+
+
+class ChatService:
+    def __init__(self, settings: Settings, grounding: GroundingService, engine: Engine, metrics: Metrics):
+        self.settings = settings
+        self.grounding = grounding
+        self.engine = engine
+        self.metrics = metrics
+
+    async def ground(self, profile: Profile, request: ChatCompletionRequest) -> Grounded:
+        grounded = await to_thread.run_sync(lambda: self.grounding.ground(
+            profile, request.conversation(), retrieval=request.retrieval,
+            filters=request.filters, max_tokens=request.requested_max_tokens,
+        ))
+        if request.retrieval:
+            self.metrics.retrieval.labels(profile.name).observe(grounded.retrieval_s)
+        if grounded.no_answer is not None:
+            self.metrics.no_answer.labels(profile.name).inc()
+        return grounded
+
+    def payload(self, profile: Profile, request: ChatCompletionRequest, grounded: Grounded) -> dict:
+        body = {"model": engine_model(profile), "messages": grounded.messages,
+                "max_tokens": request.requested_max_tokens or self.settings.server.default_max_tokens}
+        for name in _SAMPLING:
+            value = getattr(request, name)
+            if value is not None:
+                body[name] = value
+        return body
+
+    # -- not streamed -----------------------------------------------------------------
+    async def complete(self, profile: Profile, request: ChatCompletionRequest) -> ChatCompletion:
+        grounded = await self.ground(profile, request)
+        if grounded.no_answer is not None:
+            text = grounded.no_answer
+            usage = Usage(prompt_tokens=0, completion_tokens=approx_tokens(text), total_tokens=approx_tokens(text))
+            choices = [Choice(index=i, message=ResponseMessage(content=text)) for i in range(request.n)]
+            return ChatCompletion(model=profile.name, choices=choices, usage=usage)
+        result = await self.engine.chat(self.payload(profile, request, grounded))
+        self.metrics.count_usage(profile.name, result.get("usage"))
+        choices = [
+            Choice(index=c.get("index", i), finish_reason=c.get("finish_reason"),
+                   message=ResponseMessage(content=(c.get("message") or {}).get("content")))
+            for i, c in enumerate(result.get("choices", []))
+        ]
+        return ChatCompletion(model=profile.name, choices=choices, usage=Usage(**(result.get("usage") or {})),
+                              citations=grounded.citations)
+
+    # -- streamed ----------------------------------------------------------------------
+    async def stream(self, profile: Profile, request: ChatCompletionRequest) -> AsyncIterator[dict]:
+        """Ground and open the vLLM stream (errors raise here), then return the chunk iterator."""
+        started = time.perf_counter()
+        grounded = await self.ground(profile, request)
+        include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        if grounded.no_answer is not None:
+            return self._canned(profile, request, grounded.no_answer, include_usage)
+        payload = self.payload(profile, request, grounded)
+        payload["stream_options"] = {"include_usage": True}  # always: the metrics need it
+        chunks = await self.engine.stream_chat(payload)
+        return self._relay(profile, chunks, grounded.citations, include_usage, started)
+
+    async def _relay(self, profile: Profile, chunks: AsyncIterator[dict], citations: list[dict],
+                     include_usage: bool, started: float) -> AsyncIterator[dict]:
+        cid = completion_id()
+        first = True
+        first_token = True
+        async for chunk in chunks:
+            chunk["id"] = cid
+            chunk["model"] = profile.name
+            if first:
+                chunk["citations"] = citations
+                first = False
+            if chunk.get("usage") and not chunk.get("choices"):
+                self.metrics.count_usage(profile.name, chunk["usage"])
+                if not include_usage:
+                    continue
+            elif not include_usage:
+                chunk.pop("usage", None)
+            if first_token and any((c.get("delta") or {}).get("content") for c in chunk.get("choices", [])):
+                self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
+                first_token = False
+            yield chunk
+
+    async def _canned(self, profile: Profile, request: ChatCompletionRequest, text: str,
+                      include_usage: bool) -> AsyncIterator[dict]:
+        cid, created = completion_id(), int(time.time())
+
+        def chunk(choices, **extra):
+            return {"id": cid, "object": "chat.completion.chunk", "created": created,
+                    "model": profile.name, "choices": choices, **extra}
+
+        for i in range(request.n):
+            yield chunk([{"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
+                          "logprobs": None}], **({"citations": []} if i == 0 else {}))
+            yield chunk([{"index": i, "delta": {"content": text}, "finish_reason": None, "logprobs": None}])
+            yield chunk([{"index": i, "delta": {}, "finish_reason": "stop", "logprobs": None}])
+        if include_usage:
+            n = approx_tokens(text) * request.n
+            yield chunk([], usage={"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n})

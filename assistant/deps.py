@@ -1,0 +1,44 @@
+"""FastAPI dependencies: the components built once in the lifespan, and the caller's key."""
+
+from __future__ import annotations
+
+from fastapi import Depends, Request
+
+from assistant.auth import Principal
+from assistant.errors import forbidden, not_found
+from tenor.config import Profile
+
+
+def principal(request: Request) -> Principal:
+    return request.app.state.keys.authenticate(request)
+
+
+def admin(who: Principal = Depends(principal)) -> Principal:
+    if who.scope != "admin":
+        raise forbidden("This endpoint needs a key with the 'admin' scope.")
+    return who
+
+
+def profile_for(request: Request, who: Principal, model: str | None) -> Profile:
+    """The profile a request's ``model`` names (default: the default profile), if the key may use it."""
+    settings = request.app.state.settings
+    name = model or settings.default_profile
+    profile = settings.profiles.get(name)
+    if profile is None:
+        raise not_found(f"The model '{name}' does not exist. Available: {', '.join(settings.profiles)}.",
+                        param="model", code="model_not_found")
+    if not who.may_use(name):
+        raise forbidden(f"This key may not use the model '{name}'.")
+    return profile
+
+
+def collection_for(request: Request, who: Principal, model: str | None, collection: str | None) -> str:
+    if collection:
+        return collection
+    return profile_for(request, who, model).collection
+
+
+def state(name: str):
+    def get(request: Request):
+        return getattr(request.app.state, name)
+    return get

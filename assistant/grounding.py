@@ -1,0 +1,120 @@
+"""Grounding: which passages an answer rests on, and the prompt that carries them.
+
+No HTTP here, so a test or the CLI can call it directly. For one request it
+
+1. retrieves on the conversation, not just the last turn (``retrieval_query``:
+   a follow-up such as "and how much is it?" keeps the earlier question's topic);
+2. keeps passages scoring at least the profile's ``min_score``; with none left,
+   the answer is the profile's ``no_answer`` text (in the brand voice) and the
+   model is not asked to guess;
+3. builds the prompt with ``assistant.prompt.build_prompt`` (the same builder
+   fine-tuning uses) within the model's context window: passages and old turns
+   are trimmed by token budget, never rejected for length;
+4. numbers the passages that made it into the prompt; those are the citations.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from assistant.prompt import approx_tokens, build_prompt, retrieval_query
+from tenor.config import Profile, Settings
+
+PROMPT_MARGIN_TOKENS = 64  # the chat template's own tokens, and estimation slack
+
+
+class GroundingError(Exception):
+    """The request cannot be grounded as asked (e.g. an invalid metadata filter)."""
+
+
+@dataclass
+class Grounded:
+    messages: list[dict]
+    citations: list[dict] = field(default_factory=list)
+    no_answer: str | None = None  # set: answer with this text, without the model
+    query: str = ""
+    retrieval_s: float = 0.0
+    trimmed_turns: int = 0
+
+
+def citation(index: int, passage) -> dict:
+    return {
+        "index": index, "document_id": passage.document_id, "source": passage.source,
+        "section": passage.section, "page": passage.page, "text": passage.text,
+        "score": round(float(passage.score), 4),
+    }
+
+
+def token_counter(model_path: str | Path) -> Callable[[str], int]:
+    """Count tokens with the base model's own tokenizer when its folder has one."""
+    try:
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+    except Exception:
+        return approx_tokens
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    return count
+
+
+class GroundingService:
+    def __init__(self, settings: Settings, index_for: Callable[[str], object],
+                 count_tokens: Callable[[str], int] = approx_tokens):
+        self.settings = settings
+        self.index_for = index_for  # collection name -> ingest Index
+        self.count_tokens = count_tokens
+
+    def retrieve(self, profile: Profile, conversation: list[dict], k: int | None = None,
+                 filters: dict | None = None) -> tuple[list, str, float]:
+        """Top-k passages for the conversation (all scores), the query used, seconds taken."""
+        from ingest.index import IndexUnavailable, IndexStoreError
+
+        query = retrieval_query(conversation)
+        started = time.perf_counter()
+        try:
+            passages = self.index_for(profile.collection).search(
+                query, k=k or profile.retrieval.k, filters=filters or None)
+        except IndexUnavailable:
+            raise
+        except IndexStoreError as exc:
+            if filters:
+                raise GroundingError(f"invalid filters {filters!r}: {exc}") from exc
+            raise
+        return passages, query, time.perf_counter() - started
+
+    def relevant(self, profile: Profile, passages: list) -> list:
+        return [p for p in passages if p.score >= profile.retrieval.min_score]
+
+    def prompt_budget(self, max_tokens: int | None) -> int:
+        reserve = max_tokens or self.settings.server.default_max_tokens
+        window = self.settings.vllm.max_model_len
+        return max(64, window - min(reserve, window // 2) - PROMPT_MARGIN_TOKENS)
+
+    def ground(self, profile: Profile, conversation: list[dict], *, retrieval: bool = True,
+               filters: dict | None = None, max_tokens: int | None = None) -> Grounded:
+        budget = self.prompt_budget(max_tokens)
+        if not retrieval:
+            prompt = build_prompt(profile.system_prompt, conversation, grounded=False,
+                                  max_prompt_tokens=budget, count_tokens=self.count_tokens)
+            return Grounded(messages=prompt.messages, trimmed_turns=prompt.trimmed_turns)
+
+        passages, query, seconds = self.retrieve(profile, conversation, filters=filters)
+        passages = self.relevant(profile, passages)
+        if not passages:
+            return Grounded(messages=[], no_answer=profile.no_answer, query=query, retrieval_s=seconds)
+        prompt = build_prompt(
+            profile.system_prompt, conversation, passages, grounded=True,
+            max_prompt_tokens=budget, max_context_tokens=profile.retrieval.max_context_tokens,
+            count_tokens=self.count_tokens,
+        )
+        return Grounded(
+            messages=prompt.messages,
+            citations=[citation(i, p) for i, p in enumerate(prompt.passages, start=1)],
+            query=query, retrieval_s=seconds, trimmed_turns=prompt.trimmed_turns,
+        )

@@ -1,0 +1,64 @@
+"""Prometheus metrics, one registry per app (so several apps can live in one process)."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self):
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("tenor_requests_total", "HTTP requests", ["route", "method", "status"], registry=r)
+        self.latency = Histogram("tenor_request_seconds", "HTTP request latency (to the last byte)",
+                                 ["route"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.tokens = Counter("tenor_tokens_total", "tokens processed", ["profile", "kind"], registry=r)
+        self.retrieval = Histogram("tenor_retrieval_seconds", "retrieval time per request", ["profile"],
+                                   buckets=_LATENCY_BUCKETS, registry=r)
+        self.ttft = Histogram("tenor_time_to_first_token_seconds", "time to the first streamed token",
+                              ["profile"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.no_answer = Counter("tenor_no_answer_total", "answers given as 'the documents do not cover it'",
+                                 ["profile"], registry=r)
+        self.engine_errors = Counter("tenor_engine_errors_total", "failed calls to vLLM", ["kind"], registry=r)
+
+    def count_usage(self, profile: str, usage: dict | None) -> None:
+        if usage:
+            self.tokens.labels(profile, "prompt").inc(usage.get("prompt_tokens") or 0)
+            self.tokens.labels(profile, "completion").inc(usage.get("completion_tokens") or 0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class RequestMetrics:
+    """ASGI middleware: count requests and time them to the response's last byte."""
+
+    def __init__(self, app, metrics: Metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+
+        async def tracking_send(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(path, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(path).observe(time.perf_counter() - started)

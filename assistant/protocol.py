@@ -1,0 +1,271 @@
+"""Every request and response shape of the assistant's HTTP API, in one place.
+
+The chat shapes mirror OpenAI's wire format, so stock clients (the `openai`
+package, LangChain, curl scripts) work unchanged. Unknown fields a client sends
+are tolerated, as OpenAI tolerates them. Tenor's extensions are additive:
+``citations`` on responses and stream chunks, and ``retrieval`` / ``filters``
+on requests (the openai client sends them with ``extra_body``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Lenient(BaseModel):
+    """A request shape: unknown fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# -- chat ---------------------------------------------------------------------
+
+class ChatMessage(_Lenient):
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+
+    def text(self) -> str:
+        """The message's text (content parts of type text joined; others ignored)."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+
+
+class StreamOptions(_Lenient):
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(_Lenient):
+    model: str | None = Field(None, description="profile name; default: the configured default profile")
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int | None = Field(None, ge=1)
+    max_completion_tokens: int | None = Field(None, ge=1)
+    stop: str | list[str] | None = None
+    seed: int | None = None
+    n: int = Field(1, ge=1, le=8)
+    user: str | None = None
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    # Tenor extensions.
+    retrieval: bool = Field(True, description="ground the answer in retrieved passages")
+    filters: dict[str, Any] | None = Field(None, description="document metadata filter, e.g. {\"document_id\": \"warranty.pdf\"}")
+
+    @field_validator("messages")
+    @classmethod
+    def _has_user_turn(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        if not any(m.role == "user" for m in messages):
+            raise ValueError("messages must contain at least one user message")
+        return messages
+
+    def conversation(self) -> list[dict]:
+        """The messages as plain dicts for the prompt builder (developer = system)."""
+        out = []
+        for m in self.messages:
+            role = "system" if m.role == "developer" else m.role
+            if role == "tool":
+                continue
+            out.append({"role": role, "content": m.text()})
+        return out
+
+    @property
+    def requested_max_tokens(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+class Citation(_Out):
+    """One passage the answer was grounded on; ``index`` is its [n] marker."""
+
+    index: int
+    document_id: str
+    source: str
+    section: str | None = None
+    page: int | None = None
+    text: str
+    score: float
+
+
+class ResponseMessage(_Out):
+    role: Literal["assistant"] = "assistant"
+    content: str | None = None
+
+
+class Choice(_Out):
+    index: int = 0
+    message: ResponseMessage
+    finish_reason: str | None = "stop"
+    logprobs: Any = None
+
+
+class Usage(_Out):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+def completion_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+class ChatCompletion(_Out):
+    id: str = Field(default_factory=completion_id)
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[Choice]
+    usage: Usage | None = None
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class Delta(_Out):
+    role: Literal["assistant"] | None = None
+    content: str | None = None
+
+
+class ChunkChoice(_Out):
+    index: int = 0
+    delta: Delta
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+class ChatCompletionChunk(_Out):
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[ChunkChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+    citations: list[Citation] | None = None
+
+
+# -- models ---------------------------------------------------------------------
+
+class ModelCard(_Out):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "tenor"
+    adapter: str | None = None
+    collection: str | None = None
+
+
+class ModelList(_Out):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+# -- retrieval --------------------------------------------------------------------
+
+class RetrieveRequest(_Lenient):
+    model: str | None = None
+    query: str | None = None
+    messages: list[ChatMessage] | None = None
+    k: int | None = Field(None, ge=1, le=50)
+    filters: dict[str, Any] | None = None
+
+    @field_validator("messages")
+    @classmethod
+    def _non_empty(cls, messages):
+        if messages is not None and not messages:
+            raise ValueError("messages must not be empty")
+        return messages
+
+
+class RetrieveResponse(_Out):
+    object: Literal["list"] = "list"
+    model: str
+    query: str
+    data: list[Citation]
+    min_score: float
+    retrieval_ms: float
+
+
+# -- documents (admin) ------------------------------------------------------------
+
+class Document(_Out):
+    object: Literal["document"] = "document"
+    id: str
+    source: str
+    content_hash: str
+    chunks: int
+    ingested_at: str
+    title: str | None = None
+    collection: str
+
+
+class DocumentList(_Out):
+    object: Literal["list"] = "list"
+    data: list[Document]
+
+
+class DocumentDeleted(_Out):
+    id: str
+    object: Literal["document.deleted"] = "document.deleted"
+    deleted: bool = True
+
+
+class ReindexRequest(_Lenient):
+    path: str = Field(description="a file or folder on the server to index")
+    collection: str | None = Field(None, description="default: the profile's collection")
+    model: str | None = Field(None, description="profile whose collection to use")
+    prune: bool = Field(False, description="remove documents that are no longer in the folder")
+
+
+class IngestResult(_Out):
+    object: Literal["ingest.result"] = "ingest.result"
+    collection: str
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    failed: int
+    chunks: int
+    seconds: float
+    failures: list[dict[str, str]] = Field(default_factory=list)
+
+
+# -- adapters (admin) ---------------------------------------------------------------
+
+class AdapterLoadRequest(_Lenient):
+    name: str = Field(min_length=1, description="the adapter (LoRA module) name profiles refer to")
+    path: str = Field(min_length=1, description="the adapter folder, as the vLLM server sees it")
+
+
+class AdapterLoaded(_Out):
+    object: Literal["adapter"] = "adapter"
+    name: str
+    path: str
+    profiles: list[str]
+
+
+# -- errors and health -------------------------------------------------------------------
+
+class ErrorDetail(_Out):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(_Out):
+    error: ErrorDetail
+
+
+class Health(_Out):
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)

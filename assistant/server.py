@@ -1,0 +1,175 @@
+"""Run the assistant server: `tenor serve` and the quickstart call ``serve``.
+
+    from assistant.server import serve
+    serve(settings, host="127.0.0.1", port=8000, no_auth=False, on_ready=print)
+
+``serve`` checks the configuration first (clear errors, no traceback), starts
+the managed vLLM with progress lines on stderr (the log itself goes to
+``$TENOR_HOME/logs/vllm.log``), then serves until Ctrl-C or SIGTERM, and stops
+vLLM on the way out. ``on_ready(info)`` is called once the server accepts
+requests, with a ``ServerInfo`` (url, key, key file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from tenor.config import ConfigError, Settings
+
+log = logging.getLogger("tenor.server")
+
+# vLLM start-up lines worth showing (everything goes to the log file).
+_MILESTONES = (
+    ("Resolved architecture", "model config read"),
+    ("Starting to load model", "loading weights"),
+    ("Loading weights took", None),
+    ("KV cache size", None),
+    ("init engine", "engine warmed up"),
+    ("Loaded new LoRA adapter", None),
+    ("Starting vLLM server on", "vLLM HTTP server up"),
+)
+_PREFIX = re.compile(r"^\(\w+ pid=\d+\)\s+\w+\s+\d\d-\d\d \d\d:\d\d:\d\d \[[^\]]+\]\s*")
+
+
+@dataclass
+class ServerInfo:
+    url: str
+    key: str | None  # a key that works (the generated admin key), when Tenor made one
+    key_file: str | None
+    no_auth: bool
+    vllm_url: str
+
+
+class StartupReporter:
+    """Turns vLLM's start-up log into a few progress lines (and every error line)."""
+
+    def __init__(self, emit: Callable[[str], None]):
+        self.emit = emit
+        self.started = time.monotonic()
+        self.ready = threading.Event()
+
+    def line(self, raw: str) -> None:
+        if self.ready.is_set():
+            if " ERROR " in raw or raw.startswith("Traceback"):
+                self.emit(f"vLLM: {raw}")
+            return
+        text = _PREFIX.sub("", raw)
+        if " ERROR " in raw or raw.startswith(("Traceback", "RuntimeError", "ValueError", "OSError")):
+            self.emit(f"vLLM: {text}")
+            return
+        for needle, label in _MILESTONES:
+            if needle in raw:
+                self.emit(f"[{time.monotonic() - self.started:5.1f} s] vLLM: {label or text}")
+                return
+
+    def tick(self, every_s: float = 15.0) -> None:
+        """Until ready, say every few seconds that start-up is still going."""
+        def run():
+            while not self.ready.wait(every_s):
+                self.emit(f"[{time.monotonic() - self.started:5.1f} s] still starting vLLM "
+                          "(about a minute on a CPU)...")
+        threading.Thread(target=run, daemon=True, name="vllm-startup-ticker").start()
+
+
+def _check_external(settings: Settings) -> None:
+    from assistant.engine import Engine, EngineUnavailable, missing_models
+
+    async def check():
+        engine = Engine(settings.vllm.url, settings.vllm.api_key)
+        try:
+            return await missing_models(engine, settings.profiles)
+        finally:
+            await engine.aclose()
+
+    try:
+        problems = asyncio.run(check())
+    except EngineUnavailable as exc:
+        raise ConfigError(f"{exc} (vllm.url is set, so Tenor does not start one)") from None
+    if problems:
+        raise ConfigError("the external vLLM is missing what the profiles need:\n  " + "\n  ".join(problems))
+
+
+def only_profile(settings: Settings, name: str) -> Settings:
+    """Settings that serve just one profile (and make it the default)."""
+    profile = settings.profile(name)
+    return settings.model_copy(update={"profiles": {name: profile}, "default_profile": name})
+
+
+def serve(
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    no_auth: bool = False,
+    vllm_url: str | None = None,
+    on_ready: Callable[[ServerInfo], None] | None = None,
+    emit: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until stopped. Raises ``ConfigError`` before starting anything if the config is unusable."""
+    import uvicorn
+
+    from assistant.app import create_app
+    from assistant.auth import ensure_keys
+    from assistant.vllm_process import VllmProcess
+
+    emit = emit or (lambda message: print(message, flush=True))
+    host = host or settings.server.host
+    port = settings.server.port if port is None else port
+    if vllm_url:
+        settings = settings.model_copy(update={"vllm": settings.vllm.model_copy(update={"url": vllm_url})})
+
+    reporter = StartupReporter(emit)
+    managed = None
+    if settings.vllm.url:
+        emit(f"using the external vLLM at {settings.vllm.url}")
+        _check_external(settings)
+    else:
+        managed = VllmProcess(settings, on_log=reporter.line)  # raises ConfigError for a bad profile
+        emit(f"starting vLLM ({managed.model_path}"
+             + (f" with adapters {', '.join(managed.loras)}" if managed.loras else ", no adapters")
+             + f"); log: {managed.log_path}")
+        reporter.tick()
+
+    app = create_app(settings, no_auth=no_auth, vllm=managed)
+    keys, key_file = ensure_keys(settings, no_auth or not settings.server.auth)  # create_app warns if auth is off
+
+    class _Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            if managed is not None and managed.state == "starting":  # Ctrl-C while vLLM starts: stop now
+                threading.Thread(target=managed.stop, daemon=True).start()
+            super().handle_exit(sig, frame)
+
+        async def startup(self, sockets=None):
+            await super().startup(sockets)
+            reporter.ready.set()
+            if self.started and on_ready:
+                bound = self.servers[0].sockets[0].getsockname() if self.servers else (host, port)
+                on_ready(ServerInfo(
+                    url=f"http://{host}:{bound[1]}",
+                    key=keys[0].key if key_file else None, key_file=key_file,
+                    no_auth=no_auth or not settings.server.auth,
+                    vllm_url=managed.url if managed else settings.vllm.url,
+                ))
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=10)
+    server = _Server(config)
+    try:
+        server.run()
+    finally:
+        reporter.ready.set()
+        if managed is not None:
+            managed.stop()
+    if not server.started:
+        error = getattr(app.state, "startup_error", None)
+        raise StartupFailed(f"the server did not start: {error or 'see the messages above'}")
+
+
+class StartupFailed(Exception):
+    """The server could not start (vLLM failed, port in use, ...); the message says why."""

@@ -1,0 +1,134 @@
+"""A stand-in for vLLM's OpenAI API, for unit tests of the code around the engine only.
+
+It speaks vLLM's wire format (``data: {...}\\n\\n`` chunks, a usage chunk with
+``stream_options.include_usage``, ``data: [DONE]``) and records every request,
+so tests can check what Tenor sent. Run it on a real port from a test
+(``FakeVllm().start()``) or as a process (``python tests/assistant/fake_vllm.py --port N``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import threading
+import time
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+BASE = "smollm2-135m-instruct"
+MAX_MODEL_LEN = 2048
+
+
+def answer_for(messages: list[dict]) -> str:
+    last = [m for m in messages if m.get("role") == "user"][-1]["content"]
+    return f"You asked: {last[:60]} [1]"
+
+
+def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice")) -> FastAPI:
+    app = FastAPI()
+    app.state.requests = []
+    app.state.served = list(served)
+    app.state.loaded = []
+    app.state.delay_s = 0.0
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": {"message": message, "type": "BadRequestError", "param": None,
+                                       "code": status}}, status_code=status)
+
+    @app.get("/health")
+    async def health():
+        return {}
+
+    @app.get("/v1/models")
+    async def models():
+        return {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "vllm"} for m in app.state.served]}
+
+    @app.post("/v1/load_lora_adapter")
+    async def load(request: Request):
+        body = await request.json()
+        app.state.loaded.append(body)
+        if body["lora_name"] not in app.state.served:
+            app.state.served.append(body["lora_name"])
+        return f"Success: LoRA adapter '{body['lora_name']}' added successfully."
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request):
+        body = await request.json()
+        app.state.requests.append(body)
+        if body["model"] not in app.state.served:
+            return error(404, f"The model `{body['model']}` does not exist.")
+        if body.get("max_tokens", 0) > MAX_MODEL_LEN:
+            return error(400, f"max_tokens is too large: {body['max_tokens']}; the maximum context length is {MAX_MODEL_LEN}.")
+        text = answer_for(body["messages"])
+        words = text.split(" ")
+        usage = {"prompt_tokens": 100, "completion_tokens": len(words), "total_tokens": 100 + len(words)}
+        cid, created = "chatcmpl-fake", int(time.time())
+        if not body.get("stream"):
+            return {"id": cid, "object": "chat.completion", "created": created, "model": body["model"],
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                 "finish_reason": "stop", "logprobs": None}], "usage": usage}
+
+        def chunk(choices, **extra):
+            return "data: " + json.dumps({"id": cid, "object": "chat.completion.chunk", "created": created,
+                                          "model": body["model"], "choices": choices, **extra}) + "\n\n"
+
+        async def frames():
+            import asyncio
+
+            yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                          "finish_reason": None}])
+            for i, word in enumerate(words):
+                if app.state.delay_s:
+                    await asyncio.sleep(app.state.delay_s)
+                piece = word if i == 0 else " " + word
+                yield chunk([{"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}])
+            yield chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}])
+            if (body.get("stream_options") or {}).get("include_usage"):
+                yield chunk([], usage=usage)
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(frames(), media_type="text/event-stream")
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FakeVllm:
+    def __init__(self, port: int | None = None):
+        self.app = create_fake()
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="error"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> "FakeVllm":
+        self.thread.start()
+        deadline = time.time() + 10
+        while not self.server.started:
+            if time.time() > deadline:
+                raise RuntimeError("fake vLLM did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+    @property
+    def requests(self) -> list[dict]:
+        return self.app.state.requests
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args, _ = parser.parse_known_args()
+    uvicorn.run(create_fake(), host="127.0.0.1", port=args.port, log_level="error")

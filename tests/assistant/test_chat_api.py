@@ -1,0 +1,156 @@
+"""The chat endpoint over HTTP against a fake vLLM: SSE framing, citations, usage, switches."""
+
+import json
+
+from tests.assistant.conftest import admin
+from tests.assistant.test_errors_auth import assert_error
+
+QUESTION = "How long is the warranty on the frame?"
+
+
+def chat(client, **body):
+    body.setdefault("messages", [{"role": "user", "content": QUESTION}])
+    body.setdefault("model", "larkfield")
+    return client.post("/v1/chat/completions", headers=admin(), json=body)
+
+
+def sse_events(text: str) -> list:
+    assert text.endswith("\n\n")
+    frames = text.split("\n\n")[:-1]
+    assert all(f.startswith("data: ") and "\n" not in f for f in frames), frames
+    assert frames[-1] == "data: [DONE]"
+    return [json.loads(f[len("data: "):]) for f in frames[:-1]]
+
+
+def test_answer_carries_citations_and_usage(client, fake_vllm):
+    r = chat(client)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["object"] == "chat.completion" and body["model"] == "larkfield"
+    assert body["choices"][0]["message"]["content"].startswith("You asked:")
+    assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] > 0
+    assert body["citations"][0]["document_id"] == "warranty.pdf"
+    assert set(body["citations"][0]) >= {"index", "document_id", "source", "section", "page", "text", "score"}
+    sent = fake_vllm.requests[-1]
+    assert sent["model"] == "larkfield-voice"  # the profile's adapter, by LoRA module name
+    assert "<passages>" in sent["messages"][0]["content"]
+
+
+def test_profile_without_adapter_uses_the_base_model(client, fake_vllm):
+    assert chat(client, model="larkfield-base").status_code == 200
+    assert fake_vllm.requests[-1]["model"] == "smollm2-135m-instruct"
+
+
+def test_sampling_parameters_reach_vllm(client, fake_vllm):
+    chat(client, temperature=0.2, top_p=0.9, max_completion_tokens=33, stop=["\n"], seed=7, user="u1")
+    sent = fake_vllm.requests[-1]
+    assert (sent["temperature"], sent["top_p"], sent["max_tokens"], sent["stop"], sent["seed"], sent["user"]) == \
+        (0.2, 0.9, 33, ["\n"], 7, "u1")
+
+
+def test_stream_has_openai_framing_citations_first_and_usage_last(client):
+    r = chat(client, stream=True, stream_options={"include_usage": True})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    events = sse_events(r.text)
+    assert len({e["id"] for e in events}) == 1
+    assert all(e["object"] == "chat.completion.chunk" and e["model"] == "larkfield" for e in events)
+    assert events[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert events[0]["citations"][0]["document_id"] == "warranty.pdf"
+    assert all("citations" not in e for e in events[1:])
+    text = "".join(c["delta"].get("content") or "" for e in events for c in e["choices"])
+    assert text.startswith("You asked: How long")
+    assert events[-2]["choices"][0]["finish_reason"] == "stop"
+    assert events[-1]["choices"] == [] and events[-1]["usage"]["completion_tokens"] > 0
+
+
+def test_stream_without_include_usage_has_no_usage_chunk(client):
+    events = sse_events(chat(client, stream=True).text)
+    assert all(e["choices"] for e in events) and all(not e.get("usage") for e in events)
+
+
+def test_stream_parses_with_the_official_client(client):
+    import openai
+
+    oa = openai.OpenAI(base_url=str(client.base_url) + "/v1", api_key="admin-key-123456", http_client=client)
+    chunks = list(oa.chat.completions.create(model="larkfield", stream=True, stream_options={"include_usage": True},
+                                             messages=[{"role": "user", "content": QUESTION}]))
+    assert chunks[0].model_extra["citations"][0]["document_id"] == "warranty.pdf"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("You asked")
+    assert chunks[-1].usage.completion_tokens > 0
+
+
+def test_off_topic_question_gets_no_answer_without_calling_vllm(client, fake_vllm):
+    before = len(fake_vllm.requests)
+    r = chat(client, messages=[{"role": "user", "content": "What is the capital of Mongolia?"}])
+    assert r.json()["choices"][0]["message"]["content"].startswith("Hey rider! Our docs don't cover that")
+    assert r.json()["citations"] == []
+    events = sse_events(chat(client, stream=True, stream_options={"include_usage": True},
+                             messages=[{"role": "user", "content": "What is the capital of Mongolia?"}]).text)
+    assert "".join(c["delta"].get("content") or "" for e in events for c in e["choices"]).startswith("Hey rider!")
+    assert events[-1]["usage"]["completion_tokens"] > 0
+    assert len(fake_vllm.requests) == before
+
+
+def test_retrieval_can_be_switched_off_per_request(client, fake_vllm):
+    r = chat(client, retrieval=False, messages=[{"role": "user", "content": "What is the capital of Mongolia?"}])
+    assert r.status_code == 200 and r.json()["citations"] == []
+    assert "<passages>" not in fake_vllm.requests[-1]["messages"][0]["content"]
+
+
+def test_metadata_filter_limits_the_citations(client):
+    r = chat(client, filters={"document_id": "warranty.pdf"},
+             messages=[{"role": "user", "content": "battery warranty and care"}])
+    assert {c["document_id"] for c in r.json()["citations"]} == {"warranty.pdf"}
+
+
+def test_invalid_filter_is_400(client):
+    assert_error(chat(client, filters={"$nope": 1}), 400)
+
+
+def test_follow_up_question_uses_the_conversation(client, fake_vllm):
+    r = chat(client, messages=[{"role": "user", "content": "How long is the warranty on the frame?"},
+                               {"role": "assistant", "content": "For life [1]."},
+                               {"role": "user", "content": "and the battery?"}])
+    assert r.json()["citations"][0]["document_id"] == "warranty.pdf"
+
+
+def test_long_conversation_never_errors(client, fake_vllm):
+    turns = []
+    for i in range(300):
+        turns += [{"role": "user", "content": f"warranty question {i} " + "x" * 300},
+                  {"role": "assistant", "content": "y" * 300}]
+    turns.append({"role": "user", "content": QUESTION})
+    r = chat(client, messages=turns)
+    assert r.status_code == 200
+    assert len(fake_vllm.requests[-1]["messages"]) < len(turns)
+
+
+def test_models_lists_the_profiles(client):
+    body = client.get("/v1/models", headers=admin()).json()
+    assert body["object"] == "list"
+    assert {m["id"] for m in body["data"]} == {"larkfield", "larkfield-base"}
+    assert client.get("/v1/models/larkfield", headers=admin()).json()["adapter"] == "larkfield-voice"
+    assert_error(client.get("/v1/models/nope", headers=admin()), 404)
+
+
+def test_retrieve_returns_the_passages_without_generating(client, fake_vllm):
+    before = len(fake_vllm.requests)
+    r = client.post("/v1/retrieve", headers=admin(), json={"model": "larkfield", "query": QUESTION, "k": 2})
+    body = r.json()
+    assert r.status_code == 200 and body["data"][0]["document_id"] == "warranty.pdf" and len(body["data"]) <= 2
+    assert body["retrieval_ms"] > 0 and len(fake_vllm.requests) == before
+    assert_error(client.post("/v1/retrieve", headers=admin(), json={"model": "larkfield"}), 400)
+
+
+def test_health_ready_and_metrics(client):
+    assert client.get("/health").json()["status"] == "ok"
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"vllm": "ok", "index": "ok"}
+    chat(client)
+    chat(client, stream=True, stream_options={"include_usage": True})
+    text = client.get("/metrics").text
+    assert 'tenor_requests_total{method="POST",route="/v1/chat/completions",status="200"} 2.0' in text
+    assert 'tenor_tokens_total{kind="completion",profile="larkfield"}' in text
+    assert 'tenor_retrieval_seconds_count{profile="larkfield"} 2.0' in text
+    assert 'tenor_time_to_first_token_seconds_count{profile="larkfield"} 1.0' in text
+    assert "tenor_request_seconds_bucket" in text

@@ -1,0 +1,101 @@
+"""Grounding without HTTP: threshold, history-aware retrieval, token budget, citations."""
+
+import pytest
+
+from assistant.app import make_index_for
+from assistant.grounding import GroundingError, GroundingService
+from tests.assistant.conftest import sample_settings
+
+
+@pytest.fixture(scope="module")
+def service(indexed_home):
+    settings = sample_settings(indexed_home)
+    return GroundingService(settings, make_index_for(settings)), settings
+
+
+def test_question_on_the_docs_is_grounded_with_numbered_citations(service):
+    grounding, settings = service
+    g = grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "How long is the warranty on the frame?"}])
+    assert g.no_answer is None
+    assert g.citations[0]["document_id"] == "warranty.pdf"
+    assert [c["index"] for c in g.citations] == list(range(1, len(g.citations) + 1))
+    assert all(c["score"] >= settings.profile("larkfield").retrieval.min_score for c in g.citations)
+    system = g.messages[0]["content"]
+    assert "[1] " in system and g.citations[0]["text"].strip()[:40] in system
+    assert g.messages[-1] == {"role": "user", "content": "How long is the warranty on the frame?"}
+
+
+def test_nothing_above_the_threshold_gives_the_profiles_no_answer(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield")
+    g = grounding.ground(profile, [{"role": "user", "content": "What is the capital of Mongolia?"}])
+    assert g.no_answer == profile.no_answer and g.messages == [] and g.citations == []
+
+
+def test_threshold_is_the_profiles_min_score(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    question = [{"role": "user", "content": "How long is the warranty on the frame?"}]
+    profile.retrieval.min_score = 0.99
+    assert grounding.ground(profile, question).no_answer is not None
+    profile.retrieval.min_score = -1.0
+    profile.retrieval.max_context_tokens = 100_000
+    assert len(grounding.ground(profile, question).citations) == profile.retrieval.k
+
+
+def test_follow_up_retrieves_about_the_earlier_topic(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield")
+    follow_up = [{"role": "user", "content": "Tell me about the Cargo K1 bike."},
+                 {"role": "assistant", "content": "It is our cargo e-bike."},
+                 {"role": "user", "content": "and how much is it?"}]
+    alone = grounding.ground(profile, follow_up[-1:])
+    with_history = grounding.ground(profile, follow_up)
+    docs = [c["document_id"] for c in with_history.citations]
+    assert any("cargo" in d or d == "products.md" for d in docs[:2]), docs
+    assert with_history.query.startswith("Tell me about the Cargo K1") and alone.query == "and how much is it?"
+
+
+def test_a_very_long_conversation_is_trimmed_not_rejected(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield")
+    turns = []
+    for i in range(200):
+        turns += [{"role": "user", "content": f"Question {i} about batteries " + "blah " * 50},
+                  {"role": "assistant", "content": "An answer " + "words " * 50}]
+    turns.append({"role": "user", "content": "How should I store the battery in winter?"})
+    g = grounding.ground(profile, turns)
+    assert g.trimmed_turns > 300
+    total = sum(grounding.count_tokens(m["content"]) for m in g.messages)
+    assert total <= settings.vllm.max_model_len - settings.server.default_max_tokens
+    assert g.messages[-1]["content"] == "How should I store the battery in winter?"
+
+
+def test_a_single_huge_message_is_cut_to_fit(service):
+    grounding, settings = service
+    g = grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "battery " * 20000}],
+                         max_tokens=256)
+    total = sum(grounding.count_tokens(m["content"]) for m in g.messages)
+    assert total <= settings.vllm.max_model_len - 256
+
+
+def test_retrieval_off_sends_the_plain_prompt(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield")
+    g = grounding.ground(profile, [{"role": "user", "content": "What is the capital of Mongolia?"}], retrieval=False)
+    assert g.no_answer is None and g.citations == []
+    assert "<passages>" not in g.messages[0]["content"]
+
+
+def test_filters_restrict_the_documents(service):
+    grounding, settings = service
+    g = grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "How long is the warranty?"}],
+                         filters={"document_id": "battery-care.txt"})
+    assert {c["document_id"] for c in g.citations} <= {"battery-care.txt"}
+
+
+def test_an_invalid_filter_is_a_grounding_error(service):
+    grounding, settings = service
+    with pytest.raises(GroundingError):
+        grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "warranty"}],
+                         filters={"$bogus": [1]})

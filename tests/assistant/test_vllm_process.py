@@ -1,0 +1,131 @@
+"""The managed vLLM: the command it runs, config errors, restart after a crash, external checks."""
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.engine import Engine, lora_name, missing_models
+from assistant.vllm_process import VllmProcess
+from tenor.config import ConfigError, Settings
+
+FAKE = Path(__file__).with_name("fake_vllm.py")
+
+
+def make_adapter(folder: Path, rank: int = 8) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "adapter_config.json").write_text(f'{{"r": {rank}}}')
+    (folder / "adapter_model.safetensors").write_bytes(b"")
+    return folder
+
+
+def settings_with(tmp_path, profiles, **vllm) -> Settings:
+    (tmp_path / "models" / "smollm2-135m-instruct").mkdir(parents=True, exist_ok=True)
+    return Settings(home=tmp_path, profiles=profiles, default_profile=next(iter(profiles)), vllm=vllm)
+
+
+def test_command_serves_the_base_and_each_adapter_on_loopback(tmp_path):
+    make_adapter(tmp_path / "adapters" / "voice", rank=32)
+    s = settings_with(tmp_path, {"a": {"adapter": "voice"}, "b": {}})
+    cmd = VllmProcess(s).command()
+    assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--served-model-name") + 1] == "smollm2-135m-instruct"
+    assert "--enable-lora" in cmd and cmd[cmd.index("--max-lora-rank") + 1] == "32"
+    assert f"voice={tmp_path / 'adapters' / 'voice'}" in cmd
+
+
+def test_without_adapters_there_is_no_enable_lora(tmp_path):
+    s = settings_with(tmp_path, {"merged": {}})
+    proc = VllmProcess(s)
+    assert "--enable-lora" not in proc.command() and not proc.lora_enabled
+
+
+def test_environment_points_vllm_at_the_data_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    monkeypatch.delenv("VLLM_CACHE_ROOT", raising=False)
+    env = VllmProcess(settings_with(tmp_path, {"b": {}}, kv_cache_gb=3)).env()
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == "3"
+    assert env["VLLM_CACHE_ROOT"].startswith(str(tmp_path))
+    assert env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "True"
+
+
+def test_missing_adapter_folder_is_a_clear_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="profile 'a'.*adapter_config.json"):
+        VllmProcess(settings_with(tmp_path, {"a": {"adapter": "nope"}}))
+
+
+def test_two_base_models_need_an_external_vllm(tmp_path):
+    (tmp_path / "other").mkdir()
+    with pytest.raises(ConfigError, match="one base model"):
+        VllmProcess(settings_with(tmp_path, {"a": {}, "b": {"base_model": str(tmp_path / "other")}}))
+
+
+def test_lora_name_of_a_path_is_its_folder_name():
+    assert lora_name("/srv/adapters/larkfield-v2/") == "larkfield-v2"
+    assert lora_name("larkfield-voice") == "larkfield-voice"
+
+
+class FakeProcess(VllmProcess):
+    """The supervisor, running the fake vLLM script instead of vLLM."""
+
+    def command(self):
+        return [sys.executable, str(FAKE), "--port", str(self.port)]
+
+
+def test_supervisor_restarts_a_crashed_vllm_and_stops_it(tmp_path):
+    s = settings_with(tmp_path, {"b": {}}, port=0, start_timeout_s=60)
+    proc = FakeProcess(s)
+    proc.start()
+    try:
+        first = proc._proc.pid
+        assert proc.state == "ready" and proc.running
+        os.kill(first, signal.SIGKILL)
+        deadline = time.time() + 60
+        while not (proc.state == "ready" and proc._proc.pid != first):
+            assert time.time() < deadline, "not restarted"
+            time.sleep(0.2)
+        assert proc.restarts == 1
+        assert "exited with code -9; restarting" in proc.log_path.read_text()
+    finally:
+        proc.stop()
+    assert not proc.running and proc.state == "stopped"
+
+
+def test_external_vllm_missing_adapter_is_named(fake_vllm):
+    s = Settings(profiles={"a": {"adapter": "larkfield-voice"}, "b": {"adapter": "/x/other-voice"}}, default_profile="a")
+    problems = asyncio.run(_missing(fake_vllm.url, s))
+    assert len(problems) == 1 and "profile 'b' needs adapter 'other-voice'" in problems[0]
+
+
+async def _missing(url, s):
+    engine = Engine(url)
+    try:
+        return await missing_models(engine, s.profiles)
+    finally:
+        await engine.aclose()
+
+
+class CrashingProcess(VllmProcess):
+    def command(self):
+        return [sys.executable, "-c", "print('CUDA out of memory, pretend'); raise SystemExit(3)"]
+
+
+def test_a_vllm_that_cannot_start_fails_the_app_start_with_its_log(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from assistant.app import create_app
+    from assistant.vllm_process import VllmStartError
+
+    s = settings_with(tmp_path, {"shop": {}}, port=0)
+    app = create_app(s, no_auth=True, vllm=CrashingProcess(s))
+    with pytest.raises(BaseException):
+        with TestClient(app):
+            pass
+    assert isinstance(app.state.startup_error, VllmStartError)
+    assert "exited with code 3" in str(app.state.startup_error)
+    assert "pretend" in str(app.state.startup_error)
