@@ -94,7 +94,9 @@ def _train_adapter(settings, profile) -> None:
 
 
 def _serve(settings, port) -> None:
-    console.fail("the server is not wired into the quickstart yet; use --no-serve")
+    from assistant.cli import run_server
+
+    run_server(settings, port=port)
 
 
 def register(app: typer.Typer) -> None:
