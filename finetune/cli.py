@@ -1,7 +1,154 @@
-"""CLI commands of this package (registered on the `tenor` app)."""
+"""`tenor finetune`, `tenor model prepare`, `tenor adapters list|merge`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from finetune.train import TrainConfig
+from tenor import console
+from tenor.cli_groups import adapters_app, model_app
+
+JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout")
+
+
+def _default(name: str):
+    return TrainConfig.model_fields[name].default
+
+
+def _user_errors() -> tuple:
+    """The exceptions that mean "bad input", reported as one clear line, not a traceback."""
+    from pydantic import ValidationError
+
+    from finetune.base_model import ModelPrepError
+    from finetune.data import DataError
+    from tenor.config import ConfigError
+
+    return (DataError, ModelPrepError, ConfigError, ValidationError, ValueError, OSError)
+
+
+def finetune(
+    data: Path = typer.Argument(..., help="chat examples, OpenAI JSONL ({\"messages\": [...]} a line)"),
+    out: str = typer.Option(..., "--out", "-o", help="adapter NAME (under $TENOR_HOME/adapters) or PATH"),
+    base: Optional[str] = typer.Option(None, "--base", help="base model (default: the profile's)"),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="profile whose system prompt to train with"),
+    grounded: bool = typer.Option(False, "--grounded", help="train on served prompts with retrieved passages (RAFT)"),
+    collection: Optional[str] = typer.Option(None, "--collection", "-c", help="grounded: collection (default: the profile's)"),
+    epochs: float = typer.Option(_default("epochs"), "--epochs", min=0.01),
+    lr: float = typer.Option(_default("lr"), "--lr", min=0),
+    rank: int = typer.Option(_default("lora_r"), "--rank", "-r", min=1, help="LoRA rank"),
+    alpha: int = typer.Option(_default("lora_alpha"), "--alpha", min=1, help="LoRA alpha"),
+    dropout: float = typer.Option(_default("lora_dropout"), "--dropout", min=0, max=0.99, help="LoRA dropout"),
+    batch_size: int = typer.Option(_default("batch_size"), "--batch-size", min=1),
+    grad_accum: int = typer.Option(_default("grad_accum"), "--grad-accum", min=1, help="gradient accumulation steps"),
+    max_seq_len: int = typer.Option(_default("max_seq_len"), "--max-seq-len", min=16, help="longer examples are errors"),
+    eval_fraction: float = typer.Option(_default("eval_fraction"), "--eval-fraction", min=0, max=0.9, help="share held out for eval loss"),
+    seed: int = typer.Option(_default("seed"), "--seed"),
+    passages: int = typer.Option(_default("grounded_k"), "--passages", min=1, help="grounded: passages per example"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint of this run"),
+    force: bool = typer.Option(False, "--force", help="retrain even if an identical adapter exists"),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="skip invalid lines (listed) instead of failing"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Train a LoRA adapter in the brand's voice (validate -> format -> train -> export)."""
+    from finetune.adapters import adapter_path
+    from finetune.train import TrainConfig, train_adapter
+
+    settings = console.settings()
+    try:
+        chosen = settings.profile(profile)
+        config = TrainConfig(epochs=epochs, lr=lr, lora_r=rank, lora_alpha=alpha, lora_dropout=dropout,
+                             batch_size=batch_size, grad_accum=grad_accum, max_seq_len=max_seq_len,
+                             eval_fraction=eval_fraction, seed=seed, grounded_k=passages)
+        result = train_adapter(settings, data, adapter_path(settings, out), config, profile=chosen,
+                               base=base, grounded=grounded, collection=collection, resume=resume,
+                               force=force, skip_invalid=skip_invalid, show_progress=not as_json)
+    except _user_errors() as exc:
+        console.fail(str(exc))
+    if as_json:
+        console.print_json(result.to_dict())
+        return
+    metrics = result.manifest.get("metrics", {})
+    verb = "reused" if result.reused else "wrote"
+    console.err.print(f"{verb} [bold]{result.path}[/]  eval loss {_num(metrics.get('base_eval_loss'))} (base) "
+                      f"-> {_num(metrics.get('eval_loss'))}", highlight=False)
+
+
+def _num(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@model_app.command("prepare")
+def model_prepare(
+    force: bool = typer.Option(False, "--force", help="convert again even if prepared"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Convert the embedded SmolLM2-135M-Instruct (GGUF) into an HF folder under $TENOR_HOME/models."""
+    import time
+
+    from finetune.base_model import prepare_base_model
+
+    settings = console.settings()
+    started = time.monotonic()
+    steps = ["loading GGUF tokenizer", "dequantising GGUF weights", "writing safetensors", "done"]
+    try:
+        with console.progress("preparing base model", len(steps), enabled=not as_json) as advance:
+            def report(step: str) -> None:
+                advance(1 if step in steps else len(steps), note=step)
+
+            path = prepare_base_model(settings, force=force, report=report)
+    except _user_errors() as exc:
+        console.fail(str(exc))
+    if as_json:
+        console.print_json({"path": str(path), "seconds": round(time.monotonic() - started, 1)})
+    else:
+        console.err.print(f"base model ready in [bold]{path}[/]", highlight=False)
+
+
+@adapters_app.command("list")
+def adapters_list(as_json: bool = JsonOpt) -> None:
+    """List the adapters under $TENOR_HOME/adapters, with their manifests' main facts."""
+    from finetune.adapters import list_adapters
+
+    rows = list_adapters(console.settings())
+    if as_json:
+        console.print_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("name", "base model", "grounded", "examples", "eval loss (base -> adapter)", "created", "MB")
+    for r in rows:
+        table.add_row(r["name"], str(r["base_model"]), "yes" if r["grounded"] else "no", str(r["examples"]),
+                      f"{_num(r['base_eval_loss'])} -> {_num(r['eval_loss'])}", str(r["created_at"]),
+                      str(r["size_mb"]))
+    console.out.print(table)
+    console.err.print(f"{len(rows)} adapters in {console.settings().adapters_dir}", highlight=False)
+
+
+@adapters_app.command("merge")
+def adapters_merge(
+    adapter: str = typer.Argument(..., help="adapter NAME (under $TENOR_HOME/adapters) or PATH"),
+    out: Path = typer.Option(..., "--out", "-o", help="folder for the merged model"),
+    base: Optional[str] = typer.Option(None, "--base", help="base model (default: the adapter's manifest)"),
+    force: bool = typer.Option(False, "--force", help="replace OUT if it exists"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Merge an adapter into its base model: a full HF model that vLLM serves without --enable-lora."""
+    from finetune.adapters import adapter_path
+    from finetune.merge import merge_adapter
+
+    settings = console.settings()
+    try:
+        path = merge_adapter(settings, adapter_path(settings, adapter), out, base=base, force=force)
+    except _user_errors() as exc:
+        console.fail(str(exc))
+    if as_json:
+        console.print_json({"path": str(path), "adapter": str(adapter_path(settings, adapter))})
+    else:
+        console.err.print(f"merged model written to [bold]{path}[/]", highlight=False)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("finetune")(finetune)

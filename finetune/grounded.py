@@ -6,7 +6,8 @@ same query the server retrieves on) is looked up in the index:
 - most examples get the top ``relevant`` passages for their question plus
   distractors (passages from *other* documents, drawn from what the other
   questions retrieved), shuffled, so the model learns to find the answer
-  among noise;
+  among noise; when ``max_context_tokens`` cannot hold them all, distractors
+  are dropped first (the server's budget rule, applied before shuffling);
 - a ``no_answer_fraction`` of them get distractors only, and their target
   becomes the profile's ``no_answer`` text, so the model learns to say the
   documents do not cover a question instead of guessing;
@@ -80,6 +81,9 @@ def build_grounded_examples(
         for passage in found:
             pool.setdefault(_key(passage), passage)
     pool_list = [pool[key] for key in sorted(pool)]
+    if not pool_list:
+        raise ValueError("grounded mode: retrieval found no passages; is the collection indexed? "
+                         "(`tenor ingest PATH --collection NAME`)")
 
     own_no_answer = [says_not_covered(ex.messages[-1]["content"], no_answer_text) for ex in examples]
     eligible = [i for i, own in enumerate(own_no_answer) if not own]
@@ -93,7 +97,10 @@ def build_grounded_examples(
         avoid = {_doc(p) for p in (found if distractors_only else gold)}
         candidates = [p for p in pool_list if _doc(p) not in avoid]
         distractors = rng.sample(candidates, min(k - len(gold), len(candidates)))
-        passages = [*gold, *distractors]
+        # The context budget keeps passages in order: gold first, so that only
+        # distractors are cut; then the survivors are shuffled.
+        passages = list(build_prompt(system_prompt, conv, [*gold, *distractors], grounded=True,
+                                     max_context_tokens=max_context_tokens).passages)
         rng.shuffle(passages)
         target = no_answer_text if i in forced else example.messages[-1]["content"]
         prompt = build_prompt(system_prompt, conv, passages, grounded=True,

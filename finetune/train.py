@@ -3,10 +3,12 @@
 `train_adapter` is the whole pipeline; `tenor finetune` calls it. Training is
 plain peft + transformers ``Trainer``; what Tenor adds is the data handling
 around it (validation, the served prompt format, assistant-only labels) and
-two choices that matter on a CPU: batches are padded to their longest
-example, not to ``max_seq_len``, and examples of similar length are batched
-together (``train_sampling_strategy="group_by_length"``); `bench/finetune_bench.py`
-measures the difference.
+three choices that matter on a CPU: batches are padded to their longest
+example (rounded up to a multiple of 64), not to ``max_seq_len``; examples of
+similar length are batched together (``train_sampling_strategy="group_by_length"``);
+and the rounding keeps the number of distinct shapes small, because on a CPU
+every new sequence length costs kernel set-up (exact per-batch lengths made
+steps ~5x slower here). `bench/finetune_bench.py` measures the difference.
 
 The output folder is what vLLM loads with ``--lora-modules NAME=PATH``:
 ``adapter_config.json`` + ``adapter_model.safetensors``, plus ``tenor.json``
@@ -62,6 +64,7 @@ class TrainConfig(BaseModel):
     # Grounded mode (RAFT): passages per example, of which relevant, and the no-answer share.
     grounded_k: int = Field(4, ge=1)
     grounded_relevant: int = Field(2, ge=1)
+    grounded_context_tokens: int | None = Field(None, ge=64, description="passage budget; None = the profile's")
     no_answer_fraction: float = Field(0.2, ge=0, le=1)
 
 
@@ -115,16 +118,20 @@ def load_tokenizer(base: str):
 # ---- train -----------------------------------------------------------------------------
 
 class PadToLongest:
-    """Collate features into a batch padded to its longest member (labels with -100)."""
+    """Collate features into a batch padded to its longest member (labels with -100),
+    rounded up to a multiple of ``multiple``: on a CPU every new sequence length
+    costs kernel set-up, so a few bucketed shapes train faster than exact ones."""
 
-    def __init__(self, pad_id: int, pad_to: int | None = None) -> None:
+    def __init__(self, pad_id: int, pad_to: int | None = None, multiple: int = 64) -> None:
         self.pad_id = pad_id
         self.pad_to = pad_to  # a fixed length instead (the naive recipe; the bench's baseline)
+        self.multiple = multiple
 
     def __call__(self, batch: Sequence[dict]) -> dict:
         import torch
 
-        width = self.pad_to or max(len(item["input_ids"]) for item in batch)
+        longest = max(len(item["input_ids"]) for item in batch)
+        width = self.pad_to or -(-longest // self.multiple) * self.multiple
         ids, labels, mask = [], [], []
         for item in batch:
             gap = width - len(item["input_ids"])
@@ -157,7 +164,9 @@ def load_lora_model(base: str, config: TrainConfig):
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, set_seed
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # "Loading weights" bars; training has its own
     set_seed(config.seed)
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
@@ -220,7 +229,7 @@ def make_trainer(model, tokenizer, train: list[Features], evaluation: list[Featu
                  show_progress: bool = True):
     """A transformers ``Trainer`` set up the Tenor way (see the module docstring)."""
     import torch
-    from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, TrainingArguments
 
     has_eval = bool(evaluation)
     args = TrainingArguments(
@@ -255,11 +264,13 @@ def make_trainer(model, tokenizer, train: list[Features], evaluation: list[Featu
     trainer_callbacks = [progress_callback(show_progress), *callbacks]
     if has_eval:
         trainer_callbacks.append(EarlyStoppingCallback(config.early_stopping_patience))
-    return Trainer(
+    trainer = Trainer(
         model=model, args=args, processing_class=tokenizer,
         train_dataset=as_dataset(train), eval_dataset=as_dataset(evaluation) if has_eval else None,
         data_collator=PadToLongest(tokenizer.pad_token_id), callbacks=trainer_callbacks,
     )
+    trainer.remove_callback(PrinterCallback)  # our bar shows the loss; stdout stays for --json
+    return trainer
 
 
 # ---- export ----------------------------------------------------------------------------
@@ -344,7 +355,8 @@ def train_adapter(
 
         examples = build_grounded_examples(
             report.examples, retrieve=retrieve, system_prompt=profile.system_prompt,
-            no_answer_text=profile.no_answer, max_context_tokens=profile.retrieval.max_context_tokens,
+            no_answer_text=profile.no_answer,
+            max_context_tokens=config.grounded_context_tokens or profile.retrieval.max_context_tokens,
             k=config.grounded_k, relevant=config.grounded_relevant,
             no_answer_fraction=config.no_answer_fraction, seed=config.seed,
         )
@@ -370,7 +382,7 @@ def train_adapter(
     train_set, eval_set = split(features, config.eval_fraction, config.seed)
     checkpoints = out.with_name(f".{out.name}.checkpoints")
     run_file = checkpoints / "run.json"
-    resume_from = None
+    resume_from, run = None, {}
     if resume:
         run = json.loads(run_file.read_text()) if run_file.is_file() else {}
         if run.get("fingerprint") != stamp:
@@ -386,6 +398,8 @@ def train_adapter(
         shutil.rmtree(checkpoints, ignore_errors=True)
     checkpoints.mkdir(parents=True, exist_ok=True)
 
+    say(f"training on {len(train_set)} examples ({len(eval_set)} held out for eval loss), "
+        f"{sum(len(f) for f in train_set)} tokens a pass")
     model = load_lora_model(base_path, config)
     trainer = make_trainer(model, tokenizer, train_set, eval_set, config, checkpoints,
                            callbacks=callbacks, show_progress=show_progress)
@@ -397,9 +411,6 @@ def train_adapter(
             with model.disable_adapter():
                 base_eval_loss = trainer.evaluate()["eval_loss"]
     run_file.write_text(json.dumps({"fingerprint": stamp, "base_eval_loss": base_eval_loss}))
-
-    say(f"training on {len(train_set)} examples ({len(eval_set)} held out for eval loss), "
-        f"{sum(len(f) for f in train_set)} tokens a pass")
     started = time.monotonic()
     outcome = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.monotonic() - started

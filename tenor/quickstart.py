@@ -90,7 +90,16 @@ def quickstart(
 
 
 def _train_adapter(settings, profile) -> None:
-    console.fail("adapter training is not wired into the quickstart yet; use --no-train")
+    from finetune.quickstart import ensure_sample_adapter
+
+    try:
+        result = ensure_sample_adapter(settings, profile.name,
+                                       report=lambda m: console.err.print(f"   {m}", highlight=False))
+    except ValueError as exc:
+        console.fail(str(exc))
+    metrics = result.manifest.get("metrics", {})
+    console.err.print(f"   {'reused' if result.reused else 'trained'} {result.path}  "
+                      f"(eval loss {metrics.get('eval_loss', '-')})", highlight=False)
 
 
 def _serve(settings, port) -> None:

@@ -1,0 +1,86 @@
+"""Voice adherence as served: held-out prompts -> the served prompt -> generate -> rules.
+
+The prompt is the one the server builds: the profile's passages retrieved for
+the conversation (top ``k``), then ``assistant.prompt.build_prompt``
+with the profile's system prompt and context budget, rendered with the base
+model's chat template. Generation here uses transformers (greedy, batched with
+left padding); serving itself is vLLM's job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable, Sequence
+
+from assistant.prompt import build_prompt, retrieval_query
+from finetune.voice import voice_adherence
+from tenor.config import Profile, Settings
+
+Retrieve = Callable[[str, int], Sequence]
+
+
+def load_prompts(path: Path | str) -> list[list[dict]]:
+    """Conversations (without a final answer) from a JSONL file of ``{"messages": [...]}``."""
+    prompts = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip():
+            messages = json.loads(line)["messages"]
+            if messages[-1]["role"] == "assistant":
+                messages = messages[:-1]
+            prompts.append(messages)
+    return prompts
+
+
+def index_retriever(settings: Settings, collection: str) -> Retrieve:
+    from ingest import search
+
+    return lambda query, k: search(query, k=k, collection=collection, settings=settings)
+
+
+def served_messages(profile: Profile, conversation: list[dict], retrieve: Retrieve | None) -> list[dict]:
+    """The messages the server sends to vLLM for ``conversation`` (grounded when
+    ``retrieve`` is given). One difference: the server answers a question with
+    no passage above ``min_score`` with the canned ``no_answer`` text, without
+    the model; here the model answers every prompt (with the top ``k``
+    passages), so every figure measures the model."""
+    if retrieve is None:
+        return build_prompt(profile.system_prompt, conversation, grounded=False).messages
+    found = retrieve(retrieval_query(conversation), profile.retrieval.k)
+    return build_prompt(profile.system_prompt, conversation, found, grounded=True,
+                        max_context_tokens=profile.retrieval.max_context_tokens).messages
+
+
+def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int = 160,
+             batch_size: int = 10) -> list[str]:
+    """Greedy answers to chat ``prompts`` (lists of messages), in order."""
+    import torch
+
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    answers = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
+                     for p in prompts[start:start + batch_size]]
+            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            with torch.inference_mode():
+                out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                     pad_token_id=tokenizer.pad_token_id)
+            width = batch["input_ids"].shape[1]
+            answers += tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+    finally:
+        tokenizer.padding_side = side
+    return [a.strip() for a in answers]
+
+
+def adherence(answers: list[str], rules) -> dict:
+    """Share of answers following every voice rule, with each answer's verdict."""
+    verdicts = [voice_adherence(a, rules) for a in answers]
+    passed = sum(ok for ok, _ in verdicts)
+    return {
+        "adherence": passed / len(answers) if answers else 0.0,
+        "passed": passed,
+        "total": len(answers),
+        "answers": [{"text": a, "ok": ok, "reasons": r} for a, (ok, r) in zip(answers, verdicts)],
+    }

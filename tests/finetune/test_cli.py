@@ -1,0 +1,76 @@
+"""`tenor finetune`, `tenor adapters list|merge` as a user or a script drives them."""
+
+import json
+
+from typer.testing import CliRunner
+
+from tenor.cli import app
+
+runner = CliRunner()
+
+
+def tenor(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_invalid_data_exits_nonzero_naming_file_and_line(tenor_home, tmp_path):
+    data = tmp_path / "bad.jsonl"
+    data.write_text('{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]}\n'
+                    '{"messages": [{"role": "user", "content": "Hi"}]}\n')
+    result = tenor("finetune", data, "--out", "x", "--json")
+    assert result.exit_code == 1
+    assert result.stdout == ""  # nothing half-written for a script to parse
+    assert f"{data}:2: does not end with an assistant turn" in result.stderr
+    assert not (tenor_home / "adapters" / "x").exists()
+
+
+def test_unknown_profile_is_a_clear_error(tenor_home, small_data):
+    result = tenor("finetune", small_data, "--out", "x", "--profile", "nope")
+    assert result.exit_code == 1 and "unknown profile 'nope'" in result.stderr
+
+
+def test_finetune_json_then_list_then_merge(tenor_home, small_data, tiny_base, tmp_path):
+    result = tenor("finetune", small_data, "--out", "voice", "--base", tiny_base, "--epochs", "1",
+                   "--rank", "8", "--alpha", "16", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)  # exactly one JSON document
+    assert summary["path"] == str(tenor_home / "adapters" / "voice") and summary["reused"] is False
+    assert summary["manifest"]["settings"]["lora_r"] == 8 and summary["data"]["examples"] == 16
+
+    again = json.loads(tenor("finetune", small_data, "--out", "voice", "--base", tiny_base, "--epochs", "1",
+                             "--rank", "8", "--alpha", "16", "--json").stdout)
+    assert again["reused"] is True
+
+    listed = json.loads(tenor("adapters", "list", "--json").stdout)
+    assert [(a["name"], a["examples"]) for a in listed] == [("voice", 16)]
+
+    merged_dir = tmp_path / "merged"
+    result = tenor("adapters", "merge", "voice", "--out", merged_dir, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["path"] == str(merged_dir)
+    assert_merged_model(merged_dir, tiny_base, tenor_home / "adapters" / "voice")
+    assert tenor("adapters", "merge", "voice", "--out", merged_dir).exit_code == 1  # exists: needs --force
+    assert "not an adapter folder" in tenor("adapters", "merge", "nope", "--out", tmp_path / "m2").stderr
+
+
+def assert_merged_model(merged_dir, base, adapter):
+    """The merged folder is a plain model (no peft) whose outputs equal base + adapter."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    files = {p.name for p in merged_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= files
+    assert "adapter_config.json" not in files
+    assert AutoTokenizer.from_pretrained(merged_dir).chat_template
+    assert rope_theta(merged_dir) == rope_theta(base) == 10000.0  # the base's, not SmolLM2's
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)
+    reference = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(adapter))
+    ids = torch.tensor([[1, 200, 300, 400, 500]])
+    with torch.no_grad():
+        assert torch.allclose(merged(ids).logits, reference(ids).logits, atol=0.05)
+
+
+def rope_theta(folder):
+    config = json.loads((folder / "config.json").read_text())
+    return (config.get("rope_parameters") or {}).get("rope_theta") or config.get("rope_theta")
