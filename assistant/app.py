@@ -25,6 +25,7 @@ from assistant.documents_service import DocumentError, DocumentNotFound, Documen
 from assistant.engine import Engine, EngineError, missing_models
 from assistant.grounding import GroundingError, GroundingService, token_counter
 from assistant.metrics import Metrics, RequestMetrics
+from assistant.request_log import RequestLog
 from assistant.vllm_process import VllmProcess
 from tenor.config import Settings
 
@@ -102,7 +103,7 @@ def create_app(
     """The app. Without ``engine``: external vLLM if ``settings.vllm.url``, else a managed one
     (``vllm``, or one built here) started in the lifespan."""
     keys, generated = ensure_keys(settings, no_auth or not settings.server.auth)
-    keystore = KeyStore(keys, enabled=not (no_auth or not settings.server.auth))
+    keystore = KeyStore(keys, enabled=not (no_auth or not settings.server.auth), limits=settings.server)
     if not keystore.enabled:
         log.warning("authentication is OFF (--no-auth): anyone who can reach this port is an admin")
     metrics = Metrics()
@@ -159,15 +160,18 @@ def create_app(
     _install_error_mapping(app)
 
     from assistant import (adapters_router, chat_router, documents_router, health_router, models_router,
-                           retrieve_router)
+                           retrieve_router, widget_router)
 
-    for module in (chat_router, models_router, retrieve_router, documents_router, adapters_router, health_router):
+    for module in (chat_router, models_router, retrieve_router, documents_router, adapters_router, health_router,
+                   widget_router):
         app.include_router(module.router)
 
-    origins = ["*"] if not keystore.enabled else keystore.origins
-    if origins:
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-                           allow_headers=["Authorization", "Content-Type"], max_age=600)
+    # CORS answers every origin: keys are bearer tokens (no cookies), and each key's own
+    # origin allow-list is enforced in auth, so a page on a refused site reads a clear 403.
+    app.add_middleware(CORSMiddleware, allow_origin_regex=".*", allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+                       allow_headers=["Authorization", "Content-Type"], expose_headers=["Retry-After"], max_age=600)
     app.add_middleware(errors.BodyLimit, limit=settings.server.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
+    app.add_middleware(RequestLog, enabled=settings.server.log_requests,  # outermost: sees every answer
+                       log_bodies=settings.server.log_request_bodies)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -15,6 +16,7 @@ from assistant.errors import ApiError
 from assistant.protocol import ChatCompletion, ChatCompletionRequest
 
 router = APIRouter()
+log = logging.getLogger("tenor.server")
 
 
 def sse(data: dict | str) -> bytes:
@@ -29,6 +31,10 @@ async def _frames(chunks):
     except EngineError as exc:  # headers are sent: report in-band, as OpenAI does
         yield sse({"error": {"message": exc.message, "type": "service_unavailable", "param": None,
                              "code": "engine_unavailable"}})
+    except Exception:  # a bug: still end the stream well-formed; the traceback goes to the log
+        log.exception("unexpected error while streaming a chat completion")
+        yield sse({"error": {"message": "The server had an internal error; it has been logged.",
+                             "type": "api_error", "param": None, "code": None}})
     yield sse("[DONE]")
 
 

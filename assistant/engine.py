@@ -54,6 +54,11 @@ def _error_message(response: httpx.Response) -> str:
     return str(body)[:500]
 
 
+def _error_message_of(body: dict) -> str:
+    err = body.get("error")
+    return str(err.get("message") if isinstance(err, dict) else err)[:500]
+
+
 class Engine:
     def __init__(self, base_url: str, api_key: str | None = None, timeout_s: float = 600.0):
         self.base_url = base_url.rstrip("/")
@@ -107,9 +112,15 @@ class Engine:
                 data = line[5:].strip()
                 if data == "[DONE]":
                     return
-                yield json.loads(data)
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    raise EngineUnavailable(f"vLLM sent a malformed stream chunk: {data[:200]!r}") from None
+                if isinstance(chunk, dict) and "error" in chunk:  # vLLM failed after the stream started
+                    raise EngineUnavailable(f"vLLM failed mid-stream: {_error_message_of(chunk)}")
+                yield chunk
         except (httpx.TransportError, OSError) as exc:
-            raise EngineUnavailable(f"vLLM stream broke off: {exc}") from exc
+            raise EngineUnavailable(f"vLLM stream broke off: {type(exc).__name__}: {exc}") from exc
         finally:
             await response.aclose()
 

@@ -110,8 +110,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return ApiError(500, "The server had an internal error; it has been logged.", type="api_error").response()
+        rid = getattr(request.state, "request_id", None)  # set by assistant.request_log
+        log.exception("unexpected error on %s %s (request_id=%s)", request.method, request.url.path, rid)
+        return ApiError(500, "The server had an internal error; it has been logged.", type="api_error",
+                        headers={"X-Request-ID": rid} if rid else None).response()
 
 
 class BodyLimit:

@@ -12,7 +12,8 @@ router = APIRouter()
 
 
 def _card(profile) -> ModelCard:
-    return ModelCard(id=profile.name, adapter=profile.adapter, collection=profile.collection)
+    return ModelCard(id=profile.name, adapter=profile.adapter, collection=profile.collection,
+                     handoff_url=profile.handoff_url)
 
 
 @router.get("/v1/models", response_model=ModelList)

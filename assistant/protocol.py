@@ -162,6 +162,7 @@ class ModelCard(_Out):
     owned_by: str = "tenor"
     adapter: str | None = None
     collection: str | None = None
+    handoff_url: str | None = Field(None, description="where a customer who wants a person is sent (the widget's link)")
 
 
 class ModelList(_Out):

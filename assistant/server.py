@@ -6,15 +6,19 @@
 ``serve`` checks the configuration first (clear errors, no traceback), starts
 the managed vLLM with progress lines on stderr (the log itself goes to
 ``$TENOR_HOME/logs/vllm.log``), then serves until Ctrl-C or SIGTERM, and stops
-vLLM on the way out. ``on_ready(info)`` is called once the server accepts
+vLLM on the way out. On SIGTERM it stops accepting connections, lets in-flight
+requests and streams finish for up to ``server.drain_timeout_s`` (then cancels
+them), stops vLLM and returns normally, so `tenor serve` exits 0. ``on_ready(info)`` is called once the server accepts
 requests, with a ``ServerInfo`` (url, key, key file).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -145,6 +149,20 @@ def serve(
                 threading.Thread(target=managed.stop, daemon=True).start()
             super().handle_exit(sig, frame)
 
+        @contextlib.contextmanager
+        def capture_signals(self):
+            # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, which would kill
+            # the process before vLLM is stopped and make the exit status -15: a drained,
+            # clean stop is a normal exit (0).
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    if self._captured_signals:
+                        log.warning("stopped by signal %s after draining in-flight requests",
+                                    ", ".join(signal.Signals(s).name for s in self._captured_signals))
+                    self._captured_signals.clear()
+
         async def startup(self, sockets=None):
             await super().startup(sockets)
             reporter.ready.set()
@@ -157,8 +175,12 @@ def serve(
                     vllm_url=managed.url if managed else settings.vllm.url,
                 ))
 
+    if settings.server.log_requests:  # one line per request (assistant.request_log), no bodies by default
+        logging.getLogger("tenor.request").setLevel(logging.INFO)
+    # SIGTERM: stop accepting, let in-flight requests (streams) finish for up to drain_timeout_s,
+    # cancel what is left, then the lifespan stops vLLM; the process exits 0.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=10)
+                            timeout_graceful_shutdown=settings.server.drain_timeout_s)
     server = _Server(config)
     try:
         server.run()

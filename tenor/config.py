@@ -107,6 +107,17 @@ class ApiKey(_Model):
     profiles: list[str] = Field(default_factory=lambda: ["*"])
     origins: list[str] = Field(default_factory=list)
     name: str = ""
+    rate_per_minute: int | None = Field(
+        None, ge=0, description="requests per minute with this key, all clients together; "
+        "unset: no limit (widget keys: server.widget_key_rate_per_minute); 0: no limit"
+    )
+
+    @model_validator(mode="after")
+    def _widget_needs_origins(self) -> "ApiKey":
+        if self.scope == "widget" and not self.origins:
+            raise ValueError("a widget key needs 'origins': the sites allowed to embed it "
+                             "(e.g. [\"https://shop.example\"])")
+        return self
 
 
 class ServerSettings(_Model):
@@ -116,6 +127,19 @@ class ServerSettings(_Model):
     max_body_bytes: int = 20 * 1024 * 1024
     default_max_tokens: int = Field(
         512, ge=1, description="completion tokens when a request sets no max_tokens"
+    )
+    widget_key_rate_per_minute: int = Field(
+        300, ge=0, description="requests per minute per widget key (all visitors together); 0: no limit"
+    )
+    widget_ip_rate_per_minute: int = Field(
+        30, ge=0, description="requests per minute per client IP with a widget key; 0: no limit"
+    )
+    drain_timeout_s: float = Field(
+        30, ge=0, description="on SIGTERM, how long in-flight requests (streams) may take to finish"
+    )
+    log_requests: bool = Field(True, description="log one line per request (id, method, path, status, time)")
+    log_request_bodies: bool = Field(
+        False, description="also log request bodies (message contents!); off by default"
     )
 
 

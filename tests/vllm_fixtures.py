@@ -28,6 +28,7 @@ EXAMPLES = REPO / "examples" / "larkfield"
 
 ADMIN_KEY = "e2e-admin-key-0001"
 CHAT_KEY = "e2e-chat-key-00001"
+WIDGET_KEY = "e2e-widget-key-0001"  # scope widget: the server's own origin and ``widget_page_origin``
 
 
 def make_test_adapter(base_model: Path, folder: Path, seed: int = 0, alpha: int = 8, rank: int = 8,
@@ -64,6 +65,13 @@ class TenorServer:
     process: subprocess.Popen
     admin_key: str = ADMIN_KEY
     chat_key: str = CHAT_KEY
+    widget_key: str = WIDGET_KEY
+    widget_page_port: int = 0  # a free port for test pages: http://127.0.0.1:<it> is an allowed widget origin,
+    # http://localhost:<it> is not
+
+    @property
+    def widget_page_origin(self) -> str:
+        return f"http://127.0.0.1:{self.widget_page_port}"
 
     def env(self) -> dict:
         return {**os.environ, "TENOR_HOME": str(self.home), "TENOR_CONFIG": str(self.config)}
@@ -100,6 +108,9 @@ def tenor_server(prepared_base_model, tmp_path_factory):
     config["api_keys"] = [{"key": ADMIN_KEY, "scope": "admin", "name": "e2e-admin"},
                           {"key": CHAT_KEY, "scope": "chat", "profiles": ["larkfield"], "name": "e2e-chat"}]
     port = _free_port()
+    page_port = _free_port()
+    config["api_keys"].append({"key": WIDGET_KEY, "scope": "widget", "profiles": ["larkfield"], "name": "e2e-widget",
+                               "origins": [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{page_port}"]})
     config["server"] = {"port": port}
     config["vllm"] = {"port": _free_port(), "kv_cache_gb": 1, "max_model_len": 2048}
     config_path = home / "config.yaml"
@@ -115,7 +126,7 @@ def tenor_server(prepared_base_model, tmp_path_factory):
         process = subprocess.Popen([sys.executable, "-m", "tenor.cli", "serve"], env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     server = TenorServer(url=f"http://127.0.0.1:{port}", home=home, docs=docs, config=config_path,
-                         adapters=adapters, log=log, process=process)
+                         adapters=adapters, log=log, process=process, widget_page_port=page_port)
     started = time.monotonic()
     try:
         while True:

@@ -33,6 +33,8 @@ def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice")) -> FastAPI:
     app.state.served = list(served)
     app.state.loaded = []
     app.state.delay_s = 0.0
+    app.state.break_after = None  # int: drop the connection after that many streamed words (a crash)
+    app.state.garbage_after = None  # int: send a malformed chunk after that many words
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": {"message": message, "type": "BadRequestError", "param": None,
@@ -83,6 +85,11 @@ def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice")) -> FastAPI:
             for i, word in enumerate(words):
                 if app.state.delay_s:
                     await asyncio.sleep(app.state.delay_s)
+                if app.state.break_after is not None and i >= app.state.break_after:
+                    raise ConnectionAbortedError("fake vLLM crashed mid-stream")  # uvicorn drops the socket
+                if app.state.garbage_after is not None and i >= app.state.garbage_after:
+                    yield "data: {not json\n\n"
+                    return
                 piece = word if i == 0 else " " + word
                 yield chunk([{"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}])
             yield chunk([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}])
@@ -130,5 +137,8 @@ class FakeVllm:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--delay-s", type=float, default=0.0, help="pause before each streamed word")
     args, _ = parser.parse_known_args()
-    uvicorn.run(create_fake(), host="127.0.0.1", port=args.port, log_level="error")
+    fake = create_fake()
+    fake.state.delay_s = args.delay_s
+    uvicorn.run(fake, host="127.0.0.1", port=args.port, log_level="error")

@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+import time
 import zipfile
 
 import pytest
@@ -129,3 +133,118 @@ def test_text_file_underlined_headings_become_sections(tmp_path):
     assert [(s.heading, s.text) for s in doc.sections] == [
         ("BATTERY GUIDE", "Intro."), ("CHARGING", "Charge at 0-40 C.\n\na - b"),
     ]
+
+
+# -- hostile files: every loader either returns text or raises LoadError, in bounded time and memory --
+
+def _mutations(data: bytes, rng) -> list[bytes]:
+    """Truncations and byte flips of a valid file, plus pure noise."""
+    out = [data[: rng.randrange(1, len(data))] for _ in range(4)]
+    for _ in range(4):
+        flipped = bytearray(data)
+        for _ in range(rng.randrange(1, 40)):
+            flipped[rng.randrange(len(flipped))] = rng.randrange(256)
+        out.append(bytes(flipped))
+    out += [rng.randbytes(rng.choice([1, 17, 4096, 65536])) for _ in range(4)]
+    return out
+
+
+def _valid_sample(suffix: str, tmp_path) -> bytes:
+    if suffix == ".pdf":
+        return make_pdf(tmp_path / "v.pdf", ["Frame: lifetime warranty.", "Claims: email us."]).read_bytes()
+    if suffix == ".docx":
+        return make_docx(tmp_path / "v.docx", "Plans", ["We tune bikes."], table=[["a", "b"]]).read_bytes()
+    if suffix in (".html", ".htm"):
+        return HTML_PAGE.encode()
+    return MARKDOWN_PAGE.encode()
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".md", ".html", ".pdf", ".docx"])
+def test_fuzzed_files_load_or_raise_a_clear_load_error(tmp_path, suffix):
+    import random
+
+    rng = random.Random(suffix)
+    for i, data in enumerate(_mutations(_valid_sample(suffix, tmp_path), rng)):
+        path = tmp_path / f"fuzz{i}{suffix}"
+        path.write_bytes(data)
+        started = time.monotonic()
+        try:
+            doc = load(path)
+        except LoadError as exc:
+            assert str(exc) and "Traceback" not in str(exc)
+        else:
+            assert doc.sections and all(s.text for s in doc.sections)
+        assert time.monotonic() - started < 30, f"{path.name} took too long"  # a hang guard, not a speed test
+
+
+@pytest.mark.parametrize("suffix", [".md", ".html"])
+def test_invalid_utf8_in_markup_files(tmp_path, suffix):
+    mostly_bad = tmp_path / f"bad{suffix}"
+    mostly_bad.write_bytes(b"<p>" + bytes(range(128, 256)) * 40 + b"</p>")
+    with pytest.raises(LoadError, match="not UTF-8"):
+        load(mostly_bad)
+    a_few_bad = tmp_path / f"few{suffix}"
+    a_few_bad.write_bytes(b"<p>Caf\xe9 opening hours: nine to five, every day of the week.</p>\n")
+    assert "opening hours" in load(a_few_bad).text  # a stray byte is replaced, not fatal
+
+
+def test_docx_with_an_xml_entity_bomb_does_not_expand(tmp_path):
+    """'Billion laughs' inside word/document.xml: python-docx's parser does not resolve entities."""
+    good = make_docx(tmp_path / "good.docx", "Plans", ["We tune bikes."])
+    bomb = tmp_path / "laughs.docx"
+    entities = '<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10))
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bomb, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"?>", f"?><!DOCTYPE w:document [{entities}]>".encode(), 1)
+                data = data.replace(b"We tune bikes.", b"&a9;")
+            dst.writestr(item, data)
+    started = time.monotonic()
+    try:
+        doc = load(bomb)
+    except LoadError:
+        pass
+    else:
+        assert len(doc.text) < 10_000  # 10^9 "lol"s would be 3 GB
+    assert time.monotonic() - started < 30
+
+
+def test_file_just_over_the_limit_is_refused_without_reading_it(tmp_path):
+    import ingest.loaders as loaders
+
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as f:  # sparse: costs no disk
+        f.truncate(loaders.MAX_FILE_BYTES + 1)
+    started = time.monotonic()
+    with pytest.raises(LoadError, match="limit is 50 MiB"):
+        load(path)
+    assert time.monotonic() - started < 5
+
+
+LOAD_50MB = """
+import resource, sys, time
+from pathlib import Path
+from ingest.loaders import load_file
+path = Path(sys.argv[1])
+started = time.monotonic()
+doc = load_file(path, path.name)
+print(len(doc.sections), sum(len(s.text) for s in doc.sections), round(time.monotonic() - started, 2),
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_50_mb_text_file_loads_in_bounded_time_and_memory(tmp_path):
+    path = tmp_path / "big.md"
+    paragraph = ("## Section\n\n" + "The Larkfield Fold F1 folds in fifteen seconds and weighs 17 kg. " * 12 + "\n\n")
+    with path.open("w") as f:
+        while f.tell() < 50_000_000:
+            f.write(paragraph * 100)
+    size_mb = path.stat().st_size / 1e6
+    done = subprocess.run([sys.executable, "-c", LOAD_50MB, str(path)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert done.returncode == 0, done.stderr[-2000:]
+    sections, chars, seconds, peak_mb = (float(x) for x in done.stdout.split())
+    print(f"\n[loaders] {size_mb:.0f} MB markdown: {int(sections)} sections in {seconds} s, peak RSS {peak_mb:.0f} MiB")
+    assert chars > 45_000_000
+    assert peak_mb < 2048  # bounded: a few copies of the text, not a blow-up

@@ -1,0 +1,202 @@
+"""The widget's server side: publishable keys (scope, origins, rate limits), CORS, /widget.js, /demo."""
+
+import re
+
+import pytest
+from starlette.routing import Route
+
+from assistant.ratelimit import RateLimiter
+from tests.assistant.conftest import ADMIN_KEY
+from tests.assistant.test_errors_auth import Q, assert_error
+
+WIDGET_KEY = "pk-widget-key-0001"
+SITE = "https://shop.example"
+WIDGET = {"key": WIDGET_KEY, "scope": "widget", "profiles": ["larkfield"], "origins": [SITE, "http://testserver"],
+          "name": "widget"}
+# What a widget key may call; every other /v1 route must refuse it.
+WIDGET_ROUTES = {("POST", "/v1/chat/completions"), ("GET", "/v1/models"), ("GET", "/v1/models/{model}"),
+                 ("POST", "/v1/retrieve")}
+
+
+def widget(origin: str | None = SITE, **headers) -> dict:
+    return {"Authorization": f"Bearer {WIDGET_KEY}", **({"Origin": origin} if origin else {}), **headers}
+
+
+@pytest.fixture
+def widget_client(make_client):
+    def make(key: dict | None = None, **server):
+        keys = [{"key": ADMIN_KEY, "scope": "admin", "name": "admin"}, {**WIDGET, **(key or {})}]
+        client = make_client(api_keys=keys, server=server)
+        clock = [1000.0]
+        client.app.state.keys.limiter = RateLimiter(clock=lambda: clock[0])
+        client.clock = clock
+        return client
+    return make
+
+
+def test_widget_key_chats_from_an_allowed_origin(widget_client):
+    r = widget_client().post("/v1/chat/completions", headers=widget(), json={**Q, "model": "larkfield"})
+    assert r.status_code == 200, r.text
+    assert r.headers["access-control-allow-origin"] == SITE
+    assert r.json()["citations"]
+
+
+def test_widget_key_refused_from_another_origin_or_without_one(widget_client):
+    client = widget_client()
+    err = assert_error(client.post("/v1/chat/completions", headers=widget("https://evil.example"), json=Q), 403,
+                       "permission_error")
+    assert "https://evil.example" in err["message"]
+    # The refusal is readable by the page (CORS), so the widget can say why.
+    r = client.get("/v1/models", headers=widget("https://evil.example"))
+    assert r.headers["access-control-allow-origin"] == "https://evil.example"
+    assert "Origin" in assert_error(client.get("/v1/models", headers=widget(None)), 403)["message"]
+
+
+def test_same_origin_get_without_origin_header_counts_as_the_servers_origin(widget_client):
+    client = widget_client()  # browsers send no Origin on a same-origin GET, but Sec-Fetch-Site
+    assert client.get("/v1/models/larkfield", headers=widget(None, **{"Sec-Fetch-Site": "same-origin"})).status_code == 200
+    client = widget_client({"origins": [SITE]})
+    assert_error(client.get("/v1/models/larkfield", headers=widget(None, **{"Sec-Fetch-Site": "same-origin"})), 403)
+
+
+def test_widget_key_only_reaches_its_profiles(widget_client):
+    client = widget_client()
+    assert_error(client.post("/v1/chat/completions", headers=widget(), json={**Q, "model": "larkfield-base"}), 403)
+    assert [m["id"] for m in client.get("/v1/models", headers=widget()).json()["data"]] == ["larkfield"]
+
+
+def test_widget_key_cannot_reach_any_admin_endpoint(widget_client):
+    client = widget_client(widget_ip_rate_per_minute=0, widget_key_rate_per_minute=0)
+    checked = []
+    for route in client.app.routes:
+        if not isinstance(route, Route) or not route.path.startswith("/v1/"):
+            continue
+        for method in sorted(route.methods - {"HEAD"}):
+            if (method, route.path) in WIDGET_ROUTES:
+                continue
+            path = re.sub(r"\{[^}]+\}", "x", route.path)
+            r = client.request(method, path, headers=widget(), json={"name": "a", "path": "/tmp"})
+            assert_error(r, 403, "permission_error")
+            checked.append(f"{method} {route.path}")
+    assert {"POST /v1/admin/adapters", "GET /v1/documents", "DELETE /v1/documents/{document_id:path}",
+            "POST /v1/documents/reindex"} <= set(checked)
+
+
+def test_profile_card_carries_the_handoff_url(widget_client):
+    card = widget_client().get("/v1/models/larkfield", headers=widget()).json()
+    assert card["handoff_url"] == "https://larkfieldcycles.example/contact"
+
+
+def test_rate_limit_per_client_ip_is_429_with_retry_after(widget_client):
+    client = widget_client(widget_ip_rate_per_minute=3)
+    for _ in range(3):
+        assert client.get("/v1/models", headers=widget()).status_code == 200
+    r = client.get("/v1/models", headers=widget())
+    err = assert_error(r, 429, "rate_limit_error")
+    assert err["code"] == "rate_limit_exceeded"
+    assert r.headers["retry-after"] == "20"  # one request every 60/3 s
+    assert r.headers["access-control-allow-origin"] == SITE
+    assert "retry-after" in r.headers["access-control-expose-headers"].lower()
+    # Another address still gets in; the same one does after the wait.
+    from fastapi.testclient import TestClient
+    other = TestClient(client.app, client=("10.0.0.2", 5000))
+    assert other.get("/v1/models", headers=widget()).status_code == 200
+    client.clock[0] += 20
+    assert client.get("/v1/models", headers=widget()).status_code == 200
+    assert client.get("/v1/models", headers=widget()).status_code == 429
+
+
+def test_rate_limit_per_key_counts_every_client(widget_client):
+    from fastapi.testclient import TestClient
+
+    client = widget_client({"rate_per_minute": 2}, widget_ip_rate_per_minute=100)
+    clients = [TestClient(client.app, client=(f"10.0.0.{i}", 5000)) for i in range(3)]
+    assert [c.get("/v1/models", headers=widget()).status_code for c in clients] == [200, 200, 429]
+    assert clients[2].get("/v1/models", headers=widget()).headers["retry-after"] == "30"
+    # Other keys have their own budget.
+    assert client.get("/v1/models", headers={"Authorization": f"Bearer {ADMIN_KEY}"}).status_code == 200
+
+
+def test_cors_preflight_allows_the_widgets_fetch(widget_client):
+    r = widget_client().options("/v1/chat/completions", headers={
+        "Origin": SITE, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type"})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == SITE
+    assert {"authorization", "content-type"} <= {h.strip().lower() for h in
+                                                 r.headers["access-control-allow-headers"].split(",")}
+    assert "POST" in r.headers["access-control-allow-methods"]
+
+
+def test_widget_js_is_cached_briefly_and_revalidated_by_etag(client):
+    r = client.get("/widget.js")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert r.headers["cache-control"] == "public, max-age=300"
+    etag = r.headers["etag"]
+    assert "Tenor" in r.text and "attachShadow" in r.text
+    again = client.get("/widget.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert client.get("/widget.js", headers={"If-None-Match": '"other"'}).status_code == 200
+
+
+def test_versioned_widget_is_immutable(client):
+    version = client.get("/widget.js").headers["etag"].strip('"')
+    r = client.get(f"/widget/{version}.js")
+    assert r.status_code == 200 and "immutable" in r.headers["cache-control"]
+    assert r.content == client.get("/widget.js").content
+    assert_error(client.get("/widget/000000000000.js"), 404)
+
+
+def test_demo_page_embeds_a_widget_key_for_its_own_origin(widget_client):
+    client = widget_client()
+    page = client.get("/demo")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    version = client.get("/widget.js").headers["etag"].strip('"')
+    assert f'src="/widget/{version}.js"' in page.text
+    assert f'data-key="{WIDGET_KEY}"' in page.text and 'data-model="larkfield"' in page.text
+    assert "{{" not in page.text
+    assert ADMIN_KEY not in page.text
+
+
+def test_demo_page_without_a_matching_key_says_how_to_add_one(widget_client, make_client):
+    page = widget_client({"origins": [SITE]}).get("/demo").text
+    assert 'data-key=""' in page and "No widget key allows this page&#x27;s origin (http://testserver)" in page
+    assert 'data-key=""' in make_client(no_auth=True).get("/demo").text
+    assert "--no-auth" in make_client(no_auth=True).get("/demo").text
+    assert_error(widget_client().get("/demo?model=gpt-4"), 404)
+    assert 'data-model="larkfield-base"' in widget_client().get("/demo?model=larkfield-base").text
+
+
+def test_widget_key_without_origins_is_a_config_error(tmp_path):
+    from tenor.config import ConfigError, load_settings
+
+    config = tmp_path / "c.yaml"
+    config.write_text("api_keys: [{key: pk-abcdefgh, scope: widget}]\n")
+    with pytest.raises(ConfigError, match="origins"):
+        load_settings(config, environ={})
+
+
+def test_rate_limiter_refills_continuously():
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    assert [limiter.acquire("a", 2) for _ in range(2)] == [0, 0]
+    assert limiter.acquire("a", 2) == pytest.approx(30)
+    now[0] = 15
+    assert limiter.acquire("a", 2) == pytest.approx(15)  # half a token back, not enough
+    now[0] = 30
+    assert limiter.acquire("a", 2) == 0
+    assert limiter.acquire("b", 2) == 0 and limiter.acquire("c", None) == 0
+
+
+def test_rate_limiter_memory_is_bounded_without_changing_answers():
+    now = [0.0]
+    limiter = RateLimiter(clock=lambda: now[0], max_buckets=10)
+    assert limiter.acquire("busy", 1) == 0
+    for i in range(10):
+        limiter.acquire(f"ip{i}", 5)
+    now[0] = 61  # every bucket idle for a minute is full again
+    limiter.acquire("new", 5)
+    assert len(limiter._buckets) == 1
+    now[0] = 62
+    assert limiter.acquire("busy", 1) == 0 and limiter.acquire("busy", 1) == pytest.approx(60)
