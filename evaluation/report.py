@@ -93,11 +93,7 @@ def charts(summary: dict[str, dict], out: Path) -> list[str]:
     ax.set_ylabel("%")
     ax.set_ylim(0, 105)
     ax.set_title("Quality by configuration (false refusals: lower is better)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "quality.png", dpi=110)
-    written.append(str(out / "quality.png"))
-    plt.close(fig)
+    written.append(_save(plt, fig, ax, out / "quality.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4))
     p50 = [summary[n].get("latency_p50_s") or 0 for n in names]
@@ -108,12 +104,16 @@ def charts(summary: dict[str, dict], out: Path) -> list[str]:
     ax.set_xticklabels(names)
     ax.set_ylabel("seconds per answer")
     ax.set_title("Latency by configuration")
+    written.append(_save(plt, fig, ax, out / "latency.png"))
+    return written
+
+
+def _save(plt, fig, ax, path: Path) -> str:
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "latency.png", dpi=110)
-    written.append(str(out / "latency.png"))
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    return written
+    return str(path)
 
 
 def write(out: Path, summary: dict, meta: dict, records: list[dict], gate: list[str] | None,
