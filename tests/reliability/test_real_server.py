@@ -31,7 +31,8 @@ pytestmark = [pytest.mark.vllm, pytest.mark.integration]
 
 def test_short_load_has_no_errors_and_leaks_no_descriptors(tenor_server):
     pid = tenor_server.process.pid
-    result = load_bench.run_phase("CI load", tenor_server.url, tenor_server.chat_key, pid, clients=8, seconds=15,
+    # The admin key: the e2e chat key may only use "larkfield", and the base profile is the fast one on a CPU.
+    result = load_bench.run_phase("CI load", tenor_server.url, tenor_server.admin_key, pid, clients=8, seconds=15,
                                   model="larkfield-base", max_tokens=16)
     assert result["ok"] > 0
     assert result["errors"] == 0, result["first_errors"]  # 429s would be deliberate; nothing else may fail
@@ -64,7 +65,7 @@ def _vllm_of(server) -> psutil.Process:
 
 
 def test_vllm_killed_mid_stream_gives_an_error_event_and_comes_back(tenor_server):
-    headers = {"Authorization": f"Bearer {tenor_server.chat_key}"}
+    headers = {"Authorization": f"Bearer {tenor_server.admin_key}"}  # may use larkfield-base
     vllm = _vllm_of(tenor_server)
     body = {"model": "larkfield-base", "stream": True, "max_tokens": 400, "temperature": 0,
             "messages": [{"role": "user", "content": "Tell me everything about the warranty, in detail."}]}
