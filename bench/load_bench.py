@@ -31,7 +31,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,11 +48,8 @@ ADMIN_KEY = "bench-admin-key-0001"
 import httpx  # noqa: E402
 import yaml  # noqa: E402
 
+from assistant.vllm_process import free_port  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def questions() -> list[str]:

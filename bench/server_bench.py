@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,11 +47,8 @@ EXAMPLES = REPO / "examples" / "larkfield"
 import httpx  # noqa: E402
 import yaml  # noqa: E402
 
+from assistant.vllm_process import free_port  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def questions(n: int) -> list[str]:

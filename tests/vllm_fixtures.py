@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from assistant.vllm_process import free_port
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "larkfield"
 
@@ -47,11 +47,6 @@ def make_test_adapter(base_model: Path, folder: Path, seed: int = 0, alpha: int 
     get_peft_model(model, config).save_pretrained(folder)
     return folder
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -107,12 +102,12 @@ def tenor_server(prepared_base_model, tmp_path_factory):
     config = yaml.safe_load((EXAMPLES / "tenor.yaml").read_text())
     config["api_keys"] = [{"key": ADMIN_KEY, "scope": "admin", "name": "e2e-admin"},
                           {"key": CHAT_KEY, "scope": "chat", "profiles": ["larkfield"], "name": "e2e-chat"}]
-    port = _free_port()
-    page_port = _free_port()
+    port = free_port()
+    page_port = free_port()
     config["api_keys"].append({"key": WIDGET_KEY, "scope": "widget", "profiles": ["larkfield"], "name": "e2e-widget",
                                "origins": [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{page_port}"]})
     config["server"] = {"port": port}
-    config["vllm"] = {"port": _free_port(), "kv_cache_gb": 1, "max_model_len": 2048}
+    config["vllm"] = {"port": free_port(), "kv_cache_gb": 1, "max_model_len": 2048}
     config_path = home / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 

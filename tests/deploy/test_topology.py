@@ -24,7 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.vllm_fixtures import ADMIN_KEY, CHAT_KEY, _free_port
+from assistant.vllm_process import free_port
+from tests.vllm_fixtures import ADMIN_KEY, CHAT_KEY
 
 pytestmark = pytest.mark.vllm
 
@@ -76,7 +77,7 @@ class Topology:
         self.config = config
         self.base_model = base_model
         self.onnx_dir = onnx_dir
-        self.chroma_port = _free_port()
+        self.chroma_port = free_port()
         self.chroma_url = f"http://127.0.0.1:{self.chroma_port}"
         self.procs: list[Proc] = []
 
@@ -102,7 +103,7 @@ class Topology:
         link = home / "models" / self.base_model.name  # the base tokenizer, for prompt budgets
         if not link.exists():
             link.symlink_to(self.base_model, target_is_directory=True)
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "TENOR_HOME": str(home), "TENOR_CONFIG": str(self.config),
                "TENOR_VLLM__URL": self.vllm_url, "TENOR_CHROMA_URL": self.chroma_url}
         if light:  # as the light image: ONNX embedder, and no torch to import at all

@@ -3,7 +3,6 @@
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from assistant.vllm_process import free_port
 from ingest.index import open_index
 from ingest.pipeline import ingest_paths
 from tenor.config import Settings
@@ -62,11 +62,6 @@ def test_ingest_killed_at_random_points_converges_to_a_clean_run(tmp_path):
     assert len({row[0] for row in got}) == len(got) and {row[1] for row in got} == {p.name for p in corpus.iterdir()}
     assert len(expected) > 0
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
