@@ -42,7 +42,7 @@ class Grounded:
 
 def citation(index: int, passage) -> dict:
     return {
-        "index": index, "document_id": passage.document_id, "source": passage.source,
+        "index": index, "document_id": passage.document_id,
         "section": passage.section, "page": passage.page, "text": passage.text,
         "score": round(float(passage.score), 4),
     }

@@ -28,7 +28,7 @@ PASSAGES_CLOSE = "</passages>"
 
 class PassageLike(Protocol):
     text: str
-    source: str
+    document_id: str
     section: str | None
     page: int | None
 
@@ -46,7 +46,9 @@ def approx_tokens(text: str) -> int:
 
 
 def passage_label(passage: PassageLike) -> str:
-    label = passage.source
+    # The document id, not the file path: the same on the machine that trains
+    # the adapter and the one that serves it, and no server paths in answers.
+    label = passage.document_id
     if passage.section:
         label += f" > {passage.section}"
     if passage.page:

@@ -92,7 +92,6 @@ class Citation(_Out):
 
     index: int
     document_id: str
-    source: str
     section: str | None = None
     page: int | None = None
     text: str

@@ -67,9 +67,10 @@ def markdown(summary: dict[str, dict], meta: dict, records: list[dict], charts: 
                   f"- **{'passed' if freshness['passed'] else 'FAILED'}**: {freshness['verdict']}"]
     if gate is not None:
         lines += ["", "## Gate", ""] + ([f"- FAILED: {g}" for g in gate] or ["- all thresholds met"])
-    lines += ["", "## Answers (adapter+retrieval)", ""]
+    shown = list(summary)[-1]
+    lines += ["", f"## Answers ({shown})", ""]
     for r in records:
-        if r["configuration"] == "adapter+retrieval":
+        if r["configuration"] == shown:
             text = (r["error"] or r["answer"]).replace("\n", " ")
             lines.append(f"- **{r['id']}** {r['question']} -> {text[:300]} `{json.dumps(r['scores'])}`")
     return "\n".join(lines) + "\n"

@@ -35,13 +35,14 @@ class Configuration:
     retrieval: bool
 
 
-def configurations(profile: str, base_profile: str) -> list[Configuration]:
-    return [
-        Configuration("base", base_profile, False),
-        Configuration("base+retrieval", base_profile, True),
-        Configuration("adapter", profile, False),
-        Configuration("adapter+retrieval", profile, True),
-    ]
+def configurations(profile: str, base_profile: str, base_only: bool = False) -> list[Configuration]:
+    """Base first, the full Tenor configuration (adapter+retrieval) last; with
+    ``base_only``, just the base model without and with retrieval (for judging
+    a candidate base model before training an adapter on it)."""
+    base = [Configuration("base", base_profile, False), Configuration("base+retrieval", base_profile, True)]
+    if base_only:
+        return base
+    return base + [Configuration("adapter", profile, False), Configuration("adapter+retrieval", profile, True)]
 
 
 @dataclass

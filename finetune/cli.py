@@ -82,10 +82,17 @@ def _num(value) -> str:
 
 @model_app.command("prepare")
 def model_prepare(
+    gguf: Optional[Path] = typer.Option(
+        None, "--gguf", metavar="FILE", help="convert this GGUF file instead of the embedded SmolLM2"
+    ),
+    name: Optional[str] = typer.Option(
+        None, "--name", help="folder name under $TENOR_HOME/models (default: the GGUF file's stem)"
+    ),
     force: bool = typer.Option(False, "--force", help="convert again even if prepared"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Convert the embedded SmolLM2-135M-Instruct (GGUF) into an HF folder under $TENOR_HOME/models."""
+    """Convert a GGUF model (default: the embedded SmolLM2-135M-Instruct) into an HF
+    folder under $TENOR_HOME/models, for profiles' base_model and for fine-tuning."""
     import time
 
     from finetune.base_model import prepare_base_model
@@ -98,7 +105,7 @@ def model_prepare(
             def report(step: str) -> None:
                 advance(1 if step in steps else len(steps), note=step)
 
-            path = prepare_base_model(settings, force=force, report=report)
+            path = prepare_base_model(settings, gguf=gguf, name=name, force=force, report=report)
     except _user_errors() as exc:
         console.fail(str(exc))
     if as_json:

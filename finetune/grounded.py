@@ -12,7 +12,11 @@ same query the server retrieves on) is looked up in the index:
   becomes the profile's ``no_answer`` text, so the model learns to say the
   documents do not cover a question instead of guessing;
 - examples whose own answer already says the documents do not cover the
-  question get distractors only and keep their own answer.
+  question get distractors only and keep their own answer;
+- with ``cite``, the answers of examples with relevant passages get those
+  passages' ``[n]`` markers (their numbers in the shuffled prompt), as the
+  grounding rules in the prompt ask; otherwise the training targets would
+  teach the model to ignore that rule.
 
 Every choice is drawn from one ``random.Random(seed)``: the same data, index
 and seed give the same examples. ``retrieve(query, k)`` is injected (the CLI
@@ -37,13 +41,38 @@ _NOT_COVERED = re.compile(
     r"\b(cover|mention|say|include|contain|address|answer)",
     re.IGNORECASE,
 )
+# The passive form: "... is not provided in the given information".
+_NOT_IN_SOURCES = re.compile(
+    r"\bnot\s+(provided|mentioned|covered|included|given|listed|stated|found|available)\b[^.!?]{0,30}?"
+    r"\b(in|by)\b[^.!?]{0,25}?\b(information|documents?|docs|passages?|context|sources?)\b",
+    re.IGNORECASE,
+)
 
 
 def says_not_covered(answer: str, no_answer_text: str = "") -> bool:
     """Whether an answer already tells the customer the documents do not cover it."""
     if no_answer_text and no_answer_text.strip().lower() in answer.lower():
         return True
-    return bool(_NOT_COVERED.search(answer))
+    return bool(_NOT_COVERED.search(answer) or _NOT_IN_SOURCES.search(answer))
+
+
+_MARKER = re.compile(r"\[\d+\]")
+_SENTENCE_END = re.compile(r"[.!?]+[\"')]*\s*$")
+
+
+def with_citations(answer: str, numbers: Sequence[int]) -> str:
+    """``answer`` with ``[n]`` markers at the end of its first paragraph (before
+    its final punctuation), where the facts of a short support answer sit; a
+    sign-off in a later paragraph stays as it is. Answers that already cite
+    are left alone."""
+    if not numbers or _MARKER.search(answer):
+        return answer
+    markers = "".join(f"[{n}]" for n in numbers)
+    head, sep, rest = answer.partition("\n\n")
+    body = head.rstrip()
+    end = _SENTENCE_END.search(body)
+    cut = end.start() if end else len(body)
+    return f"{body[:cut]} {markers}{body[cut:]}{head[len(body):]}{sep}{rest}"
 
 
 def _doc(passage) -> str:
@@ -64,6 +93,7 @@ def build_grounded_examples(
     k: int = 4,
     relevant: int = 2,
     no_answer_fraction: float = 0.2,
+    cite: bool = True,
     seed: int = 0,
 ) -> list[TrainExample]:
     """One :class:`TrainExample` per conversation, with ``k`` passages in its prompt."""
@@ -105,6 +135,10 @@ def build_grounded_examples(
         target = no_answer_text if i in forced else example.messages[-1]["content"]
         prompt = build_prompt(system_prompt, conv, passages, grounded=True,
                               max_context_tokens=max_context_tokens)
+        if cite and gold:
+            gold_keys = {_key(p) for p in gold}
+            numbers = [n for n, p in enumerate(prompt.passages, start=1) if _key(p) in gold_keys]
+            target = with_citations(target, numbers)
         built.append(TrainExample(
             line=example.line,
             messages=prompt.messages,

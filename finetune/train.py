@@ -66,6 +66,7 @@ class TrainConfig(BaseModel):
     grounded_relevant: int = Field(2, ge=1)
     grounded_context_tokens: int | None = Field(None, ge=64, description="passage budget; None = the profile's")
     no_answer_fraction: float = Field(0.2, ge=0, le=1)
+    grounded_cite: bool = Field(True, description="end answers with [n] markers of their relevant passages")
 
 
 @dataclass
@@ -358,7 +359,7 @@ def train_adapter(
             no_answer_text=profile.no_answer,
             max_context_tokens=config.grounded_context_tokens or profile.retrieval.max_context_tokens,
             k=config.grounded_k, relevant=config.grounded_relevant,
-            no_answer_fraction=config.no_answer_fraction, seed=config.seed,
+            no_answer_fraction=config.no_answer_fraction, cite=config.grounded_cite, seed=config.seed,
         )
     else:
         examples = plain_examples(report.examples, profile.system_prompt)

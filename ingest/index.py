@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 
 from ingest.embedder import Embedder, get_embedder
 from ingest.models import Chunk, DocumentInfo, Passage
+from ingest.query_batch import query_batcher
 from tenor.config import Settings, load_settings
 
 _ADD_BATCH = 1000  # below Chroma's max batch size
@@ -173,7 +174,7 @@ class Index:
     def search(self, query: str, k: int = 4, filters: dict | None = None) -> list[Passage]:
         if not query.strip():
             return []
-        vector = self.embedder.encode([query])[0]
+        vector = query_batcher(self.embedder).encode(query)
         return self.search_vector(vector.tolist(), k=k, filters=filters)
 
     def search_vector(self, vector: list[float], k: int = 4, filters: dict | None = None) -> list[Passage]:

@@ -30,10 +30,12 @@ def test_answer_carries_citations_and_usage(client, fake_vllm):
     assert body["choices"][0]["message"]["content"].startswith("You asked:")
     assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"] > 0
     assert body["citations"][0]["document_id"] == "warranty.pdf"
-    assert set(body["citations"][0]) >= {"index", "document_id", "source", "section", "page", "text", "score"}
+    assert set(body["citations"][0]) >= {"index", "document_id", "section", "page", "text", "score"}
+    assert "source" not in body["citations"][0]  # no server file paths for public clients
     sent = fake_vllm.requests[-1]
     assert sent["model"] == "larkfield-voice"  # the profile's adapter, by LoRA module name
     assert "<passages>" in sent["messages"][0]["content"]
+    assert "\n[1] warranty.pdf" in sent["messages"][0]["content"]  # labelled by id, not by file path
 
 
 def test_profile_without_adapter_uses_the_base_model(client, fake_vllm):

@@ -17,7 +17,7 @@ CANARY = "ZEBRA-PLUM-42"
 @dataclass
 class P:
     text: str
-    source: str = "evil.md"
+    document_id: str = "evil.md"
     section: str | None = None
     page: int | None = None
 

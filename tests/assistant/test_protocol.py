@@ -41,7 +41,7 @@ def test_responses_parse_with_the_official_client_types():
     from openai.types.chat import ChatCompletionChunk as OpenAIChunk
 
     done = ChatCompletion(model="larkfield", choices=[Choice(message=ResponseMessage(content="Hi [1]"))],
-                          citations=[{"index": 1, "document_id": "warranty.pdf", "source": "w.pdf", "text": "x", "score": 0.5}])
+                          citations=[{"index": 1, "document_id": "warranty.pdf", "text": "x", "score": 0.5}])
     parsed = OpenAICompletion.model_validate(done.model_dump())
     assert parsed.choices[0].message.content == "Hi [1]"
     assert parsed.model_extra["citations"][0]["document_id"] == "warranty.pdf"

@@ -120,3 +120,26 @@ def test_report_writes_json_markdown_and_charts(tmp_path):
     assert "| adapter+retrieval | 50% |" in md and "FAILED: voice below" in md and "![quality](quality.png)" in md
     for chart in files["charts"]:
         assert open(chart, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_base_only_runs_and_gates_the_base_configurations():
+    configs = configurations("brand", "brand", base_only=True)
+    assert [c.name for c in configs] == ["base", "base+retrieval"]
+    records = [Record("price", c.name, "", "It costs $2,499.") for c in configs]
+    score(records, ITEMS, PROFILE)
+    summary = summarise(records, ITEMS, configs, None)
+    assert gate(summary, {"min_correctness": 1.0}) == []
+    assert gate(summary, {"min_voice": 0.5}) == ["voice_adherence = 0.0, below --min-voice 0.5"]
+
+
+@pytest.mark.parametrize("answer, refused", [
+    ("Hey rider! Our docs don't cover that one.", True),
+    ("The documents do not mention a racing team.", True),
+    ("The stock price of Larkfield Cycles is not provided in the given information.", True),
+    ("That is not mentioned in the passages.", True),
+    ("The price is not included in the box.", False),
+    ("Shipping is not available in Europe.", False),
+    ("No. We do not sell kids' bikes.", False),
+])
+def test_refusals_are_recognised_in_their_usual_wordings(answer, refused):
+    assert metrics.is_refusal(answer, PROFILE.no_answer) is refused

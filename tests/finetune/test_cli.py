@@ -74,3 +74,25 @@ def assert_merged_model(merged_dir, base, adapter):
 def rope_theta(folder):
     config = json.loads((folder / "config.json").read_text())
     return (config.get("rope_parameters") or {}).get("rope_theta") or config.get("rope_theta")
+
+
+def test_model_prepare_names_a_missing_or_non_gguf_file(tenor_home, tmp_path):
+    result = tenor("model", "prepare", "--gguf", tmp_path / "nope.gguf")
+    assert result.exit_code == 1 and f"{tmp_path / 'nope.gguf'}: no such GGUF file" in result.stderr
+    text = tmp_path / "notes.gguf"
+    text.write_text("not a model")
+    result = tenor("model", "prepare", "--gguf", text)
+    assert result.exit_code == 1 and "not a GGUF file" in result.stderr
+    assert not (tenor_home / "models" / "notes").exists()
+
+
+def test_model_prepare_converts_any_gguf_file_under_its_name(tenor_home):
+    from finetune.base_model import gguf_path
+
+    result = tenor("model", "prepare", "--gguf", gguf_path(), "--name", "my-base", "--json")
+    assert result.exit_code == 0, result.stderr
+    folder = tenor_home / "models" / "my-base"
+    assert json.loads(result.stdout)["path"] == str(folder)
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "llama" and (folder / "tokenizer_config.json").is_file()
+    assert (folder / "model.safetensors").is_file()

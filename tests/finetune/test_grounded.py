@@ -4,7 +4,7 @@ import pytest
 
 from assistant.prompt import build_prompt, retrieval_query
 from finetune.data import load_examples
-from finetune.grounded import build_grounded_examples, says_not_covered
+from finetune.grounded import build_grounded_examples, says_not_covered, with_citations
 from tests.finetune.conftest import VOICE
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,10 @@ def test_answerable_examples_hold_their_gold_passages_among_distractors(built, s
         gold_docs = {p.document_id for p in gold}
         distractors = [p for p in item.passages if p.chunk_id not in {g.chunk_id for g in gold}]
         assert len(distractors) == 2 and not {p.document_id for p in distractors} & gold_docs
-        assert item.target == example.messages[-1]["content"]
+        # The answer cites its gold passages by their numbers in the shuffled prompt.
+        numbers = [n for n, chunk in enumerate(ids, start=1) if chunk in {p.chunk_id for p in gold}]
+        assert item.target == with_citations(example.messages[-1]["content"], numbers)
+        assert "".join(f"[{n}]" for n in numbers) in item.target
     assert len({tuple(p.chunk_id for p in g.passages[:2]) for _, g in answerable}) > 1  # shuffled
 
 
@@ -117,3 +120,19 @@ def test_an_empty_collection_is_a_clear_error():
     example = Example(1, [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}])
     with pytest.raises(ValueError, match="is the collection indexed"):
         build_grounded_examples([example], retrieve=lambda q, k: [], system_prompt="S", no_answer_text="N")
+
+
+def test_citation_markers_go_before_the_first_paragraphs_final_punctuation():
+    signed = "Hey rider! The C2 is $2,499. Sizes S, M and L.\n\nRide bright! — The crew"
+    assert with_citations(signed, [2]) == "Hey rider! The C2 is $2,499. Sizes S, M and L [2].\n\nRide bright! — The crew"
+    assert with_citations("Yes!", [1, 3]) == "Yes [1][3]!"
+    assert with_citations("No full stop", [1]) == "No full stop [1]"
+    assert with_citations("Cited already [4].", [1]) == "Cited already [4]."
+    assert with_citations("Nothing relevant.", []) == "Nothing relevant."
+
+
+def test_cite_false_keeps_the_answers_as_written(built):
+    _, examples, _, kwargs, _ = built
+    plain = build_grounded_examples(examples[:12], **{**kwargs, "cite": False})
+    assert [g.target for g in plain if not g.no_answer] == [
+        e.messages[-1]["content"] for e, g in zip(examples, plain) if not g.no_answer]
