@@ -105,6 +105,16 @@ def only_profile(settings: Settings, name: str) -> Settings:
     return settings.model_copy(update={"profiles": {name: profile}, "default_profile": name})
 
 
+def uvicorn_config(app, settings: Settings, host: str, port: int):
+    """How uvicorn runs the app: the client IP comes from ``X-Forwarded-For`` only when the
+    connection is from one of ``server.forwarded_allow_ips`` (the reverse proxy)."""
+    import uvicorn
+
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                          timeout_graceful_shutdown=settings.server.drain_timeout_s,
+                          proxy_headers=True, forwarded_allow_ips=settings.server.forwarded_allow_ips)
+
+
 def serve(
     settings: Settings,
     host: str | None = None,
@@ -179,9 +189,7 @@ def serve(
         logging.getLogger("tenor.request").setLevel(logging.INFO)
     # SIGTERM: stop accepting, let in-flight requests (streams) finish for up to drain_timeout_s,
     # cancel what is left, then the lifespan stops vLLM; the process exits 0.
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=settings.server.drain_timeout_s)
-    server = _Server(config)
+    server = _Server(uvicorn_config(app, settings, host, port))
     try:
         server.run()
     finally:

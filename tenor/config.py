@@ -137,6 +137,10 @@ class ServerSettings(_Model):
     drain_timeout_s: float = Field(
         30, ge=0, description="on SIGTERM, how long in-flight requests (streams) may take to finish"
     )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="reverse proxies whose X-Forwarded-For gives the client IP (per-IP "
+        "widget limits, logs): comma-separated IPs or CIDRs, '*' for any (only where nothing else can connect)"
+    )
     log_requests: bool = Field(True, description="log one line per request (id, method, path, status, time)")
     log_request_bodies: bool = Field(
         False, description="also log request bodies (message contents!); off by default"

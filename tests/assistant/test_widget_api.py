@@ -200,3 +200,24 @@ def test_rate_limiter_memory_is_bounded_without_changing_answers():
     assert len(limiter._buckets) == 1
     now[0] = 62
     assert limiter.acquire("busy", 1) == 0 and limiter.acquire("busy", 1) == pytest.approx(60)
+
+
+@pytest.mark.parametrize("trusted, limited_separately", [("127.0.0.1", True), ("10.9.9.9", False)])
+def test_behind_a_trusted_proxy_each_visitor_gets_their_own_ip_limit(widget_client, trusted, limited_separately):
+    """`tenor serve` runs the app through uvicorn's config: X-Forwarded-For counts only from
+    `server.forwarded_allow_ips`; otherwise every visitor shares the proxy's budget."""
+    from fastapi.testclient import TestClient
+
+    from assistant.server import uvicorn_config
+
+    client = widget_client(widget_ip_rate_per_minute=1, forwarded_allow_ips=trusted)
+    config = uvicorn_config(client.app, client.app.state.settings, "127.0.0.1", 0)
+    config.load()
+    proxy = TestClient(config.loaded_app, client=("127.0.0.1", 5000))  # the proxy's connection
+
+    def visitor(ip):
+        return proxy.get("/v1/models", headers={**widget(), "X-Forwarded-For": ip}).status_code
+
+    assert visitor("203.0.113.1") == 200
+    assert visitor("203.0.113.2") == (200 if limited_separately else 429)
+    assert visitor("203.0.113.1") == 429
