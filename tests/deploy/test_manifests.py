@@ -284,6 +284,7 @@ def test_compose_wiring_matches_the_code():
     body_limit = int(re.search(r"client_max_body_size\s+(\d+)m;", nginx).group(1)) * 1024 * 1024
     assert body_limit == Settings().server.max_body_bytes
     assert "proxy_buffering off" in nginx  # token streams must not be buffered
+    assert "proxy_set_header Host $http_host;" in nginx  # keeps the port: the demo page builds URLs from Host
 
 
 @pytest.mark.parametrize("where", ["compose", "k8s"])
