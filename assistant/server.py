@@ -174,7 +174,10 @@ def serve(
                     self._captured_signals.clear()
 
         async def startup(self, sockets=None):
-            await super().startup(sockets)
+            try:
+                await super().startup(sockets)
+            except SystemExit:  # uvicorn exits 3 when the lifespan fails: say why below instead
+                self.should_exit = True
             reporter.ready.set()
             if self.started and on_ready:
                 bound = self.servers[0].sockets[0].getsockname() if self.servers else (host, port)
@@ -190,15 +193,30 @@ def serve(
     # SIGTERM: stop accepting, let in-flight requests (streams) finish for up to drain_timeout_s,
     # cancel what is left, then the lifespan stops vLLM; the process exits 0.
     server = _Server(uvicorn_config(app, settings, host, port))
+    # A failed start is reported once, plainly, by StartupFailed: not as uvicorn's traceback.
+    quiet = _DropOnceFailed(app)
+    logging.getLogger("uvicorn.error").addFilter(quiet)
     try:
         server.run()
     finally:
+        logging.getLogger("uvicorn.error").removeFilter(quiet)
         reporter.ready.set()
         if managed is not None:
             managed.stop()
     if not server.started:
         error = getattr(app.state, "startup_error", None)
         raise StartupFailed(f"the server did not start: {error or 'see the messages above'}")
+
+
+class _DropOnceFailed(logging.Filter):
+    """Drops uvicorn's log records once the app has recorded why it could not start."""
+
+    def __init__(self, app):
+        super().__init__()
+        self.app = app
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return getattr(self.app.state, "startup_error", None) is None
 
 
 class StartupFailed(Exception):

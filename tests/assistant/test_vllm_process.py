@@ -129,3 +129,16 @@ def test_a_vllm_that_cannot_start_fails_the_app_start_with_its_log(tmp_path):
     assert isinstance(app.state.startup_error, VllmStartError)
     assert "exited with code 3" in str(app.state.startup_error)
     assert "pretend" in str(app.state.startup_error)
+
+
+def test_serve_reports_a_vllm_that_cannot_start_in_one_plain_error(tmp_path, monkeypatch, capsys):
+    from assistant import server
+    from assistant.vllm_process import VllmProcess
+
+    monkeypatch.setattr(VllmProcess, "command", CrashingProcess.command)
+    s = settings_with(tmp_path, {"shop": {}}, port=0)
+    with pytest.raises(server.StartupFailed, match="exited with code 3") as failed:
+        server.serve(s, "127.0.0.1", 0, no_auth=True, emit=lambda message: None)
+    assert "pretend" in str(failed.value)  # the tail of vLLM's log says why
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err + out.out and "Application startup failed" not in out.err + out.out
