@@ -36,9 +36,12 @@ def _fmt(value, kind: str) -> str:
 
 
 def table(summary: dict[str, dict]) -> Table:
-    out = Table("configuration", *[title for _, title, _ in COLUMNS])
-    for name, row in summary.items():
-        out.add_row(name, *[_fmt(row.get(key), kind) for key, _, kind in COLUMNS])
+    """One column per configuration, one row per figure: fits an 80-column terminal."""
+    out = Table("")
+    for name in summary:
+        out.add_column(name, justify="right")
+    for key, title, kind in COLUMNS:
+        out.add_row(title, *[_fmt(row.get(key), kind) for row in summary.values()])
     return out
 
 

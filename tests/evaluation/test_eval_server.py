@@ -41,3 +41,24 @@ def test_eval_scores_four_configurations_and_checks_freshness(tenor_server, tmp_
                                           body={"model": "larkfield", "query": "How much does the Commuter C2 cost?"})
     texts = " ".join(p["text"] for p in passages["data"])
     assert "$2,499" in texts and "$2,649" not in texts
+
+
+def test_base_only_scores_a_profile_without_an_adapter(tenor_server, tmp_path):
+    result = tenor_server.tenor(
+        "eval", str(EXAMPLES / "eval" / "questions-ci.jsonl"), "--url", tenor_server.url,
+        "--key", tenor_server.admin_key, "--out", str(tmp_path), "--profile", "larkfield-base", "--base-only",
+        "--limit", "3", "--max-tokens", "20", "--min-recall", "0.5", "--json", timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)["summary"]
+    assert list(summary) == ["base", "base+retrieval"]
+    assert {row["profile"] for row in summary.values()} == {"larkfield-base"}
+    assert all(row["answers"] == 3 and row["errors"] == 0 for row in summary.values())
+    assert "## Answers (base+retrieval)" in (tmp_path / "report.md").read_text()
+    # the gate reads the last configuration: a recall it cannot reach fails the run
+    strict = tenor_server.tenor(
+        "eval", str(EXAMPLES / "eval" / "questions-ci.jsonl"), "--url", tenor_server.url,
+        "--key", tenor_server.admin_key, "--out", str(tmp_path), "--profile", "larkfield-base", "--base-only",
+        "--limit", "1", "--max-tokens", "8", "--min-correctness", "1.01", timeout=600,
+    )
+    assert strict.returncode == 1 and "below --min-correctness 1.01" in strict.stderr
