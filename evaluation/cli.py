@@ -22,10 +22,14 @@ THRESHOLDS = {
     "max_false_refusal": ("false_refusal_rate", False),
     "min_recall": ("recall@5", True),
 }
+
+
 def gate(summary: dict[str, dict], limits: dict[str, float | None]) -> list[str]:
-    """The thresholds the last configuration (adapter+retrieval, or base+retrieval
+    """The thresholds the headline configuration (adapter+retrieval, or base+retrieval
     with --base-only) misses (empty: all met)."""
-    row, failures = summary[list(summary)[-1]], []
+    from evaluation.runner import headline
+
+    row, failures = summary[headline(summary)], []
     for option, limit in limits.items():
         if limit is None:
             continue

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from rich.table import Table
 
+from evaluation.runner import headline
+
 # (key, column title, how to print it)
 COLUMNS = [
     ("correctness", "correct", "pct"),
@@ -70,7 +72,7 @@ def markdown(summary: dict[str, dict], meta: dict, records: list[dict], charts: 
                   f"- **{'passed' if freshness['passed'] else 'FAILED'}**: {freshness['verdict']}"]
     if gate is not None:
         lines += ["", "## Gate", ""] + ([f"- FAILED: {g}" for g in gate] or ["- all thresholds met"])
-    shown = list(summary)[-1]
+    shown = headline(summary)
     lines += ["", f"## Answers ({shown})", ""]
     for r in records:
         if r["configuration"] == shown:

@@ -45,6 +45,12 @@ def configurations(profile: str, base_profile: str, base_only: bool = False) -> 
     return base + [Configuration("adapter", profile, False), Configuration("adapter+retrieval", profile, True)]
 
 
+def headline(summary: dict[str, dict]) -> str:
+    """The configuration the gates and the report's answers are about: the last one
+    (adapter+retrieval, or base+retrieval with ``base_only``)."""
+    return list(summary)[-1]
+
+
 @dataclass
 class Record:
     """One question answered in one configuration, with its scores."""
