@@ -91,8 +91,9 @@ def _say(message: str) -> None:
 # ---- load ------------------------------------------------------------------------------
 
 def resolve_base(settings: Settings, base: str, *, prepare: bool = True,
-                 say: Callable[[str], None] = _say) -> str:
-    """A loadable base model: the embedded one is converted first if needed."""
+                 say: Callable[[str], None] = _say, setting: str = "--base") -> str:
+    """A loadable base model: the embedded one is converted first if needed; a missing
+    path is an error naming ``setting`` (the option or profile key it came from)."""
     if base == EMBEDDED_BASE_MODEL:
         from finetune.base_model import is_prepared, prepare_base_model
 
@@ -101,7 +102,7 @@ def resolve_base(settings: Settings, base: str, *, prepare: bool = True,
             say(f"preparing the embedded base model in {folder} (once, ~30 s)")
             prepare_base_model(settings)
         return str(folder.resolve())
-    resolved = settings.resolve_model(base)
+    resolved = settings.resolve_model(base, setting)
     return str(Path(resolved).resolve()) if Path(resolved).exists() else resolved
 
 
@@ -340,7 +341,8 @@ def train_adapter(
         say(f"skipped {problem}")
     for problem in report.duplicates:
         say(f"dropped {problem}")
-    base_path = resolve_base(settings, base or profile.base_model, say=say)
+    base_path = resolve_base(settings, base or profile.base_model, say=say,
+                             setting="--base" if base else f"profiles.{profile.name}.base_model")
     tokenizer = load_tokenizer(base_path)
 
     # format

@@ -12,12 +12,17 @@ from typing import Optional
 
 import typer
 
-from assistant.cli import register as register_assistant
-from evaluation.cli import register as register_eval
-from finetune.cli import register as register_finetune
-from ingest.cli import register as register_ingest
-from tenor.cli_groups import adapters_app, docs_app, model_app
-from tenor.quickstart import register as register_quickstart
+# Nothing is downloaded at run time: a model is a local folder or already in the hub cache.
+# Set before any wing imports huggingface_hub, which reads these once. HF_HUB_OFFLINE=0 opts out.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from assistant.cli import register as register_assistant  # noqa: E402
+from evaluation.cli import register as register_eval  # noqa: E402
+from finetune.cli import register as register_finetune  # noqa: E402
+from ingest.cli import register as register_ingest  # noqa: E402
+from tenor.cli_groups import adapters_app, docs_app, model_app  # noqa: E402
+from tenor.quickstart import register as register_quickstart  # noqa: E402
 
 app = typer.Typer(
     name="tenor",
