@@ -7,8 +7,8 @@ three choices that matter on a CPU: batches are padded to their longest
 example (rounded up to a multiple of 64), not to ``max_seq_len``; examples of
 similar length are batched together (``train_sampling_strategy="group_by_length"``);
 and the rounding keeps the number of distinct shapes small, because on a CPU
-every new sequence length costs kernel set-up (exact per-batch lengths made
-steps ~5x slower here). `bench/finetune_bench.py` measures the difference.
+every new sequence length costs kernel set-up. `bench/finetune_bench.py`
+measures the difference against the plain peft + transformers recipe.
 
 The output folder is what vLLM loads with ``--lora-modules NAME=PATH``:
 ``adapter_config.json`` + ``adapter_model.safetensors``, plus ``tenor.json``
@@ -124,16 +124,15 @@ class PadToLongest:
     rounded up to a multiple of ``multiple``: on a CPU every new sequence length
     costs kernel set-up, so a few bucketed shapes train faster than exact ones."""
 
-    def __init__(self, pad_id: int, pad_to: int | None = None, multiple: int = 64) -> None:
+    def __init__(self, pad_id: int, multiple: int = 64) -> None:
         self.pad_id = pad_id
-        self.pad_to = pad_to  # a fixed length instead (the naive recipe; the bench's baseline)
         self.multiple = multiple
 
     def __call__(self, batch: Sequence[dict]) -> dict:
         import torch
 
         longest = max(len(item["input_ids"]) for item in batch)
-        width = self.pad_to or -(-longest // self.multiple) * self.multiple
+        width = -(-longest // self.multiple) * self.multiple
         ids, labels, mask = [], [], []
         for item in batch:
             gap = width - len(item["input_ids"])
