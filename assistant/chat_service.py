@@ -16,10 +16,10 @@ from anyio import to_thread
 from assistant.engine import Engine, engine_model
 from assistant.grounding import Grounded, GroundingService
 from assistant.metrics import Metrics
-from assistant.prompt import approx_tokens
 from assistant.protocol import (ChatCompletion, ChatCompletionRequest, Choice, ResponseMessage, Usage,
                                 completion_id)
 from tenor.config import Profile, Settings
+from tenor.prompt import approx_tokens
 
 _SAMPLING = ("temperature", "top_p", "stop", "seed", "n", "user", "presence_penalty", "frequency_penalty")
 
