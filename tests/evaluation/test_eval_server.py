@@ -7,7 +7,7 @@ import pytest
 
 from evaluation.metrics import correctness
 from evaluation.runner import load_question_set
-from finetune.voice import voice_adherence
+from tenor.answers import voice_adherence
 from tenor.config import load_settings
 from tests.conftest import EXAMPLES
 
