@@ -302,8 +302,7 @@ def _warn_unknown(key: str, name: str) -> None:
         return
     _warned.add(key)
     section = next((f for f in Settings.model_fields if name.startswith(f + "_")), None)
-    hint = f" (a setting in {section}: is TENOR_{section.upper()}__{key[len('TENOR_') + len(section) + 1:]} meant?)" \
-        if section else ""
+    hint = f" (did you mean TENOR_{section.upper()}__{key[len('TENOR_') + len(section) + 1:]}?)" if section else ""
     _log.warning("environment variable %s ignored: no setting %r%s", key, name, hint)
 
 
