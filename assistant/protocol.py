@@ -96,6 +96,8 @@ class Citation(_Out):
     page: int | None = None
     text: str
     score: float
+    url: str | None = Field(None, description="the document's public page (web and export sources, "
+                            "folders with url_prefix)")
 
 
 class ResponseMessage(_Out):
