@@ -271,3 +271,27 @@ class ErrorResponse(_Out):
 class Health(_Out):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+# -- sources ---------------------------------------------------------------------
+
+class SourceStatus(_Out):
+    """One configured source: its schedule and how its last run went (times: Unix seconds)."""
+
+    name: str
+    type: Literal["folder", "web", "jsonl"]
+    profile: str
+    collection: str
+    every: str | None = None
+    running: bool = False
+    last_started: float | None = None
+    last_finished: float | None = None
+    next_run: float | None = None
+    last_summary: dict[str, Any] | None = Field(None, description="added, updated, unchanged, removed, failed, "
+                                                "requests, complete, errors, seconds")
+    last_error: str | None = None
+
+
+class SourceList(_Out):
+    object: Literal["list"] = "list"
+    data: list[SourceStatus]

@@ -233,6 +233,9 @@ class ServerSettings(_Model):
         "127.0.0.1", description="reverse proxies whose X-Forwarded-For gives the client IP (per-IP "
         "widget limits, logs): comma-separated IPs or CIDRs, '*' for any (only where nothing else can connect)"
     )
+    sync_check_s: float = Field(
+        30, gt=0, description="how often `tenor serve` checks for sources whose `every` has passed"
+    )
     log_requests: bool = Field(True, description="log one line per request (id, method, path, status, time)")
     log_request_bodies: bool = Field(
         False, description="also log request bodies (message contents!); off by default"
