@@ -145,3 +145,31 @@ def test_sync_prunes_only_its_own_documents(tenor_home, tmp_path):
     (root / "a.md").unlink()
     assert run(settings, "kb").removed == 1
     assert [d.document_id for d in open_index(settings, "acme").list_documents()] == ["manual.md"]
+
+
+def test_tenor_sync_command_reports_json_and_fails_on_errors(tenor_home, tmp_path, monkeypatch):
+    import yaml
+    from typer.testing import CliRunner
+
+    from tenor.cli import app
+
+    root = tmp_path / "kb"
+    root.mkdir()
+    (root / "a.md").write_text("# A\n\nSynced.\n")
+    config = tmp_path / "tenor.yaml"
+    config.write_text(yaml.safe_dump({"default_profile": "acme", "profiles": {"acme": {"sources": [
+        {"name": "kb", "type": "folder", "path": str(root)},
+        {"name": "gone", "type": "folder", "path": str(tmp_path / "missing")}]}}}))
+    monkeypatch.setenv("TENOR_CONFIG", str(config))
+    runner = CliRunner()
+
+    ok = runner.invoke(app, ["sync", "kb", "--json"])
+    assert ok.exit_code == 0, ok.stderr
+    assert [(s["source"], s["added"]) for s in json.loads(ok.stdout)] == [("kb", 1)]
+
+    failed = runner.invoke(app, ["sync"])
+    assert failed.exit_code == 1 and "missing: no such folder" in failed.stderr
+    assert "kb -> acme: 0 added, 0 updated, 1 unchanged" in failed.stderr
+
+    unknown = runner.invoke(app, ["sync", "nope"])
+    assert unknown.exit_code == 1 and "unknown source 'nope'; configured: kb, gone" in unknown.stderr
