@@ -287,8 +287,8 @@ class SourceStatus(_Out):
     last_started: float | None = None
     last_finished: float | None = None
     next_run: float | None = None
-    last_summary: dict[str, Any] | None = Field(None, description="added, updated, unchanged, removed, failed, "
-                                                "requests, complete, errors, seconds")
+    last_summary: dict[str, Any] | None = Field(None, description="added, updated, unchanged, removed, failed, failures, "
+                                                "requests, complete, seconds")
     last_error: str | None = None
 
 

@@ -67,7 +67,7 @@ class SourcesService:
             try:
                 result = self.run(self.settings, profile, config)
                 summary = result.to_dict()
-                error = "; ".join(result.errors) or None
+                error = "; ".join(f"{f.path}: {f.reason}" for f in result.failures) or None
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
             if error:

@@ -203,7 +203,7 @@ def sync(
             _print_sync(summary)
     if as_json:
         console.print_json([s.to_dict() for s in summaries])
-    if any(s.errors for s in summaries):
+    if any(s.failures for s in summaries):
         raise typer.Exit(1)
 
 
@@ -215,8 +215,8 @@ def _print_sync(summary) -> None:
         f"in {summary.seconds:.1f}s" + ("" if summary.complete else " (incomplete: nothing pruned)"),
         highlight=False,
     )
-    for error in summary.errors:
-        console.err.print(f"  [yellow]error[/] {error}", highlight=False)
+    for failure in summary.failures:
+        console.err.print(f"  [yellow]error[/] {failure.path}: {failure.reason}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,33 +14,14 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from ingest.index import open_index
+from ingest.models import FileFailure, SyncSummary
 from ingest.pipeline import Ingester, SourceFile
 from ingest.sources import FetchError, SourceError, open_source
 from tenor.config import Profile, Settings
-
-
-@dataclass
-class SyncSummary:
-    source: str
-    collection: str
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    failed: int = 0
-    chunks: int = 0
-    requests: int | None = None  # HTTP requests made (web sources)
-    complete: bool = True  # the listing was complete, so pruning ran
-    errors: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def sync_source(settings: Settings, profile: Profile, config, *,
@@ -50,7 +31,7 @@ def sync_source(settings: Settings, profile: Profile, config, *,
     progress = progress or (lambda n=1, note=None: None)
     source = source or open_source(config)
     index = open_index(settings, profile.collection)
-    summary = SyncSummary(config.name, index.name)
+    summary = SyncSummary(collection=index.name, source=config.name)
     known = index.documents_from(config.name)
     listed: set[str] = set()
     gone: set[str] = set()
@@ -63,7 +44,7 @@ def sync_source(settings: Settings, profile: Profile, config, *,
                     fetched = source.fetch(item, known.get(item.document_id))
                 except FetchError as exc:
                     summary.failed += 1
-                    summary.errors.append(str(exc))
+                    summary.failures.append(FileFailure(item.url or item.document_id, str(exc)))
                     continue
                 finally:
                     progress(1, item.document_id)
@@ -82,12 +63,12 @@ def sync_source(settings: Settings, profile: Profile, config, *,
                                             metadata={k: v for k, v in metadata.items() if v is not None}))
         except SourceError as exc:
             summary.complete = False
-            summary.errors.append(str(exc))
+            summary.failures.append(FileFailure(config.name, str(exc)))
         written = Ingester(settings, index.name).run(files)
     summary.added, summary.updated, summary.chunks = written.added, written.updated, written.chunks
     summary.unchanged += written.unchanged
     summary.failed += written.failed
-    summary.errors += [f"{f.path}: {f.reason}" for f in written.failures]
+    summary.failures += written.failures
     summary.complete = summary.complete and not summary.failed
     doomed = gone | (set(known) - listed if summary.complete else set())
     for doc_id in sorted(doomed & set(known)):

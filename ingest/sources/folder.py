@@ -48,7 +48,7 @@ class FolderSource:
             return Fetched(unchanged=True)
         path = self._files[item.document_id]
         if not path.is_file():
-            raise FetchError(f"{path}: vanished while syncing")
+            raise FetchError("vanished while syncing")
         return Fetched(path=path, suffix=path.suffix)
 
 

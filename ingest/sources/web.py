@@ -46,7 +46,6 @@ class WebSource:
         self.client = client or httpx.Client(
             timeout=settings.timeout_s, follow_redirects=True, headers={"User-Agent": settings.user_agent})
         self.requests = 0
-        self.errors: list[str] = []
         self._fetched: dict[str, Fetched | FetchError] = {}
         self._robots: dict[str, RobotFileParser] = {}
         self._last_request = 0.0
@@ -119,11 +118,10 @@ class WebSource:
             doc_id, meta = by_fetch_url.get(url, (None, None))
             try:
                 fetched = self._fetch_page(url, meta)
-            except FetchError as exc:
-                self.errors.append(str(exc))
-                if doc_id:  # keeps what it had; nothing is pruned after an error
-                    self._fetched[doc_id] = exc
-                    yield Item(doc_id, url=meta.get("url"))
+            except FetchError as exc:  # listed, so it keeps what it had and the run prunes nothing
+                doc_id = doc_id or url
+                self._fetched[doc_id] = exc
+                yield Item(doc_id, url=(meta or {}).get("url", url))
                 continue
             if fetched.gone:
                 if doc_id:
@@ -139,8 +137,6 @@ class WebSource:
             if depth < self.settings.max_depth:
                 links = fetched.metadata.get("links") or (meta or {}).get("links") or "[]"
                 queue.extend((normalize(link), depth + 1) for link in json.loads(links))
-        if self.errors:
-            raise SourceError(f"{len(self.errors)} page(s) failed: {'; '.join(self.errors[:3])}")
 
     def fetch(self, item: Item, known: dict | None) -> Fetched:
         outcome = self._fetched[item.document_id]
@@ -158,15 +154,15 @@ class WebSource:
         try:
             answer = self._get(url, headers)
         except httpx.HTTPError as exc:
-            raise FetchError(f"{url}: {exc}") from exc
+            raise FetchError(str(exc) or type(exc).__name__) from exc
         if answer.status_code == 304 and meta:
             return Fetched(unchanged=True, metadata={"links": meta.get("links", "[]")})
         if answer.status_code in (404, 410):
             return Fetched(gone=True)
         if answer.status_code != 200:
-            raise FetchError(f"{url}: HTTP {answer.status_code}")
+            raise FetchError(f"HTTP {answer.status_code}")
         if not answer.headers.get("content-type", "text/html").startswith(_HTML_TYPES):
-            raise FetchError(f"{url}: not an HTML page ({answer.headers.get('content-type')})")
+            raise FetchError(f"not an HTML page ({answer.headers.get('content-type')})")
         page = answer.text
         content, suffix = _main_content(page)
         metadata = {

@@ -75,7 +75,7 @@ def test_web_source_syncs_a_help_centre_and_keeps_it_in_step(tenor_home, site):
     site.pages["/help/battery"] = 500
     fourth = run(settings, "help")
     assert fourth.failed == 1 and not fourth.complete and fourth.removed == 0
-    assert any("/help/battery: HTTP 500" in e for e in fourth.errors)
+    assert [(f.path, f.reason) for f in fourth.failures] == [(f"{site.url}/help/battery", "HTTP 500")]
     battery = search("winter battery storage charge", k=1, settings=settings, collection="acme")[0]
     assert battery.document_id == f"{site.url}/help/battery" and "40 to 60 percent" in battery.text
 
@@ -86,7 +86,7 @@ def test_a_failing_sitemap_prunes_nothing(tenor_home, site):
     assert run(settings, "help").added == 3
     site.sitemap_status = 503
     failed = run(settings, "help")
-    assert not failed.complete and failed.removed == 0 and "sitemap" in failed.errors[0]
+    assert not failed.complete and failed.removed == 0 and "sitemap" in failed.failures[0].reason
     assert len(open_index(settings, "acme").list_documents()) == 3
 
 
@@ -112,7 +112,7 @@ def test_jsonl_export_syncs_by_updated_at_and_reports_bad_lines(tenor_home, tmp_
     write(a, extra="{not json\n")
     broken = run(settings, "export")
     assert not broken.complete and broken.removed == 0
-    assert f"{export}:2:" in broken.errors[0]
+    assert f"{export}:2:" in broken.failures[0].reason
 
 
 def test_folder_source_honours_globs_links_urls_and_skips_unchanged_files(tenor_home, tmp_path):
