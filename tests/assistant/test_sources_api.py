@@ -30,7 +30,8 @@ def test_a_scheduled_folder_sync_runs_in_the_server_and_is_reported(make_client,
     client.__exit__(None, None, None)  # restart it with a source and a fast schedule
 
     data = settings.model_dump()
-    data["profiles"]["larkfield"]["sources"] = [{"name": "kb", "type": "folder", "path": str(kb), "every": "1h"}]
+    data["profiles"]["larkfield"]["sources"] = [{"name": "kb", "type": "folder", "path": str(kb), "every": "1h",
+                                                    "url_prefix": "https://larkfield.example/kb"}]
     data["server"]["sync_check_s"] = 0.2
     client = make_client(home=tmp_path / "home", profiles=data["profiles"], server=data["server"])
 
@@ -44,6 +45,10 @@ def test_a_scheduled_folder_sync_runs_in_the_server_and_is_reported(make_client,
     assert row["next_run"] == pytest.approx(row["last_started"] + 3600)
     docs = client.get("/v1/documents?model=larkfield", headers=admin()).json()["data"]
     assert "hours.md" in {d["id"] for d in docs}
+    answer = client.post("/v1/chat/completions", headers=admin(), json={
+        "model": "larkfield", "messages": [{"role": "user", "content": "When does the workshop open on Saturdays?"}]})
+    cited = {c["document_id"]: c["url"] for c in answer.json()["citations"]}
+    assert cited.get("hours.md") == "https://larkfield.example/kb/hours.md"  # the next answer cites its page
 
     (kb / "hours.md").unlink()
     kb.rmdir()  # the folder is gone: the source fails, the document stays
