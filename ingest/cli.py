@@ -149,7 +149,7 @@ def export_embedder(
     import json
 
     from ingest.onnx_embedder import MANIFEST, OnnxEmbedderError, default_onnx_dir
-    from ingest.onnx_embedder import export_embedder as export
+    from ingest.onnx_export import export_embedder as export
 
     settings = console.settings()
     folder = out or default_onnx_dir(settings.embed, settings.models_dir)
