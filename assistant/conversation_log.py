@@ -8,7 +8,7 @@ id. The schema is created and upgraded by Alembic (``assistant/migrations``)
 when the log is opened, so every replica of a deployment that shares
 ``database_url`` sees one log. Retention: exchanges older than
 ``conversations.retention_days`` are deleted (with their feedback) by ``purge``,
-which the server runs at start-up and daily.
+which runs with the first exchange a process records and then at most daily.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ class ConversationLog:
             event.listen(self.engine, "connect", lambda conn, _: conn.execute("PRAGMA foreign_keys=ON"))
         self.redact = Redactor(redact_patterns)
         self.retention_days = retention_days
+        self.purged_at = 0.0
 
     @classmethod
     def from_settings(cls, settings) -> "ConversationLog":
@@ -104,6 +105,8 @@ class ConversationLog:
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}")
         cited = [{k: (self.redact(v) if k == "text" else v) for k, v in c.items()} for c in citations]
+        if time.time() - self.purged_at > 86400:  # retention, enforced at most once a day per process
+            self.purge()
         with Session(self.engine) as session, session.begin():
             session.add(Exchange(id=response_id, created_at=time.time(), request_id=request_id, profile=profile,
                                  adapter=adapter, question=self.redact(question) or "", answer=self.redact(answer) or "",
@@ -145,6 +148,7 @@ class ConversationLog:
 
     def purge(self, now: float | None = None) -> int:
         """Delete exchanges (and their feedback) older than the retention period; returns how many."""
+        self.purged_at = time.time()
         cutoff = (now or time.time()) - self.retention_days * 86400
         with Session(self.engine) as session, session.begin():
             old = select(Exchange.id).where(Exchange.created_at < cutoff)
@@ -157,3 +161,34 @@ class ConversationLog:
 
 def dumps(rows: list[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+
+
+def training_examples(log: ConversationLog, profile: str | None = None) -> tuple[list[dict], list[dict]]:
+    """Feedback as fine-tuning data: (examples, disliked).
+
+    An exchange's latest feedback decides: a corrected answer becomes an example
+    with the correction as the target; a liked answer becomes one as it was
+    (without the server's [n] markers: grounded training cites the passages it
+    retrieves itself); a disliked answer without a correction is listed, not
+    exported. Examples are OpenAI chat JSONL lines, the format `tenor finetune`
+    validates; the profile's system prompt is added by training.
+    """
+    from tenor.answers import CITATION_MARKER
+
+    latest: dict[str, Rated] = {}
+    for rated in log.rated(profile):
+        latest[rated.exchange.id] = rated
+    examples, disliked = [], []
+    for rated in latest.values():
+        exchange, feedback = rated.exchange, rated.feedback
+        if feedback.correction:
+            target = feedback.correction
+        elif feedback.rating == "up":
+            target = CITATION_MARKER.sub("", exchange.answer).replace("  ", " ").strip()
+        else:
+            disliked.append({"response_id": exchange.id, "question": exchange.question, "answer": exchange.answer,
+                             "comment": feedback.comment})
+            continue
+        examples.append({"messages": [{"role": "user", "content": exchange.question},
+                                      {"role": "assistant", "content": target}]})
+    return examples, disliked

@@ -71,6 +71,15 @@ def test_retention_deletes_old_exchanges_and_their_feedback(log):
     assert log.counts() == {"exchanges": 0, "feedback": 0}
 
 
+def test_recording_enforces_retention(log):
+    record(log, "chatcmpl-old")
+    with log.engine.begin() as conn:  # written 31 days ago
+        conn.execute(text("UPDATE exchanges SET created_at = created_at - 31 * 86400"))
+    log.purged_at = 0.0  # a process that has not purged yet today
+    record(log, "chatcmpl-new")
+    assert [e.id for e in log.exchanges()] == ["chatcmpl-new"]
+
+
 def test_reopening_runs_no_migration_twice_and_keeps_the_data(log):
     record(log)
     again = ConversationLog(str(log.engine.url.render_as_string(hide_password=False)))
