@@ -35,6 +35,7 @@ COMMANDS = [
     (None, "serve", server.serve),
     (None, "chat", server.chat),
     (None, "eval", evaluation.run_eval),
+    (None, "gaps", server.gaps),
     (None, "quickstart", quickstart.quickstart),
     ("docs", "list", ingest.docs_list),
     ("docs", "delete", ingest.docs_delete),
