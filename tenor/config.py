@@ -66,6 +66,9 @@ class Profile(_Model):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     voice: VoiceRules = Field(default_factory=VoiceRules)
     handoff_url: str | None = None
+    title: str | None = Field(None, description="the assistant's name on the widget and the demo page; "
+                              "unset: the profile's name")
+    greeting: str | None = Field(None, description="the widget's first message on the demo page; unset: the widget's")
 
 
 class EmbedSettings(_Model):
