@@ -137,6 +137,7 @@ def create_app(
             raise
         if managed is not None:
             client = client or Engine(managed.url, settings.vllm.api_key)
+            metrics.track_vllm(managed)
         grounding = GroundingService(settings, index_for, count_tokens=token_counter(
             managed.model_path if managed else settings.resolve_model(settings.profile().base_model)))
         app.state.engine = client

@@ -168,6 +168,9 @@ class Profile(_Model):
         False, description="record this profile's exchanges (redacted) in the conversation log, for feedback, "
         "content gaps and training data"
     )
+    title: str | None = Field(None, description="the assistant's name on the widget and the demo page; "
+                              "unset: the profile's name")
+    greeting: str | None = Field(None, description="the widget's first message on the demo page; unset: the widget's")
 
 
 class EmbedSettings(_Model):

@@ -27,10 +27,11 @@ def answer_for(messages: list[dict]) -> str:
     return f"You asked: {last[:60]} [1]"
 
 
-def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice")) -> FastAPI:
+def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice"), lora_paths: dict[str, str] | None = None) -> FastAPI:
     app = FastAPI()
     app.state.requests = []
     app.state.served = list(served)
+    app.state.lora_paths = dict(lora_paths or {})  # LoRA name -> folder (vLLM's "root" on /v1/models)
     app.state.loaded = []
     app.state.delay_s = 0.0
     app.state.break_after = None  # int: drop the connection after that many streamed words (a crash)
@@ -46,12 +47,14 @@ def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice")) -> FastAPI:
 
     @app.get("/v1/models")
     async def models():
-        return {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "vllm"} for m in app.state.served]}
+        return {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "vllm",
+                                            "root": app.state.lora_paths.get(m, m)} for m in app.state.served]}
 
     @app.post("/v1/load_lora_adapter")
     async def load(request: Request):
         body = await request.json()
         app.state.loaded.append(body)
+        app.state.lora_paths[body["lora_name"]] = body["lora_path"]
         if body["lora_name"] not in app.state.served:
             app.state.served.append(body["lora_name"])
         return f"Success: LoRA adapter '{body['lora_name']}' added successfully."
@@ -138,7 +141,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--delay-s", type=float, default=0.0, help="pause before each streamed word")
+    parser.add_argument("--startup-delay-s", type=float, default=0.0, help="pause before listening (a slow start)")
+    parser.add_argument("--lora-modules", nargs="*", default=[], help="NAME=PATH, as vLLM takes them")
     args, _ = parser.parse_known_args()
-    fake = create_fake()
+    time.sleep(args.startup_delay_s)
+    loras = dict(module.split("=", 1) for module in args.lora_modules)
+    fake = create_fake((BASE, *loras), loras) if loras else create_fake()
     fake.state.delay_s = args.delay_s
     uvicorn.run(fake, host="127.0.0.1", port=args.port, log_level="error")
