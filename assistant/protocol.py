@@ -95,7 +95,10 @@ class Citation(_Out):
     section: str | None = None
     page: int | None = None
     text: str
-    score: float
+    score: float  # dense cosine similarity (what retrieval.min_score gates)
+    dense_score: float | None = None
+    lexical_score: float | None = None  # BM25
+    fused_score: float | None = None  # reciprocal rank fusion (hybrid retrieval)
 
 
 class ResponseMessage(_Out):
@@ -177,6 +180,7 @@ class RetrieveRequest(_Lenient):
     messages: list[ChatMessage] | None = None
     k: int | None = Field(None, ge=1, le=50)
     filters: dict[str, Any] | None = None
+    mode: Literal["hybrid", "dense"] | None = None  # default: the profile's retrieval.mode
 
     @field_validator("messages")
     @classmethod
@@ -192,6 +196,7 @@ class RetrieveResponse(_Out):
     query: str
     data: list[Citation]
     min_score: float
+    mode: Literal["hybrid", "dense"]
     retrieval_ms: float
 
 

@@ -12,9 +12,10 @@ __all__ = ["DocumentInfo", "IngestSummary", "Passage", "search"]
 
 
 def search(query: str, k: int = 4, collection: str | None = None, filters: dict | None = None,
-           settings=None) -> list[Passage]:
+           settings=None, mode: str = "hybrid") -> list[Passage]:
     """Top-k passages for ``query`` (best first). ``filters`` is a Chroma ``where``
-    on chunk metadata (e.g. ``{"document_id": "warranty.pdf"}``)."""
+    on chunk metadata (e.g. ``{"document_id": "warranty.pdf"}``); ``mode``: hybrid
+    (BM25 and dense ranks fused) or dense."""
     from ingest.index import open_index
 
-    return open_index(settings, collection).search(query, k=k, filters=filters)
+    return open_index(settings, collection).search(query, k=k, filters=filters, mode=mode)
