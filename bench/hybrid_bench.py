@@ -3,9 +3,11 @@
     python bench/hybrid_bench.py [--sizes 1000,10000] [--rounds 3] [--json FILE]
 
 Prints, all measured in this run on this machine:
-  1. recall@1 / recall@5 of the sample questions (examples/larkfield/questions.jsonl)
-     against their source documents, dense only and hybrid, on the sample
-     documents ingested for real;
+  1. recall@1 / recall@5 of the sample questions against their source documents,
+     dense only and hybrid, on the sample documents ingested for real: the index
+     set (examples/larkfield/questions.jsonl) and the answerable questions of
+     the eval set (examples/larkfield/eval/questions.jsonl, asked without their
+     conversation history; `tenor eval` measures them with it);
   2. per-query latency at k=4, dense and hybrid, on the sample collection and on
      collections of the given sizes: the search itself (the query vector
      computed once beforehand, so embedding noise does not hide the difference),
@@ -38,11 +40,17 @@ import numpy as np  # noqa: E402
 
 from ingest.index import open_index  # noqa: E402
 from ingest.pipeline import ingest_paths  # noqa: E402
-from ingest.recall import load_questions, retrieval_recall  # noqa: E402
+from ingest.recall import retrieval_recall  # noqa: E402
 from ingest_bench import QUESTIONS, SAMPLE_DOCS, percentile, sample_paragraphs  # noqa: E402
 from tenor.config import Settings  # noqa: E402
 
 K = 4
+EVAL_QUESTIONS = REPO / "examples" / "larkfield" / "eval" / "questions.jsonl"
+
+
+def answerable(path: Path) -> list[dict]:
+    items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [item for item in items if item.get("source") and not item.get("unanswerable")]
 
 
 def bench_recall(index, questions: list[dict]) -> dict:
@@ -104,20 +112,23 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
-    questions = load_questions(QUESTIONS)
-    queries = [item["question"] for item in questions]
+    queries = [item["question"] for item in answerable(QUESTIONS)]
     with tempfile.TemporaryDirectory(prefix="tenor-hybrid-bench-") as tmp:
         settings = Settings(home=Path(tmp) / "home")
         ingest_paths(settings, [SAMPLE_DOCS], collection="bench-sample")
         sample = open_index(settings, "bench-sample")
         sample.search("warm up", k=K)  # model load and the BM25 library's import, not per-query costs
 
-        print(f"== recall ({QUESTIONS.relative_to(REPO)})", flush=True)
-        recall = bench_recall(sample, questions)
-        for mode in ("dense", "hybrid"):
-            print(f"  {mode:7} recall@1 {recall[mode]['recall@1']:.3f}  recall@5 {recall[mode]['recall@5']:.3f}")
-            for miss in recall[mode]["top1_misses"]:
-                print(f"    top-1 miss: {miss['question']!r} -> {miss['top']} (source {miss['source']})")
+        recall = {}
+        for path in (QUESTIONS, EVAL_QUESTIONS):
+            name = str(path.relative_to(REPO))
+            recall[name] = figures = bench_recall(sample, answerable(path))
+            print(f"== recall ({name}, {figures['questions']} questions)", flush=True)
+            for mode in ("dense", "hybrid"):
+                print(f"  {mode:7} recall@1 {figures[mode]['recall@1']:.3f}  "
+                      f"recall@5 {figures[mode]['recall@5']:.3f}")
+                for miss in figures[mode]["top1_misses"]:
+                    print(f"    top-1 miss: {miss['question']!r} -> {miss['top']} (source {miss['source']})")
 
         print(f"== latency per query (k={K}, query vector precomputed; ms)", flush=True)
         sample._lexical = None  # measure the build, as after an ingest
