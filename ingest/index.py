@@ -195,6 +195,8 @@ class Index:
                mode: str = "hybrid") -> list[Passage]:
         """The ``k`` best passages: ``hybrid`` fuses dense and BM25 ranks, ``dense`` is
         Chroma's vector search alone. ``score`` is the dense cosine either way."""
+        if mode not in ("hybrid", "dense"):
+            raise ValueError(f"search mode must be 'hybrid' or 'dense', not {mode!r}")
         if not query.strip():
             return []
         vector = query_batcher(self.embedder).encode(query).tolist()
@@ -271,8 +273,11 @@ class Index:
 
     def lexical_index(self) -> LexicalIndex:
         """BM25 over the collection's current chunks, rebuilt when they changed."""
-        key = self._contents_key()
-        with self._lexical_lock:
+        current = self._lexical
+        if current is not None and current[0] == self._contents_key():
+            return current[1]
+        with self._lexical_lock:  # one rebuild at a time; the key is read again, after any other
+            key = self._contents_key()
             if self._lexical is None or self._lexical[0] != key:
                 self._lexical = (key, self._build_lexical())
             return self._lexical[1]

@@ -58,6 +58,11 @@ def test_an_empty_index_scores_nothing():
     assert LexicalIndex([], []).scores("anything").size == 0
 
 
+def test_an_unknown_search_mode_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="'bm25'"):
+        open_index(Settings(home=tmp_path / "home"), "parts").search("x", mode="bm25")
+
+
 # -- against the real index (embedded Chroma, the real embedder) -----------------------------
 PARTS = {  # near-identical part numbers: the embedder cannot tell them apart, BM25 can
     "48213": "rear rack bolt kit, stainless, four bolts", "48231": "front rack bolt kit, stainless, four bolts",
