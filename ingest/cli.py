@@ -8,7 +8,6 @@ from typing import List, Optional
 import typer
 
 from tenor import console
-from tenor.cli_groups import docs_app, model_app
 
 CollectionOpt = typer.Option(None, "--collection", "-c", help="collection (default: the default profile's)")
 JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout")
@@ -100,7 +99,6 @@ def search(
         console.out.print(f"   {text[:400]}{'...' if len(text) > 400 else ''}\n", highlight=False)
 
 
-@docs_app.command("list")
 def docs_list(collection: Optional[str] = CollectionOpt, as_json: bool = JsonOpt) -> None:
     """List the documents in a collection."""
     from ingest.index import open_index
@@ -121,7 +119,6 @@ def docs_list(collection: Optional[str] = CollectionOpt, as_json: bool = JsonOpt
     console.err.print(f"{len(docs)} documents")
 
 
-@docs_app.command("delete")
 def docs_delete(
     document_ids: List[str] = typer.Argument(..., help="document ids (as `tenor docs list` shows them)"),
     collection: Optional[str] = CollectionOpt,
@@ -145,7 +142,6 @@ def docs_delete(
         raise typer.Exit(1)
 
 
-@model_app.command("export-embedder")
 def export_embedder(
     out: Optional[Path] = typer.Option(None, "--out", help="folder (default: embed.onnx_path or "
                                        "$TENOR_HOME/models/<embed.model>-onnx)"),
@@ -156,7 +152,7 @@ def export_embedder(
     import json
 
     from ingest.onnx_embedder import MANIFEST, OnnxEmbedderError, default_onnx_dir
-    from ingest.onnx_embedder import export_embedder as export
+    from ingest.onnx_export import export_embedder as export
 
     settings = console.settings()
     folder = out or default_onnx_dir(settings.embed, settings.models_dir)
@@ -225,8 +221,3 @@ def _print_sync(summary) -> None:
     for failure in summary.failures:
         console.err.print(f"  [yellow]error[/] {failure.path}: {failure.reason}", highlight=False)
 
-
-def register(app: typer.Typer) -> None:
-    app.command("ingest")(ingest)
-    app.command("sync")(sync)
-    app.command("search")(search)

@@ -36,7 +36,7 @@ from ingest.fusion import reciprocal_rank_fusion
 from ingest.lexical import LexicalIndex, tokenize
 from ingest.models import Chunk, DocumentInfo, Passage
 from ingest.query_batch import query_batcher
-from tenor.config import Settings, load_settings
+from tenor.config import Settings
 
 _ADD_BATCH = 1000  # below Chroma's max batch size
 _READ_PAGE = 5000
@@ -106,8 +106,7 @@ def validate_collection_name(name: str) -> str:
     return name
 
 
-def open_index(settings: Settings | None = None, collection: str | None = None) -> "Index":
-    settings = settings or load_settings()
+def open_index(settings: Settings, collection: str | None = None) -> "Index":
     name = validate_collection_name(settings.collection_for(collection))
     return Index(settings, name)
 
