@@ -87,3 +87,29 @@ def test_feedback_errors_are_openai_shaped(logging_client, client):
     assert other_profile.status_code == 404  # a key that may not use the profile cannot rate its answers
     assert client.post("/v1/feedback", headers=admin(),  # logging off: nothing to rate
                        json={"response_id": answer_id, "rating": "up"}).status_code == 404
+
+
+def test_content_gaps_group_unanswered_questions_by_meaning(logging_client, tmp_path, monkeypatch):
+    client = logging_client
+    for question in ("What is your favourite pizza topping?", "Which pizza toppings do you like best?",
+                     "Best pizza topping in your opinion?", "What is the capital of Mongolia?"):
+        assert ask(client, question).status_code == 200
+    disliked = ask(client, "How long is the warranty on the frame?").json()["id"]
+    client.post("/v1/feedback", headers=bearer(CHAT_KEY), json={"response_id": disliked, "rating": "down",
+                                                                "comment": "too vague"})
+    assert client.get("/v1/admin/gaps", headers=bearer(CHAT_KEY)).status_code == 403
+    report = client.get("/v1/admin/gaps?model=larkfield", headers=admin()).json()
+    assert report["unanswered"] >= 4
+    pizza = report["gaps"][0]
+    assert pizza["count"] >= 3 and all("pizza" in e for e in pizza["examples"])
+    assert any("Mongolia" in e for g in report["gaps"][1:] for e in g["examples"])
+    assert report["disliked"][0]["comment"] == "too vague"
+
+    from tenor.cli import app
+
+    monkeypatch.setenv("TENOR_CONFIG", str(tmp_path / "tenor.yaml"))
+    (tmp_path / "tenor.yaml").write_text(f"home: {client.app.state.settings.home}\n")
+    result = CliRunner().invoke(app, ["gaps", "--report", str(tmp_path / "gaps")])
+    assert result.exit_code == 0, result.stderr
+    text = (tmp_path / "gaps" / "report.md").read_text()
+    assert "![questions per gap](gaps.png)" in text and (tmp_path / "gaps" / "gaps.png").stat().st_size > 1000
