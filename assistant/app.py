@@ -55,7 +55,7 @@ def make_index_for(settings: Settings) -> Callable[[str], object]:
 
 
 def _load_embedder(index_for: Callable[[str], object], collection: str) -> None:
-    """Load the query embedder before the first request; with torch, on one thread.
+    """Load the query embedder and the BM25 index before the first request; with torch, on one thread.
 
     The server embeds one short query per request; with vLLM keeping the other
     cores busy, a second torch thread only waits on a busy core (measured here:
@@ -63,10 +63,17 @@ def _load_embedder(index_for: Callable[[str], object], collection: str) -> None:
     """
     import sys
 
-    index_for(collection).embedder
+    from ingest.index import IndexStoreError
+
+    index = index_for(collection)
+    index.embedder
     torch = sys.modules.get("torch")  # absent with a torch-free embedder backend
     if torch is not None:
         torch.set_num_threads(1)
+    try:
+        index.lexical_index()  # BM25 (and its library's ~2 s import) now, not on the first question
+    except IndexStoreError:
+        pass  # Chroma not reachable yet: the first search rebuilds, or reports it
 
 
 def _first_error(exc: BaseException) -> BaseException:

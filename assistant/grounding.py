@@ -45,7 +45,14 @@ def citation(index: int, passage) -> dict:
         "index": index, "document_id": passage.document_id,
         "section": passage.section, "page": passage.page, "text": passage.text,
         "score": round(float(passage.score), 4), "url": public_url(passage),
+        "dense_score": _rounded(getattr(passage, "dense_score", None)),
+        "lexical_score": _rounded(getattr(passage, "lexical_score", None)),
+        "fused_score": _rounded(getattr(passage, "fused_score", None)),
     }
+
+
+def _rounded(score: float | None) -> float | None:
+    return None if score is None else round(float(score), 4)
 
 
 def public_url(passage) -> str | None:
@@ -77,15 +84,17 @@ class GroundingService:
         self.count_tokens = count_tokens
 
     def retrieve(self, profile: Profile, conversation: list[dict], k: int | None = None,
-                 filters: dict | None = None) -> tuple[list, str, float]:
-        """Top-k passages for the conversation (all scores), the query used, seconds taken."""
+                 filters: dict | None = None, mode: str | None = None) -> tuple[list, str, float]:
+        """Top-k passages for the conversation (all scores), the query used, seconds taken;
+        ``mode`` (hybrid or dense) overrides the profile's."""
         from ingest.index import IndexUnavailable, IndexStoreError
 
         query = retrieval_query(conversation)
         started = time.perf_counter()
         try:
             passages = self.index_for(profile.collection).search(
-                query, k=k or profile.retrieval.k, filters=filters or None)
+                query, k=k or profile.retrieval.k, filters=filters or None,
+                mode=mode or profile.retrieval.mode)
         except IndexUnavailable:
             raise
         except IndexStoreError as exc:

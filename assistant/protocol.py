@@ -127,7 +127,10 @@ class Citation(_Out):
     section: str | None = None
     page: int | None = None
     text: str
-    score: float
+    score: float  # dense cosine similarity (what retrieval.min_score gates)
+    dense_score: float | None = None
+    lexical_score: float | None = None  # BM25
+    fused_score: float | None = None  # reciprocal rank fusion (hybrid retrieval)
     url: str | None = Field(None, description="the document's public page (web and export sources, "
                             "folders with url_prefix)")
 
@@ -211,6 +214,7 @@ class RetrieveRequest(_Lenient):
     messages: list[ChatMessage] | None = None
     k: int | None = Field(None, ge=1, le=50)
     filters: dict[str, Any] | None = None
+    mode: Literal["hybrid", "dense"] | None = None  # default: the profile's retrieval.mode
 
     @field_validator("messages")
     @classmethod
@@ -226,6 +230,7 @@ class RetrieveResponse(_Out):
     query: str
     data: list[Citation]
     min_score: float
+    mode: Literal["hybrid", "dense"]
     retrieval_ms: float
 
 

@@ -25,9 +25,10 @@ async def retrieve(body: RetrieveRequest, request: Request, who: Principal = Dep
     else:
         raise bad_request("Give a 'query' or 'messages'.", param="query")
     passages, query, seconds = await to_thread.run_sync(
-        lambda: grounding.retrieve(profile, conversation, k=body.k, filters=body.filters))
+        lambda: grounding.retrieve(profile, conversation, k=body.k, filters=body.filters, mode=body.mode))
     kept = grounding.relevant(profile, passages)
     request.app.state.metrics.retrieval.labels(profile.name).observe(seconds)
     return RetrieveResponse(model=profile.name, query=query, min_score=profile.retrieval.min_score,
+                            mode=body.mode or profile.retrieval.mode,
                             retrieval_ms=round(seconds * 1000, 2),
                             data=[Citation(**citation(i, p)) for i, p in enumerate(kept, start=1)])

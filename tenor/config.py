@@ -45,6 +45,10 @@ class _Model(BaseModel):
 
 class RetrievalSettings(_Model):
     k: int = Field(4, ge=1, le=50, description="passages retrieved per request")
+    mode: Literal["hybrid", "dense"] = Field(
+        "hybrid", description="hybrid: BM25 and dense ranks fused (exact names, prices, codes match); "
+        "dense: embeddings only"
+    )
     min_score: float = Field(
         0.3, ge=-1, le=1, description="cosine similarity below which a passage is ignored"
     )

@@ -145,7 +145,8 @@ def quickstart(
     )
 
     _step(4, f"Search: {SAMPLE_QUERY!r}")
-    for rank, passage in enumerate(open_index(settings, profile.collection).search(SAMPLE_QUERY, k=3), 1):
+    passages = open_index(settings, profile.collection).search(SAMPLE_QUERY, k=3, mode=profile.retrieval.mode)
+    for rank, passage in enumerate(passages, 1):
         where = passage.section or (f"page {passage.page}" if passage.page else "")
         snippet = " ".join(passage.text.split())[:110]
         console.err.print(f"   {rank}. {passage.score:.3f} {passage.document_id} > {where}\n      {snippet}…",

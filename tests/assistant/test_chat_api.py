@@ -163,7 +163,14 @@ def test_retrieve_returns_the_passages_without_generating(client, fake_vllm):
     body = r.json()
     assert r.status_code == 200 and body["data"][0]["document_id"] == "warranty.pdf" and len(body["data"]) <= 2
     assert body["retrieval_ms"] > 0 and len(fake_vllm.requests) == before
+    assert body["mode"] == "hybrid"
+    top = body["data"][0]
+    assert top["score"] == top["dense_score"] > 0 and top["lexical_score"] > 0 and top["fused_score"] > 0
+    dense = client.post("/v1/retrieve", headers=admin(),
+                        json={"model": "larkfield", "query": QUESTION, "k": 2, "mode": "dense"}).json()
+    assert dense["mode"] == "dense" and dense["data"][0]["fused_score"] is None
     assert_error(client.post("/v1/retrieve", headers=admin(), json={"model": "larkfield"}), 400)
+    assert_error(client.post("/v1/retrieve", headers=admin(), json={"query": QUESTION, "mode": "bm25"}), 400)
 
 
 def test_health_ready_and_metrics(client):
