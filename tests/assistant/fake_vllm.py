@@ -163,6 +163,10 @@ class FakeVllm:
     def requests(self) -> list[dict]:
         return self.app.state.requests
 
+    @property
+    def prompt_tokens(self) -> list[int]:
+        return self.app.state.prompt_tokens
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
