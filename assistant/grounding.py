@@ -7,7 +7,7 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
 2. keeps passages scoring at least the profile's ``min_score``; with none left,
    the answer is the profile's ``no_answer`` text (in the brand voice) and the
    model is not asked to guess;
-3. builds the prompt with ``assistant.prompt.build_prompt`` (the same builder
+3. builds the prompt with ``tenor.prompt.build_prompt`` (the same builder
    fine-tuning uses) within the model's context window: passages and old turns
    are trimmed by token budget, never rejected for length;
 4. numbers the passages that made it into the prompt; those are the citations.
@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from assistant.prompt import TokenMeter, build_prompt, retrieval_query
 from assistant.tokens import cached_meter
 from tenor.config import Profile, Settings
+from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
 

@@ -1,6 +1,6 @@
 """Token meters: a base model's own tokenizer and chat template, for the prompt budget.
 
-``assistant.prompt.build_prompt`` trims a conversation to what the model's
+``tenor.prompt.build_prompt`` trims a conversation to what the model's
 context window holds; vLLM counts the prompt with the model's tokenizer after
 its chat template has wrapped every message, so the budget must count the
 same way. For a model folder this reads ``tokenizer.json`` with `tokenizers`
@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from assistant.prompt import APPROX, TokenMeter
+from tenor.prompt import APPROX, TokenMeter
 
 log = logging.getLogger("tenor.server")
 
