@@ -29,10 +29,11 @@ def counting_vllm(prepared_base_model):
 @pytest.fixture
 def smol_client(make_client, counting_vllm, prepared_base_model, indexed_home):
     """The app on the sample config with SmolLM2 as every profile's base model, or as ``smol_only``'s."""
-    def make(smol_only: bool = False, **server):
+    def make(smol_only: bool = False, answer_tokens: int | None = None, **server):
         profiles = sample_settings(indexed_home).model_dump()["profiles"]
         for name, profile in profiles.items():
             profile["base_model"] = str(indexed_home) if smol_only else str(prepared_base_model)
+            profile["decoding"]["max_tokens"] = answer_tokens
         if smol_only:  # the default profile's model has no tokenizer; only this one is SmolLM2
             profiles["smol"] = {**profiles["larkfield"], "adapter": "smol-voice",
                                 "base_model": str(prepared_base_model)}
@@ -48,12 +49,12 @@ def chat(client, messages, *, model="larkfield", key=CHAT_KEY, **extra):
                        json={"model": model, "messages": messages, **extra})
 
 
-def assert_fits(fake, answer, *, full: bool = True):
+def assert_fits(fake, answer, *, full: bool = True, answer_tokens: int = 512):
     assert answer.status_code == 200, answer.text
     sent = fake.prompt_tokens[-1]
-    assert sent + 512 <= MAX_MODEL_LEN  # what vLLM checks (512: the default max_tokens)
-    if full:  # one message cut to the budget (2048 - 512 - 64 of margin), not far below it
-        assert sent >= MAX_MODEL_LEN - 512 - 64 - 16, sent
+    assert sent + answer_tokens <= MAX_MODEL_LEN  # what vLLM checks (512: the default max_tokens)
+    if full:  # one message cut to the budget (64 tokens of margin), not far below it
+        assert sent >= MAX_MODEL_LEN - answer_tokens - 64 - 16, sent
     return fake.requests[-1]["messages"]
 
 
@@ -64,6 +65,13 @@ def test_a_long_message_is_cut_by_real_tokens_to_fit_the_window(smol_client, cou
                                                retrieval=False))
     sent = messages[-1]["content"]
     assert text.endswith(sent) and len(sent) > 500  # the message's end, as much of it as fits
+
+
+def test_the_profiles_own_answer_length_is_reserved(smol_client, counting_vllm):
+    answer = chat(smol_client(answer_tokens=1000), [{"role": "user", "content": "1234567890" * 2000}],
+                  retrieval=False)
+    assert counting_vllm.requests[-1]["max_tokens"] == 1000
+    assert_fits(counting_vllm, answer, answer_tokens=1000)
 
 
 def test_a_long_grounded_question_keeps_its_passages_and_fits(smol_client, counting_vllm):
