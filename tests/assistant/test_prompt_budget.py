@@ -152,10 +152,11 @@ def test_thousands_of_turns_are_trimmed_in_well_under_a_second(smol_client, coun
     client = smol_client()
     turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"Question {i}: how far does "
               f"the Commuter C2 go on one charge in winter?"} for i in range(2001)]
+    assert_fits(counting_vllm, chat(client, turns, retrieval=False, max_tokens=1), full=False, answer_tokens=1)
+    grounding, profile = client.app.state.grounding, client.app.state.settings.profile("larkfield")
     started = time.perf_counter()
-    answer = chat(client, turns, retrieval=False, max_tokens=1)
-    assert answer.status_code == 200, answer.text
-    assert time.perf_counter() - started < 3
+    grounding.ground(profile, turns, retrieval=False, max_tokens=1)
+    assert time.perf_counter() - started < 2  # ~20 ms on an idle 2-core machine (bench/trim_bench.py)
 
 
 @pytest.mark.parametrize("key,messages,setting", [

@@ -146,6 +146,6 @@ def test_long_and_many_turn_conversations_fit_the_real_context_window(tenor_serv
     many[-1] = {"role": "user", "content": WARRANTY_Q}
     for messages in ([{"role": "user", "content": "1234567890" * 2000}],
                      [{"role": "user", "content": "电池在冬天应该怎样保存？请把它放在室内。" * 1500}], many):
-        result = tenor_server.openai().chat.completions.create(
-            model="larkfield", messages=messages, max_tokens=1, extra_body={"retrieval": False}, **GREEDY)
+        result = tenor_server.openai().chat.completions.create(  # the base profile: no LoRA prefill
+            model="larkfield-base", messages=messages, max_tokens=1, extra_body={"retrieval": False}, **GREEDY)
         assert 1400 < result.usage.prompt_tokens <= 2048 - 1
