@@ -24,7 +24,7 @@ from assistant.chat_service import ChatService
 from assistant.conversation_log import ConversationLog
 from assistant.documents_service import DocumentError, DocumentNotFound, DocumentsService
 from assistant.engine import Engine, EngineError, missing_models
-from assistant.grounding import GroundingError, GroundingService, token_counter
+from assistant.grounding import GroundingError, GroundingService
 from assistant.metrics import Metrics, RequestMetrics
 from assistant.request_log import RequestLog
 from assistant.sources_service import SourcesService
@@ -145,8 +145,9 @@ def create_app(
         if managed is not None:
             client = client or Engine(managed.url, settings.vllm.api_key)
             metrics.track_vllm(managed)
-        grounding = GroundingService(settings, index_for, count_tokens=token_counter(
-            managed.model_path if managed else settings.resolve_model(settings.profile().base_model)))
+        grounding = GroundingService(settings, index_for)
+        for profile in settings.profiles.values():  # load each base model's tokenizer now, not on a request
+            grounding.meter_for(profile)
         app.state.engine = client
         app.state.vllm = managed
         app.state.grounding = grounding

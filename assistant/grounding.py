@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
+from assistant.tokens import cached_meter
 from tenor.config import Profile, Settings
-from tenor.prompt import approx_tokens, build_prompt, retrieval_query
+from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 
-PROMPT_MARGIN_TOKENS = 64  # the chat template's own tokens, and estimation slack
+PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
 
 
 class GroundingError(Exception):
@@ -61,27 +61,16 @@ def public_url(passage) -> str | None:
     return url if isinstance(url, str) and url.lower().startswith(("https://", "http://")) else None
 
 
-def token_counter(model_path: str | Path) -> Callable[[str], int]:
-    """Count tokens with the base model's own tokenizer when its folder has one."""
-    try:
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
-    except Exception:
-        return approx_tokens
-
-    def count(text: str) -> int:
-        return len(tokenizer.encode(text, add_special_tokens=False).ids)
-
-    return count
-
-
 class GroundingService:
     def __init__(self, settings: Settings, index_for: Callable[[str], object],
-                 count_tokens: Callable[[str], int] = approx_tokens):
+                 meter_for: Callable[[Profile], TokenMeter] | None = None):
         self.settings = settings
         self.index_for = index_for  # collection name -> ingest Index
-        self.count_tokens = count_tokens
+        self.meter_for = meter_for or self.base_model_meter
+
+    def base_model_meter(self, profile: Profile) -> TokenMeter:
+        """Counts with the profile's own base model (tokenizer and chat template), loaded once."""
+        return cached_meter(self.settings.resolve_model(profile.base_model))
 
     def retrieve(self, profile: Profile, conversation: list[dict], k: int | None = None,
                  filters: dict | None = None, mode: str | None = None) -> tuple[list, str, float]:
@@ -116,7 +105,7 @@ class GroundingService:
         budget = self.prompt_budget(max_tokens)
         if not retrieval:
             prompt = build_prompt(profile.system_prompt, conversation, grounded=False,
-                                  max_prompt_tokens=budget, count_tokens=self.count_tokens)
+                                  max_prompt_tokens=budget, tokens=self.meter_for(profile))
             return Grounded(messages=prompt.messages, trimmed_turns=prompt.trimmed_turns)
 
         passages, query, seconds = self.retrieve(profile, conversation, filters=filters)
@@ -126,7 +115,7 @@ class GroundingService:
         prompt = build_prompt(
             profile.system_prompt, conversation, passages, grounded=True,
             max_prompt_tokens=budget, max_context_tokens=profile.retrieval.max_context_tokens,
-            count_tokens=self.count_tokens,
+            tokens=self.meter_for(profile),
         )
         return Grounded(
             messages=prompt.messages,

@@ -243,6 +243,18 @@ class ServerSettings(_Model):
     widget_ip_rate_per_minute: int = Field(
         30, ge=0, description="requests per minute per client IP with a widget key; 0: no limit"
     )
+    max_request_messages: int = Field(
+        2048, ge=1, description="messages in one chat request (OpenAI's own limit); more is a 400"
+    )
+    max_request_content_bytes: int = Field(
+        1_000_000, ge=1, description="bytes (UTF-8) of message content in one chat request; more is a 400"
+    )
+    widget_max_request_messages: int = Field(
+        100, ge=1, description="the same for widget keys (the widget sends its last 40 messages)"
+    )
+    widget_max_request_content_bytes: int = Field(
+        64_000, ge=1, description="the same for widget keys"
+    )
     drain_timeout_s: float = Field(
         30, ge=0, description="on SIGTERM, how long in-flight requests (streams) may take to finish"
     )

@@ -15,7 +15,7 @@ WIDGET = {"key": WIDGET_KEY, "scope": "widget", "profiles": ["larkfield"], "orig
           "name": "widget"}
 # What a widget key may call; every other /v1 route must refuse it.
 WIDGET_ROUTES = {("POST", "/v1/chat/completions"), ("GET", "/v1/models"), ("GET", "/v1/models/{model}"),
-                 ("POST", "/v1/retrieve")}
+                 ("POST", "/v1/retrieve"), ("POST", "/v1/feedback")}
 
 
 def widget(origin: str | None = SITE, **headers) -> dict:
@@ -79,7 +79,7 @@ def test_widget_key_cannot_reach_any_admin_endpoint(widget_client):
             assert_error(r, 403, "permission_error")
             checked.append(f"{method} {route.path}")
     assert {"POST /v1/admin/adapters", "GET /v1/documents", "DELETE /v1/documents/{document_id:path}",
-            "POST /v1/documents/reindex"} <= set(checked)
+            "POST /v1/documents/reindex", "GET /v1/admin/sources", "GET /v1/admin/gaps"} <= set(checked)
 
 
 def test_profile_card_carries_the_handoff_url(widget_client):
