@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from assistant.protocol import Health
 
+log = logging.getLogger("tenor.server")
 router = APIRouter(tags=["health"])
 
 
@@ -25,7 +28,8 @@ async def ready(request: Request):
         await to_thread.run_sync(lambda: state.index_for(profile.collection).ping())
         checks["index"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        checks["index"] = f"unavailable: {exc}"
+        log.warning("/ready: the index is unavailable: %s", exc)  # the cause may name paths: log only
+        checks["index"] = "unavailable"
     ok = all(v == "ok" for v in checks.values())
     body = Health(status="ready" if ok else "not ready", checks=checks).model_dump()
     return JSONResponse(body, status_code=200 if ok else 503, headers={} if ok else {"Retry-After": "5"})

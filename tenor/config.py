@@ -141,6 +141,10 @@ class ServerSettings(_Model):
         "127.0.0.1", description="reverse proxies whose X-Forwarded-For gives the client IP (per-IP "
         "widget limits, logs): comma-separated IPs or CIDRs, '*' for any (only where nothing else can connect)"
     )
+    reindex_roots: list[str] = Field(
+        default_factory=list, description="folders on the server that POST /v1/documents/reindex may index "
+        "(absolute, or relative to the data directory), besides $TENOR_HOME/uploads, which is always allowed"
+    )
     log_requests: bool = Field(True, description="log one line per request (id, method, path, status, time)")
     log_request_bodies: bool = Field(
         False, description="also log request bodies (message contents!); off by default"
