@@ -182,6 +182,8 @@ def test_reindex_skips_links_out_system_files_huge_files_and_hidden_folders(make
     (allowed / "leak.md").symlink_to(elsewhere / "canary.md")
     (allowed / "environ.md").symlink_to("/proc/self/environ")
     (allowed / ".private" / "secret.md").write_bytes(SECRET_DOC)
+    os.mkfifo(allowed / "pipe.md")  # reading it would block forever
+    (allowed / "pipe-link.md").symlink_to(allowed / "pipe.md")
     with (allowed / "huge.md").open("wb") as f:
         f.truncate(MAX_FILE_BYTES + 1)  # sparse: costs no disk, would cost a 50 MiB read
     client = make_client(server={"reindex_roots": [str(allowed)]})
