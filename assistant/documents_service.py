@@ -91,25 +91,27 @@ class DocumentsService:
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / name
         incoming = previous = None
+        placed = False
         try:
             with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".incoming",
                                              delete=False) as out:
                 incoming = Path(out.name)
                 shutil.copyfileobj(data, out)
             if target.exists():
+                os.replace(target, incoming.with_suffix(".previous"))
                 previous = incoming.with_suffix(".previous")
-                os.replace(target, previous)
             os.replace(incoming, target)
+            placed = True
             summary = ingest_file(self.settings, target, collection, document_id=name)
             if summary.failed:  # the index is unchanged: a failed load writes nothing
                 raise DocumentError(f"{name}: {summary.failures[0].reason}")
         except BaseException:
-            if incoming is not None:
-                incoming.unlink(missing_ok=True)
             if previous is not None:
                 os.replace(previous, target)
-            else:
+            elif placed:
                 target.unlink(missing_ok=True)
+            if incoming is not None:
+                incoming.unlink(missing_ok=True)
             raise
         if previous is not None:
             previous.unlink()
