@@ -8,7 +8,7 @@ the collection is checked before anything touches the disk, and a failed
 upload leaves the folder as it was.
 
 Re-indexing reads a path on the server, so it is held to the folders the config
-allows (``server.reindex_roots``, plus ``uploads/``), never a system folder, and
+allows (``uploads/``, folder sources, ``server.reindex_roots``), never a system folder, and
 never a hidden file or folder, whichever way the path is given (links included).
 """
 
@@ -138,9 +138,12 @@ class DocumentsService:
             uploaded.unlink(missing_ok=True)
 
     def reindex_roots(self) -> list[Path]:
-        """The folders ``reindex`` may read: uploads/ and ``server.reindex_roots``, links resolved."""
+        """The folders ``reindex`` may read, links resolved: uploads/, the profiles' folder sources
+        (read as `tenor sync` reads them) and ``server.reindex_roots``."""
         home = self.settings.home
-        roots = [self.uploads_root] + [home / Path(p).expanduser() for p in self.settings.server.reindex_roots]
+        roots = [self.uploads_root]
+        roots += [Path(s.path).expanduser() for _, s in self.settings.sources() if s.type == "folder"]
+        roots += [home / Path(p).expanduser() for p in self.settings.server.reindex_roots]
         return [root.resolve() for root in roots]
 
     def allowed_path(self, path: str) -> tuple[Path, Path]:

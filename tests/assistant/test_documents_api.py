@@ -1,6 +1,7 @@
 """Document admin endpoints: changes are visible to the very next chat request."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -202,3 +203,17 @@ def test_reindex_skips_links_out_system_files_huge_files_and_hidden_folders(make
         r = client.post("/v1/documents/reindex", headers=admin(), json={"path": str(hidden), "collection": "paths"})
         assert "hidden" in assert_error(r, 400)["message"]
     assert reads == ["parrot.md"]
+
+
+def test_reindex_roots_default_to_uploads_and_the_folder_sources(tmp_path):
+    from assistant.documents_service import DocumentsService
+    from tenor.config import Settings
+
+    settings = Settings(home=tmp_path / "home", profiles={"shop": {"sources": [
+        {"name": "manuals", "type": "folder", "path": str(tmp_path / "manuals")},
+        {"name": "help", "type": "web", "start_urls": ["https://help.example/"]}]}}, default_profile="shop")
+    roots = DocumentsService(settings, index_for=None).reindex_roots()
+    assert roots == [(tmp_path / "home" / "uploads").resolve(), (tmp_path / "manuals").resolve()]
+    settings.server.reindex_roots = ["docs", "/srv/docs"]
+    assert DocumentsService(settings, index_for=None).reindex_roots()[2:] == [
+        (tmp_path / "home" / "docs").resolve(), Path("/srv/docs").resolve()]
