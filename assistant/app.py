@@ -22,8 +22,8 @@ from assistant import errors
 from assistant.auth import KeyStore, ensure_keys
 from assistant.chat_service import ChatService
 from assistant.conversation_log import ConversationLog
-from assistant.documents_service import DocumentError, DocumentNotFound, DocumentsService
-from assistant.engine import Engine, EngineError, missing_models
+from assistant.documents_service import DocumentError, DocumentNotFound, DocumentsService, PathNotAllowed
+from assistant.engine import Engine, EngineError, EngineUnavailable, missing_models
 from assistant.grounding import GroundingError, GroundingService
 from assistant.metrics import Metrics, RequestMetrics
 from assistant.request_log import RequestLog
@@ -86,12 +86,13 @@ def _install_error_mapping(app: FastAPI) -> None:
     from ingest.index import IndexStoreError, IndexUnavailable
 
     mapping = [
-        (EngineError, lambda e: errors.ApiError(e.status, e.message, headers={"Retry-After": "5"} if e.status == 503 else None,
-                                                code="engine_unavailable" if e.status == 503 else None)),
+        (EngineError, lambda e: errors.ApiError(e.status, e.message)),
+        (EngineUnavailable, lambda e: errors.unavailable(e.message, detail=e.detail)),
         (GroundingError, lambda e: errors.bad_request(str(e), param="filters")),
-        (DocumentNotFound, lambda e: errors.not_found(str(e))),
-        (DocumentError, lambda e: errors.bad_request(str(e), param="file")),
-        (IndexUnavailable, lambda e: errors.unavailable(str(e))),
+        (DocumentNotFound, lambda e: errors.not_found(str(e), param=e.param)),
+        (PathNotAllowed, lambda e: errors.ApiError(403, str(e), param=e.param, code="path_not_allowed")),
+        (DocumentError, lambda e: errors.bad_request(str(e), param=e.param)),
+        (IndexUnavailable, lambda e: errors.unavailable(errors.INDEX_UNAVAILABLE, detail=str(e))),
         (IndexStoreError, lambda e: errors.bad_request(str(e))),
     ]
     for exc_type, to_api in mapping:

@@ -30,6 +30,7 @@ async def _frames(chunks):
         async for chunk in chunks:
             yield sse(chunk)
     except EngineError as exc:  # headers are sent: report in-band, as OpenAI does
+        log.warning("chat stream ended by an engine error: %s", exc)
         yield sse({"error": {"message": exc.message, "type": "service_unavailable", "param": None,
                              "code": "engine_unavailable"}})
     except Exception:  # a bug: still end the stream well-formed; the traceback goes to the log

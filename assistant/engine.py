@@ -3,8 +3,9 @@
 vLLM generates every token. A profile's adapter is selected by its LoRA module
 name in the ``model`` field (a profile without an adapter uses the base
 model's served name). Connection failures become ``EngineUnavailable`` (the
-server answers 503 with Retry-After); vLLM's own 4xx answers become
-``EngineError`` with the same status and vLLM's message.
+server answers 503 with Retry-After, in words that name no internal address;
+the ``detail`` with vLLM's URL and the cause goes to the log); vLLM's own 4xx
+answers become ``EngineError`` with the same status and vLLM's message.
 """
 
 from __future__ import annotations
@@ -26,8 +27,14 @@ class EngineError(Exception):
 
 
 class EngineUnavailable(EngineError):
-    def __init__(self, message: str):
+    """``message`` is for clients (no URL, no internals); ``detail`` is for the log and the operator."""
+
+    def __init__(self, message: str, detail: str):
         super().__init__(503, message)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 def lora_name(adapter: str) -> str:
@@ -79,14 +86,16 @@ class Engine:
         try:
             response = await self.client.send(request, stream=stream)
         except (httpx.TransportError, OSError) as exc:
-            raise EngineUnavailable(f"vLLM at {self.base_url} is unavailable: {type(exc).__name__}: {exc}") from exc
+            raise EngineUnavailable("The language model is unavailable right now; try again shortly.",
+                                    f"vLLM at {self.base_url} is unavailable: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
             if stream:
                 await response.aread()
                 await response.aclose()
             message = _error_message(response)
             if response.status_code >= 500:
-                raise EngineUnavailable(f"vLLM failed ({response.status_code}): {message}")
+                raise EngineUnavailable("The language model failed to answer; try again shortly.",
+                                        f"vLLM at {self.base_url} failed ({response.status_code}): {message}")
             raise EngineError(response.status_code, message)
         return response
 
@@ -115,12 +124,15 @@ class Engine:
                 try:
                     chunk = json.loads(data)
                 except ValueError:
-                    raise EngineUnavailable(f"vLLM sent a malformed stream chunk: {data[:200]!r}") from None
+                    raise EngineUnavailable("The language model sent a malformed stream chunk.",
+                                            f"vLLM sent a malformed stream chunk: {data[:200]!r}") from None
                 if isinstance(chunk, dict) and "error" in chunk:  # vLLM failed after the stream started
-                    raise EngineUnavailable(f"vLLM failed mid-stream: {_error_message_of(chunk)}")
+                    raise EngineUnavailable("The language model failed mid-stream.",
+                                            f"vLLM failed mid-stream: {_error_message_of(chunk)}")
                 yield chunk
         except (httpx.TransportError, OSError) as exc:
-            raise EngineUnavailable(f"vLLM stream broke off: {type(exc).__name__}: {exc}") from exc
+            raise EngineUnavailable("The language model's stream broke off.",
+                                    f"vLLM stream broke off: {type(exc).__name__}: {exc}") from exc
         finally:
             await response.aclose()
 

@@ -64,7 +64,13 @@ def not_found(message: str, param: str | None = None, code: str | None = None) -
     return ApiError(404, message, param=param, code=code)
 
 
-def unavailable(message: str, retry_after: int = 5) -> ApiError:
+INDEX_UNAVAILABLE = "The document index is unavailable right now; try again shortly."
+
+
+def unavailable(message: str, retry_after: int = 5, detail: str | None = None) -> ApiError:
+    """A 503 in words fit for anyone; ``detail`` (addresses, paths, causes) goes to the log only."""
+    if detail:
+        log.warning("503 %s (%s)", message, detail)
     return ApiError(503, message, code="engine_unavailable", headers={"Retry-After": str(retry_after)})
 
 

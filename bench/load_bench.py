@@ -9,8 +9,9 @@ config, SmolLM2 + a test LoRA adapter, the sample documents indexed) in ``--home
 
 1. chat alone: ``--clients`` workers, each sending streamed chat requests back to back
    for ``--seconds`` (then finishing the request in flight);
-2. chat beside an ingest: ``--ingest-docs`` small documents written to a folder and
-   indexed through the server's admin API (``POST /v1/documents/reindex``, into the
+2. chat beside an ingest: ``--ingest-docs`` small documents written to ``--home``/bulk/
+   (the server started here allows it in ``server.reindex_roots``; with ``--url``, the
+   server's config must) and indexed through the admin API (``POST /v1/documents/reindex``, into the
    same collection the chat searches; embedded Chroma belongs to the server process,
    so the ingest goes through it), while the same clients keep chatting until the
    ingest is done (at least ``--seconds``).
@@ -300,14 +301,14 @@ def main() -> int:
     if args.url:
         url, pid = args.url.rstrip("/"), args.pid
     else:
-        proc, url = start_server(args.home)
+        proc, url = start_server(args.home, {"server": {"reindex_roots": [str(args.home / "bulk")]}})
         pid = proc.pid
     results = []
     try:
         results.append(run_phase("chat alone", url, args.key, pid, args.clients, args.seconds, args.model,
                                  args.max_tokens))
         if args.ingest_docs:
-            folder = write_docs(args.home / f"bulk-{int(time.time())}", args.ingest_docs)
+            folder = write_docs(args.home / "bulk" / str(int(time.time())), args.ingest_docs)
             done, ingest = threading.Event(), {}
             thread = threading.Thread(target=ingest_beside, args=(url, args.key, folder, done, ingest), daemon=True)
             phase = run_phase(f"chat beside an ingest of {args.ingest_docs} documents", url, args.key, pid,

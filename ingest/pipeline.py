@@ -6,11 +6,19 @@ pipeline settings are unchanged and fully indexed is skipped; a changed one
 has its chunks replaced; with ``prune`` the collection is made to mirror the
 given paths exactly. Chunks of several documents are embedded together, so
 the embedder always sees full batches.
+
+Only regular files are read, and only after their size is checked; a folder is
+walked without following links into other folders, and nothing under the
+system folders (/proc, /sys, /dev) is ever read, however a link points there.
+With ``within`` (the server's re-index), a file whose real path (links
+resolved) is outside those folders is refused too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +26,17 @@ from typing import Callable, Iterable
 
 from ingest.chunking import chunk_document, embedding_text, make_splitter
 from ingest.index import DocumentState, Index, open_index
-from ingest.loaders import LoadError, load_file
+from ingest.loaders import MAX_FILE_BYTES, LoadError, load_file
 from ingest.models import Chunk, FileFailure, IngestSummary
 from tenor.config import Settings
 
 PIPELINE_VERSION = "1"  # bump when loaders or chunking change how text is cut
 Progress = Callable[..., None]  # progress(n=1, note=None)
+SYSTEM_DIRS = ("/proc", "/sys", "/dev")  # kernel files: endless, blocking, or secret; never documents
+
+
+def in_system_dir(path: Path) -> bool:
+    return any(path.is_relative_to(folder) for folder in SYSTEM_DIRS)
 
 
 @dataclass
@@ -56,17 +69,42 @@ def discover(paths: Iterable[Path | str]) -> tuple[list[SourceFile], list[FileFa
         if path.is_file():
             files = [(path, path.name)]
         elif path.is_dir():
-            files = [
-                (f, f.relative_to(path).as_posix())
-                for f in sorted(path.rglob("*"))
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
-            ]
+            files = [(f, f.relative_to(path).as_posix()) for f in _walk(path) if f.is_file()]
         else:
             missing.append(FileFailure(str(path), "no such file or folder"))
             continue
         for file, doc_id in files:
             found.setdefault(doc_id, SourceFile(file, doc_id))
     return list(found.values()), missing
+
+
+def _walk(folder: Path) -> list[Path]:
+    """Every non-hidden entry below ``folder``, sorted; hidden and system folders and links
+    to folders are not entered."""
+    found = []
+    for top, dirs, names in os.walk(folder):  # os.walk does not follow links into folders
+        here = Path(top)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not in_system_dir(here / d)]
+        found += [here / n for n in names if not n.startswith(".")]
+    return sorted(found)
+
+
+def unreadable_reason(path: Path, within: list[Path] | None = None) -> str | None:
+    """Why ``path`` must not be read (checked before opening it), or None."""
+    real = path.resolve()
+    if in_system_dir(real):
+        return f"{real} is in a system folder ({', '.join(SYSTEM_DIRS)}); not read"
+    if within is not None and not any(real.is_relative_to(folder) for folder in within):
+        return "a link to a file outside the folders this server may index; not read"
+    try:
+        info = real.stat()
+    except OSError as exc:
+        return f"cannot read file: {exc.strerror or exc}"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file; not read"
+    if info.st_size > MAX_FILE_BYTES:
+        return f"file is {info.st_size / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB"
+    return None
 
 
 def file_hash(path: Path) -> str:
@@ -85,8 +123,9 @@ class Ingester:
     """One ingest run into one collection."""
 
     def __init__(self, settings: Settings, collection: str | None = None,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, within: list[Path] | None = None):
         self.settings = settings
+        self.within = within
         self.index: Index = open_index(settings, collection)
         self.summary = IngestSummary(collection=self.index.name)
         self.progress = progress or (lambda n=1, note=None: None)
@@ -121,6 +160,10 @@ class Ingester:
         return self.summary
 
     def _ingest_one(self, source: SourceFile, state: DocumentState | None) -> None:
+        reason = unreadable_reason(source.path, self.within)
+        if reason:
+            self._fail(source, reason)  # whatever was indexed before stays as it was
+            return
         try:
             content_hash = file_hash(source.path)
         except OSError as exc:
@@ -169,12 +212,13 @@ class Ingester:
 
 def ingest_paths(settings: Settings, paths: Iterable[Path | str], collection: str | None = None,
                  prune: bool = False, on_progress: Progress | None = None,
-                 on_start: Callable[[int], None] | None = None) -> IngestSummary:
+                 on_start: Callable[[int], None] | None = None,
+                 within: list[Path] | None = None) -> IngestSummary:
     """Index files and folders into a collection; see the module docstring."""
     files, missing = discover(paths)
     if on_start:
         on_start(len(files))
-    ingester = Ingester(settings, collection, on_progress)
+    ingester = Ingester(settings, collection, on_progress, within)
     summary = ingester.run(files, prune=prune and not missing)
     for failure in missing:
         summary.failed += 1

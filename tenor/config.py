@@ -262,6 +262,11 @@ class ServerSettings(_Model):
         "127.0.0.1", description="reverse proxies whose X-Forwarded-For gives the client IP (per-IP "
         "widget limits, logs): comma-separated IPs or CIDRs, '*' for any (only where nothing else can connect)"
     )
+    reindex_roots: list[str] = Field(
+        default_factory=list, description="folders on the server that POST /v1/documents/reindex may index "
+        "(absolute, or relative to the data directory), besides $TENOR_HOME/uploads and the profiles' "
+        "folder sources, which are always allowed"
+    )
     sync_check_s: float = Field(
         30, gt=0, description="how often `tenor serve` checks for sources whose `every` has passed"
     )

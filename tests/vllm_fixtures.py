@@ -106,7 +106,7 @@ def tenor_server(prepared_base_model, tmp_path_factory):
     page_port = free_port()
     config["api_keys"].append({"key": WIDGET_KEY, "scope": "widget", "profiles": ["larkfield"], "name": "e2e-widget",
                                "origins": [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{page_port}"]})
-    config["server"] = {"port": port}
+    config["server"] = {"port": port, "reindex_roots": [str(docs)]}
     config["vllm"] = {"port": free_port(), "kv_cache_gb": 1, "max_model_len": 2048}
     config_path = home / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))

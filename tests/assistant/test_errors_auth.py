@@ -110,6 +110,49 @@ def test_vllm_down_is_503_with_retry_after(make_client):
     assert ready.status_code == 503 and ready.json()["checks"]["vllm"] == "unavailable"
 
 
+def test_outage_answers_name_no_internal_address_or_path_and_the_log_has_them(indexed_home, caplog):
+    """/ready needs no key, and a 503 reaches every caller: neither shows where vLLM or the index lives."""
+    import logging
+
+    from fastapi.testclient import TestClient
+
+    from assistant.app import create_app
+    from assistant.engine import Engine
+    from ingest.index import IndexUnavailable
+    from tests.assistant.conftest import sample_settings
+    from tests.assistant.fake_vllm import free_port
+
+    secret_path = "/srv/secret-volume/index"
+    vllm_url = f"http://127.0.0.1:{free_port()}"
+
+    class IndexDown:
+        embedder = None
+
+        def ping(self, *args, **kwargs):
+            raise IndexUnavailable(f"cannot open the Chroma index at {secret_path}: disk I/O error")
+
+        search = ping
+
+    app = create_app(sample_settings(indexed_home), engine=Engine(vllm_url), index_for=lambda name: IndexDown())
+    caplog.set_level(logging.WARNING, logger="tenor")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answers = [
+            client.get("/ready"),
+            client.post("/v1/chat/completions", headers=admin(), json={**Q, "model": "larkfield"}),
+            client.post("/v1/chat/completions", headers=admin(), json={**Q, "model": "larkfield", "retrieval": False}),
+            client.post("/v1/chat/completions", headers=admin(),
+                        json={**Q, "model": "larkfield", "retrieval": False, "stream": True}),
+            client.post("/v1/retrieve", headers=admin(), json={"model": "larkfield", "query": "warranty"}),
+        ]
+    assert answers[0].status_code == 503 and answers[0].json()["checks"] == {"vllm": "unavailable",
+                                                                              "index": "unavailable"}
+    for r in answers[1:]:
+        assert_error(r, 503)
+    for r in answers:
+        assert secret_path not in r.text and vllm_url not in r.text and "127.0.0.1" not in r.text, r.text
+    assert secret_path in caplog.text and vllm_url in caplog.text  # the operator still learns why
+
+
 def test_unknown_path_and_method_are_openai_errors(client):
     assert_error(client.get("/v1/nothing-here", headers=admin()), 404)
     assert_error(client.get("/v1/chat/completions", headers=admin()), 405)
