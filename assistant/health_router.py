@@ -1,11 +1,12 @@
-"""GET /health (liveness), /ready (vLLM and the index answer), /metrics (Prometheus)."""
+"""GET /health (liveness), /ready (vLLM and the index answer), /metrics (Prometheus, admin key)."""
 
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from assistant.deps import admin
 from assistant.protocol import Health
 
 router = APIRouter(tags=["health"])
@@ -31,7 +32,8 @@ async def ready(request: Request):
     return JSONResponse(body, status_code=200 if ok else 503, headers={} if ok else {"Retry-After": "5"})
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(admin)])
 async def metrics(request: Request) -> Response:
+    """Without a key: ``server.metrics_port`` (assistant.metrics)."""
     m = request.app.state.metrics
     return Response(m.render(), media_type=m.content_type)
