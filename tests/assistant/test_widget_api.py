@@ -328,3 +328,28 @@ def test_rate_limiter_spend_goes_into_debt_and_acquire_waits_it_out():
     assert limiter.acquire("t", 60, cost=0) == 0
     limiter.spend("t", None, 10**9)  # no limit: nothing recorded
     assert limiter.acquire("t", None, cost=0) == 0
+
+
+def test_a_stream_left_early_is_charged_what_it_used(client):
+    """The usage chunk comes last; a client that leaves before it is still charged (prompt + streamed)."""
+    from assistant.protocol import ChatCompletionRequest
+
+    chat, profile = client.app.state.chat, client.app.state.settings.profile("larkfield")
+    request = ChatCompletionRequest(model="larkfield", stream=True, messages=PIRATE[1:])
+    charged = []
+
+    async def read(chunks_wanted):
+        chunks = await chat.stream(profile, request, on_usage=charged.append)
+        seen = 0
+        async for _ in chunks:
+            seen += 1
+            if seen == chunks_wanted:
+                break
+        await chunks.aclose()
+
+    client.portal.call(read, None)  # to the end: vLLM's own usage, charged once
+    assert len(charged) == 1 and charged[0]["prompt_tokens"] == 100  # the fake vLLM's figure
+    charged.clear()
+    client.portal.call(read, 3)  # left after the role chunk and two words
+    (estimate,) = charged
+    assert estimate["completion_tokens"] == 2 and estimate["prompt_tokens"] > 100  # the grounded prompt, estimated
