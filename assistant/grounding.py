@@ -7,7 +7,7 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
 2. keeps passages scoring at least the profile's ``min_score``; with none left,
    the answer is the profile's ``no_answer`` text (in the brand voice) and the
    model is not asked to guess;
-3. builds the prompt with ``assistant.prompt.build_prompt`` (the same builder
+3. builds the prompt with ``tenor.prompt.build_prompt`` (the same builder
    fine-tuning uses) within the model's context window: passages and old turns
    are trimmed by token budget, never rejected for length;
 4. numbers the passages that made it into the prompt; those are the citations.
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from assistant.prompt import approx_tokens, build_prompt, retrieval_query
 from tenor.config import Profile, Settings
+from tenor.prompt import approx_tokens, build_prompt, retrieval_query
 
 PROMPT_MARGIN_TOKENS = 64  # the chat template's own tokens, and estimation slack
 

@@ -52,6 +52,30 @@ class VoiceRules(_Model):
     required: list[str] = Field(default_factory=list, description="phrases every answer contains")
     forbidden: list[str] = Field(default_factory=list, description="phrases no answer contains")
     max_words: int | None = None
+    sign_off: str | None = Field(
+        None, description="the phrase every answer ends with; decoding stops right after it "
+        "(decoding.stop_at_sign_off)"
+    )
+
+
+class DecodingSettings(_Model):
+    """Sampling defaults sent to vLLM with every answer; a request's own values win.
+
+    Small models fall into loops under greedy decoding ("Ride on! Ride on! ...").
+    ``frequency_penalty`` counts only the answer's own tokens (OpenAI's and vLLM's
+    definition), so it breaks loops without discouraging the model from copying
+    prices and names out of the passages, which ``repetition_penalty`` would (vLLM
+    applies it to prompt tokens too).
+    """
+
+    temperature: float | None = Field(0.0, ge=0, le=2, description="0: greedy")
+    frequency_penalty: float | None = Field(0.5, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    repetition_penalty: float | None = Field(None, gt=0, le=2, description="vLLM's; applies to prompt tokens too")
+    max_tokens: int | None = Field(
+        None, ge=1, description="completion tokens when a request sets none; unset: server.default_max_tokens"
+    )
+    stop_at_sign_off: bool = Field(True, description="end the answer after voice.sign_off (kept in the answer)")
 
 
 class Profile(_Model):
@@ -65,6 +89,7 @@ class Profile(_Model):
     no_answer: str = "I'm sorry, our documents don't cover that."
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     voice: VoiceRules = Field(default_factory=VoiceRules)
+    decoding: DecodingSettings = Field(default_factory=DecodingSettings)
     handoff_url: str | None = None
 
 
