@@ -45,7 +45,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
                            chat: ChatService = Depends(state("chat"))):
     profile = profile_for(request, who, body.model)
     if who.scope == "widget":
-        body = widget_policy.restrict(body, who, request.app.state.settings.server)
+        body = widget_policy.restrict(body, who, profile, request.app.state.settings.server)
     keys = request.app.state.keys
     keys.check_token_budget(who)
 

@@ -25,12 +25,13 @@ from __future__ import annotations
 from assistant.auth import Principal
 from assistant.errors import bad_request
 from assistant.protocol import ChatCompletionRequest
-from tenor.config import ServerSettings
+from tenor.config import Profile, ServerSettings
 
 ANSWER_CHARS_PER_TOKEN = 8  # generous: English text runs about 4 characters a token
 
 
-def restrict(request: ChatCompletionRequest, who: Principal, server: ServerSettings) -> ChatCompletionRequest:
+def restrict(request: ChatCompletionRequest, who: Principal, profile: Profile,
+             server: ServerSettings) -> ChatCompletionRequest:
     """The request as a widget key may send it; raises a 400 ``ApiError`` for what it may not."""
     if not who.trusted:
         _check_conversation(request, server.widget_max_tokens * ANSWER_CHARS_PER_TOKEN)
@@ -41,7 +42,7 @@ def restrict(request: ChatCompletionRequest, who: Principal, server: ServerSetti
         raise bad_request("A widget key gets one answer per request: 'n' must be 1.", param="n",
                           code="widget_not_allowed")
     cap = server.widget_max_tokens
-    asked = request.requested_max_tokens or server.default_max_tokens
+    asked = request.requested_max_tokens or profile.decoding.max_tokens or server.default_max_tokens
     return request.model_copy(update={"max_tokens": min(asked, cap), "max_completion_tokens": None})
 
 
