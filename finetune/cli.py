@@ -9,7 +9,6 @@ import typer
 
 from finetune.train import TrainConfig
 from tenor import console
-from tenor.cli_groups import adapters_app, model_app
 
 JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout")
 
@@ -104,7 +103,6 @@ def _num(value) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-@model_app.command("prepare")
 def model_prepare(
     gguf: Optional[Path] = typer.Option(
         None, "--gguf", metavar="FILE", help="convert this GGUF file instead of the embedded SmolLM2"
@@ -138,7 +136,6 @@ def model_prepare(
         console.err.print(f"base model ready in [bold]{path}[/]", highlight=False)
 
 
-@adapters_app.command("list")
 def adapters_list(as_json: bool = JsonOpt) -> None:
     """List the adapters under $TENOR_HOME/adapters, with their manifests' main facts."""
     from finetune.adapters import list_adapters
@@ -158,7 +155,6 @@ def adapters_list(as_json: bool = JsonOpt) -> None:
     console.err.print(f"{len(rows)} adapters in {console.settings().adapters_dir}", highlight=False)
 
 
-@adapters_app.command("merge")
 def adapters_merge(
     adapter: str = typer.Argument(..., help="adapter NAME (under $TENOR_HOME/adapters) or PATH"),
     out: Path = typer.Option(..., "--out", "-o", help="folder for the merged model"),
@@ -179,7 +175,3 @@ def adapters_merge(
         console.print_json({"path": str(path), "adapter": str(adapter_path(settings, adapter))})
     else:
         console.err.print(f"merged model written to [bold]{path}[/]", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("finetune")(finetune)
