@@ -23,6 +23,7 @@ GROUPS = {
     "docs": "List and delete indexed documents.",
     "model": "Prepare base models under the data directory.",
     "adapters": "List, merge and hot-load LoRA adapters.",
+    "feedback": "Feedback on logged answers, as training data.",
 }
 
 # (group or None for a top-level command, command name, function)
@@ -34,6 +35,7 @@ COMMANDS = [
     (None, "serve", server.serve),
     (None, "chat", server.chat),
     (None, "eval", evaluation.run_eval),
+    (None, "gaps", server.gaps),
     (None, "quickstart", quickstart.quickstart),
     ("docs", "list", ingest.docs_list),
     ("docs", "delete", ingest.docs_delete),
@@ -42,6 +44,7 @@ COMMANDS = [
     ("adapters", "list", finetune.adapters_list),
     ("adapters", "merge", finetune.adapters_merge),
     ("adapters", "load", server.adapters_load),
+    ("feedback", "export", server.feedback_export),
 ]
 
 app = typer.Typer(

@@ -158,6 +158,10 @@ class Profile(_Model):
         default_factory=list, description="where the collection's documents live; `tenor sync` keeps it in step"
     )
     handoff_url: str | None = None
+    log_conversations: bool = Field(
+        False, description="record this profile's exchanges (redacted) in the conversation log, for feedback, "
+        "content gaps and training data"
+    )
 
 
 class EmbedSettings(_Model):
@@ -260,6 +264,14 @@ class ServerSettings(_Model):
     )
 
 
+class ConversationSettings(_Model):
+    retention_days: int = Field(90, ge=1, description="exchanges older than this are deleted")
+    redact_patterns: dict[str, str] = Field(
+        default_factory=dict, description="label -> regular expression replaced by [label] before anything is "
+        "stored, e.g. {order: 'LK-\\d{6}'}; e-mail addresses, phone and card numbers are always redacted"
+    )
+
+
 class Settings(_Model):
     home: Path = Field(default_factory=lambda: Path("~/.tenor").expanduser())
     chroma_url: str | None = Field(None, description="Chroma server; unset = embedded under home")
@@ -270,6 +282,11 @@ class Settings(_Model):
     default_profile: str = "default"
     profiles: dict[str, Profile] = Field(default_factory=lambda: {"default": Profile()})
     api_keys: list[ApiKey] = Field(default_factory=list)
+    database_url: str | None = Field(
+        None, description="the conversation log's database (SQLAlchemy URL, e.g. postgresql+psycopg://...); "
+        "unset = SQLite at $TENOR_HOME/tenor.db"
+    )
+    conversations: ConversationSettings = Field(default_factory=ConversationSettings)
 
     @model_validator(mode="after")
     def _fill_profiles(self) -> "Settings":

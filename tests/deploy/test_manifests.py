@@ -127,7 +127,7 @@ def test_compose_file_follows_the_compose_specification():
 
     data = compose_dict()
     parsed = PyCompose.from_yaml(yaml.safe_dump(data)).to_dict()
-    assert set(parsed["services"]) == {"vllm", "chroma", "assistant-a", "assistant-b", "proxy", "ingest"}
+    assert set(parsed["services"]) == {"vllm", "chroma", "postgres", "assistant-a", "assistant-b", "proxy", "ingest"}
 
 
 def test_compose_validation_rejects_a_broken_file():
@@ -380,7 +380,9 @@ def test_images_are_multi_stage_non_root_and_pinned():
     images = [s.get("image", "") for s in compose_dict()["services"].values()]
     images += [_container(o)["image"] for o in k8s_objects() if o["kind"] in ("Deployment", "StatefulSet", "Job")]
     for image in images:
-        assert re.search(r":v?\d+\.\d+\.\d+", image), f"unpinned image {image!r}"
+        # x.y.z, or PostgreSQL's own two-part releases (16.6 is one exact release)
+        exact = r":v?\d+\.\d+\.\d+" if not image.startswith("postgres:") else r":\d+\.\d+-alpine\d+\.\d+$"
+        assert re.search(exact, image), f"unpinned image {image!r}"
 
 
 def test_serve_light_extra_has_no_torch():
