@@ -15,7 +15,7 @@ WIDGET = {"key": WIDGET_KEY, "scope": "widget", "profiles": ["larkfield"], "orig
           "name": "widget"}
 # What a widget key may call; every other /v1 route must refuse it.
 WIDGET_ROUTES = {("POST", "/v1/chat/completions"), ("GET", "/v1/models"), ("GET", "/v1/models/{model}"),
-                 ("POST", "/v1/retrieve")}
+                 ("POST", "/v1/retrieve"), ("POST", "/v1/feedback")}
 
 
 def widget(origin: str | None = SITE, **headers) -> dict:
