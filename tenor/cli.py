@@ -13,11 +13,16 @@ from typing import Optional
 
 import typer
 
-from assistant import cli as server
-from evaluation import cli as evaluation
-from finetune import cli as finetune
-from ingest import cli as ingest
-from tenor import quickstart
+# Nothing is downloaded at run time: a model is a local folder or already in the hub cache.
+# Set before any wing imports huggingface_hub, which reads these once. HF_HUB_OFFLINE=0 opts out.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from assistant import cli as server  # noqa: E402
+from evaluation import cli as evaluation  # noqa: E402
+from finetune import cli as finetune  # noqa: E402
+from ingest import cli as ingest  # noqa: E402
+from tenor import quickstart  # noqa: E402
 
 GROUPS = {
     "docs": "List and delete indexed documents.",

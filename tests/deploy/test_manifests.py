@@ -102,7 +102,9 @@ def _known_env_var(name: str) -> bool:
     """A TENOR_* variable the settings loader reads and the Settings model accepts."""
     if name in ("TENOR_CONFIG", "TENOR_HOME"):
         return True
-    tree = _env_overrides({name: "1"})
+    tree, _ = _env_overrides({name: "1"})
+    if not tree:  # ignored by the loader: it names no setting
+        return False
     node: object = Settings
     path = []
     while isinstance(tree, dict) and tree:
