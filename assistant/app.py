@@ -101,6 +101,17 @@ def _install_error_mapping(app: FastAPI) -> None:
         app.add_exception_handler(exc_type, handler)
 
 
+def _serve_metrics(app: FastAPI, metrics: Metrics, settings: Settings):
+    host, port = settings.server.host, settings.server.metrics_port
+    try:
+        server = metrics.serve(host, port)
+    except OSError as exc:
+        app.state.startup_error = StartupError(f"cannot serve metrics on {host}:{port} (server.metrics_port): {exc}")
+        raise app.state.startup_error from exc
+    app.state.metrics_port = server.server_port
+    return server
+
+
 def create_app(
     settings: Settings,
     *,
@@ -158,9 +169,15 @@ def create_app(
         app.state.documents = DocumentsService(settings, index_for)
         app.state.sources = SourcesService(settings)
         app.state.sources.start()
+        metrics_server = None
         try:
+            if settings.server.metrics_port is not None:
+                metrics_server = _serve_metrics(app, metrics, settings)
             yield
         finally:
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             await to_thread.run_sync(app.state.sources.stop)
             if app.state.conversations is not None:
                 app.state.conversations.close()

@@ -3,7 +3,9 @@
 - ``chat``: chat, models and retrieval, on the profiles the key lists (``*`` = all).
 - ``widget``: a publishable key for the support widget: like ``chat``, but only
   from a browser page whose ``Origin`` is in the key's ``origins``, and rate
-  limited per key and per client IP (429 with ``Retry-After``).
+  limited per key and per client IP (429 with ``Retry-After``), held to what the
+  widget itself sends and capped in cost (``assistant.widget_policy``, a token
+  budget per minute).
 - ``admin``: everything, including documents and adapters.
 
 Any key with ``origins`` is refused (403) when a browser sends another ``Origin``.
@@ -37,6 +39,9 @@ class Principal:
     scope: str
     profiles: list[str] = field(default_factory=lambda: ["*"])
     origins: list[str] = field(default_factory=list)
+    trusted: bool = False  # a widget key whose requests may steer the prompt (assistant.widget_policy)
+    tokens_per_minute: int | None = None  # model tokens a minute, all clients together; None: no budget
+    bucket: str = ""  # the key's name in the rate limiter
 
     def may_use(self, profile: str) -> bool:
         return self.scope == "admin" or "*" in self.profiles or profile in self.profiles
@@ -108,8 +113,22 @@ class KeyStore:
         if origin and key.origins and not allows_origin(key, origin):
             raise forbidden(f"This key may not be used from origin {origin}.")
         self._check_rate(key, request)
+        tokens_per_minute = key.tokens_per_minute
+        if tokens_per_minute is None and key.scope == "widget":
+            tokens_per_minute = self.limits.widget_key_tokens_per_minute
         return Principal(name=key.name or f"{key.key[:4]}...", scope=key.scope,
-                         profiles=list(key.profiles), origins=list(key.origins))
+                         profiles=list(key.profiles), origins=list(key.origins), trusted=key.trusted,
+                         tokens_per_minute=tokens_per_minute, bucket=f"tokens:{_digest(key.key).hex()}")
+
+    def check_token_budget(self, who: Principal) -> None:
+        """429 while the key's token budget is spent (answers are charged when done: ``spend_tokens``)."""
+        wait = self.limiter.acquire(who.bucket, who.tokens_per_minute, cost=0)
+        if wait:
+            raise rate_limited(wait, "This key's token budget for the minute is spent")
+
+    def spend_tokens(self, who: Principal, usage: dict) -> None:
+        tokens = (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)
+        self.limiter.spend(who.bucket, who.tokens_per_minute, tokens)
 
     def _check_rate(self, key: ApiKey, request: Request) -> None:
         """Per client IP (widget keys), then per key; raise 429 with Retry-After when over."""

@@ -8,6 +8,7 @@ import logging
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
+from assistant import widget_policy
 from assistant.auth import Principal
 from assistant.chat_service import ChatService
 from assistant.deps import principal, profile_for, state
@@ -60,8 +61,16 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
                            chat: ChatService = Depends(state("chat"))):
     profile = profile_for(request, who, body.model)
     check_size(body, who, request.app.state.settings.server)
+    if who.scope == "widget":
+        body = widget_policy.restrict(body, who, profile, request.app.state.settings.server)
+    keys = request.app.state.keys
+    keys.check_token_budget(who)
+
+    def spend(usage: dict) -> None:
+        keys.spend_tokens(who, usage)
+
     if body.stream:
-        chunks = await chat.stream(profile, body)
+        chunks = await chat.stream(profile, body, on_usage=spend)
         return StreamingResponse(_frames(chunks), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return await chat.complete(profile, body)
+    return await chat.complete(profile, body, on_usage=spend)

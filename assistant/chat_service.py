@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from anyio import to_thread
 
@@ -23,6 +23,8 @@ from tenor.config import Profile, Settings
 from tenor.prompt import approx_tokens
 
 log = logging.getLogger("tenor.server")
+
+OnUsage = Callable[[dict], None]  # told each answer's usage (a key's token budget)
 
 _SAMPLING = ("temperature", "top_p", "stop", "seed", "n", "user", "presence_penalty", "frequency_penalty")
 _PROFILE_SAMPLING = ("temperature", "frequency_penalty", "presence_penalty", "repetition_penalty")
@@ -83,7 +85,8 @@ class ChatService:
                 **sampling(profile, request, self.settings.server.default_max_tokens)}
 
     # -- not streamed -----------------------------------------------------------------
-    async def complete(self, profile: Profile, request: ChatCompletionRequest) -> ChatCompletion:
+    async def complete(self, profile: Profile, request: ChatCompletionRequest,
+                       on_usage: OnUsage | None = None) -> ChatCompletion:
         started = time.perf_counter()
         grounded = await self.ground(profile, request)
         if grounded.no_answer is not None:
@@ -94,7 +97,7 @@ class ChatService:
             await self.record(profile, request, response.id, text, [], "no_answer", started)
             return response
         result = await self.engine.chat(self.payload(profile, request, grounded))
-        self.metrics.count_usage(profile.name, result.get("usage"))
+        self._count_usage(profile, result.get("usage"), on_usage)
         choices = [
             Choice(index=c.get("index", i), finish_reason=c.get("finish_reason"),
                    message=ResponseMessage(content=(c.get("message") or {}).get("content")))
@@ -107,7 +110,8 @@ class ChatService:
         return response
 
     # -- streamed ----------------------------------------------------------------------
-    async def stream(self, profile: Profile, request: ChatCompletionRequest) -> AsyncIterator[dict]:
+    async def stream(self, profile: Profile, request: ChatCompletionRequest,
+                     on_usage: OnUsage | None = None) -> AsyncIterator[dict]:
         """Ground and open the vLLM stream (errors raise here), then return the chunk iterator."""
         started = time.perf_counter()
         grounded = await self.ground(profile, request)
@@ -117,32 +121,49 @@ class ChatService:
         payload = self.payload(profile, request, grounded)
         payload["stream_options"] = {"include_usage": True}  # always: the metrics need it
         chunks = await self.engine.stream_chat(payload)
-        return self._relay(profile, request, chunks, grounded.citations, include_usage, started)
+        prompt_tokens = sum(approx_tokens(str(m.get("content") or "")) for m in grounded.messages)
+        return self._relay(profile, request, chunks, grounded.citations, include_usage, started, on_usage,
+                           prompt_tokens)
+
+    def _count_usage(self, profile: Profile, usage: dict | None, on_usage: OnUsage | None) -> None:
+        self.metrics.count_usage(profile.name, usage)
+        if usage and on_usage:
+            on_usage(usage)
 
     async def _relay(self, profile: Profile, request: ChatCompletionRequest, chunks: AsyncIterator[dict],
-                     citations: list[dict], include_usage: bool, started: float) -> AsyncIterator[dict]:
+                     citations: list[dict], include_usage: bool, started: float, on_usage: OnUsage | None,
+                     prompt_tokens: int) -> AsyncIterator[dict]:
         cid = completion_id()
         first = True
         first_token = True
         answer = []
-        async for chunk in chunks:
-            answer += [(c.get("delta") or {}).get("content") or "" for c in chunk.get("choices", [])
-                       if c.get("index", 0) == 0]
-            chunk["id"] = cid
-            chunk["model"] = profile.name
-            if first:
-                chunk["citations"] = citations
-                first = False
-            if chunk.get("usage") and not chunk.get("choices"):
-                self.metrics.count_usage(profile.name, chunk["usage"])
-                if not include_usage:
-                    continue
-            elif not include_usage:
-                chunk.pop("usage", None)
-            if first_token and any((c.get("delta") or {}).get("content") for c in chunk.get("choices", [])):
-                self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
-                first_token = False
-            yield chunk
+        streamed = 0  # content deltas, about one token each
+        counted = False
+        try:
+            async for chunk in chunks:
+                answer += [(c.get("delta") or {}).get("content") or "" for c in chunk.get("choices", [])
+                           if c.get("index", 0) == 0]
+                chunk["id"] = cid
+                chunk["model"] = profile.name
+                if first:
+                    chunk["citations"] = citations
+                    first = False
+                if chunk.get("usage") and not chunk.get("choices"):
+                    self._count_usage(profile, chunk["usage"], on_usage)
+                    counted = True
+                    if not include_usage:
+                        continue
+                elif not include_usage:
+                    chunk.pop("usage", None)
+                has_content = any((c.get("delta") or {}).get("content") for c in chunk.get("choices", []))
+                streamed += has_content
+                if first_token and has_content:
+                    self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
+                    first_token = False
+                yield chunk
+        finally:
+            if not counted and on_usage:  # the client left (or vLLM died) before the usage chunk: estimate
+                on_usage({"prompt_tokens": prompt_tokens, "completion_tokens": streamed})
         await self.record(profile, request, cid, "".join(answer), citations, "answered", started)
 
     async def _canned(self, profile: Profile, request: ChatCompletionRequest, text: str,

@@ -24,8 +24,9 @@ def profile_for(request: Request, who: Principal, model: str | None) -> Profile:
     settings = request.app.state.settings
     name = model or settings.default_profile
     profile = settings.profiles.get(name)
-    if profile is None:
-        raise not_found(f"The model '{name}' does not exist. Available: {', '.join(settings.profiles)}.",
+    if profile is None:  # name only the profiles this key may use: the others are not its business
+        available = [p for p in settings.profiles if who.may_use(p)]
+        raise not_found(f"The model '{name}' does not exist. Available: {', '.join(available) or 'none'}.",
                         param="model", code="model_not_found")
     if not who.may_use(name):
         raise forbidden(f"This key may not use the model '{name}'.")

@@ -30,9 +30,20 @@ _TYPES = {
 }
 
 
+MAX_MESSAGE_CHARS = 1000  # an error may quote what the client sent: never all of it
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, *, param: str | None = None,
                  code: str | None = None, type: str | None = None, headers: dict | None = None):
+        message = clip(message)
         super().__init__(message)
         self.status = status
         self.message = message

@@ -15,6 +15,7 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
 
 from __future__ import annotations
 
+import reprlib
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -24,6 +25,14 @@ from tenor.config import Profile, Settings
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
+
+
+_SHORT = reprlib.Repr()  # an error may quote the client's filter, never all 100,000 values of it
+_SHORT.maxstring = _SHORT.maxother = 200
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class GroundingError(Exception):
@@ -88,7 +97,7 @@ class GroundingService:
             raise
         except IndexStoreError as exc:
             if filters:
-                raise GroundingError(f"invalid filters {filters!r}: {exc}") from exc
+                raise GroundingError(f"invalid filters {_SHORT.repr(filters)}: {_short(str(exc))}") from exc
             raise
         return passages, query, time.perf_counter() - started
 

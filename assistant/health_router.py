@@ -1,13 +1,14 @@
-"""GET /health (liveness), /ready (vLLM and the index answer), /metrics (Prometheus)."""
+"""GET /health (liveness), /ready (vLLM and the index answer), /metrics (Prometheus, admin key)."""
 
 from __future__ import annotations
 
 import logging
 
 from anyio import to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
+from assistant.deps import admin
 from assistant.protocol import Health
 
 log = logging.getLogger("tenor.server")
@@ -50,7 +51,8 @@ def _why(supervisor: dict | None) -> str:
     return f": {supervisor['state']}" + (f" ({'; '.join(parts)})" if parts else "")
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(admin)])
 async def metrics(request: Request) -> Response:
+    """Without a key: ``server.metrics_port`` (assistant.metrics)."""
     m = request.app.state.metrics
     return Response(m.render(), media_type=m.content_type)

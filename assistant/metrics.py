@@ -1,10 +1,17 @@
-"""Prometheus metrics, one registry per app (so several apps can live in one process)."""
+"""Prometheus metrics, one registry per app (so several apps can live in one process).
+
+On the API port ``GET /metrics`` needs an admin key (request counts and
+latencies are not for the public). For a Prometheus without a key, set
+``server.metrics_port``: the same text is served there without one, by a small
+HTTP server in a thread; keep that port off the public network.
+"""
 
 from __future__ import annotations
 
 import time
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest,
+                               start_http_server)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -39,6 +46,11 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def serve(self, host: str, port: int):
+        """Serve the metrics without a key on ``host:port`` until ``.shutdown()`` (port 0: any free one)."""
+        server, _ = start_http_server(port, addr=host, registry=self.registry)
+        return server
 
 
 class _Supervisor:

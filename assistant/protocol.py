@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -21,6 +21,40 @@ class _Lenient(BaseModel):
     """A request shape: unknown fields are accepted and ignored."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+def _invalid_unicode_at(value: Any, path: str = "") -> str | None:
+    """Where ``value`` holds a string that is not valid Unicode (a lone surrogate such as \\ud800), if anywhere."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "body"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _invalid_unicode_at(key, path) or _invalid_unicode_at(item, f"{path}.{key}".lstrip("."))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _invalid_unicode_at(item, f"{path}.{i}".lstrip("."))
+            if found:
+                return found
+    return None
+
+
+class _Request(_Lenient):
+    """A request body. JSON may escape a lone surrogate (``"\\ud800"``), which no tokenizer,
+    embedder or UTF-8 writer accepts: it is refused here, before anything reads it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        where = _invalid_unicode_at(data)
+        if where:
+            raise ValueError(f"'{where}' is not valid Unicode (it holds a lone surrogate such as \\ud800); "
+                             "send UTF-8 text")
+        return data
 
 
 class _Out(BaseModel):
@@ -61,7 +95,7 @@ UNSUPPORTED: dict[str, tuple[tuple[Any, ...], str]] = {
 }
 
 
-class ChatCompletionRequest(_Lenient):
+class ChatCompletionRequest(_Request):
     model: str | None = Field(None, description="profile name; default: the configured default profile")
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
@@ -208,7 +242,7 @@ class ModelList(_Out):
 
 # -- retrieval --------------------------------------------------------------------
 
-class RetrieveRequest(_Lenient):
+class RetrieveRequest(_Request):
     model: str | None = None
     query: str | None = None
     messages: list[ChatMessage] | None = None
@@ -258,7 +292,7 @@ class DocumentDeleted(_Out):
     deleted: bool = True
 
 
-class ReindexRequest(_Lenient):
+class ReindexRequest(_Request):
     path: str = Field(description="a file or folder on the server to index")
     collection: str | None = Field(None, description="default: the profile's collection")
     model: str | None = Field(None, description="profile whose collection to use")
@@ -280,7 +314,7 @@ class IngestResult(_Out):
 
 # -- adapters (admin) ---------------------------------------------------------------
 
-class AdapterLoadRequest(_Lenient):
+class AdapterLoadRequest(_Request):
     name: str = Field(min_length=1, description="the adapter (LoRA module) name profiles refer to")
     path: str = Field(min_length=1, description="the adapter folder, as the vLLM server sees it")
 
@@ -338,7 +372,7 @@ class SourceList(_Out):
 
 # -- feedback ----------------------------------------------------------------------
 
-class FeedbackRequest(_Lenient):
+class FeedbackRequest(_Request):
     response_id: str = Field(min_length=1, max_length=64, description="the `id` of the chat completion rated")
     rating: Literal["up", "down"]
     comment: str | None = Field(None, max_length=2000, description="what was wrong (or right)")

@@ -68,9 +68,8 @@ async def demo(request: Request, model: str | None = None) -> HTMLResponse:
     settings = request.app.state.settings
     keys = request.app.state.keys
     name = model or settings.default_profile
-    if name not in settings.profiles:
-        raise not_found(f"The model '{name}' does not exist. Available: {', '.join(settings.profiles)}.",
-                        param="model", code="model_not_found")
+    if name not in settings.profiles:  # a public page: it names no profile
+        raise not_found(f"The model '{name}' does not exist.", param="model", code="model_not_found")
     origin = f"{request.url.scheme}://{request.url.netloc}"
     key = ""
     if not keys.enabled:

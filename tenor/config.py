@@ -220,6 +220,14 @@ class ApiKey(_Model):
         None, ge=0, description="requests per minute with this key, all clients together; "
         "unset: no limit (widget keys: server.widget_key_rate_per_minute); 0: no limit"
     )
+    tokens_per_minute: int | None = Field(
+        None, ge=0, description="model tokens (prompt + completion) per minute with this key; unset: no limit "
+        "(widget keys: server.widget_key_tokens_per_minute); 0: no limit"
+    )
+    trusted: bool = Field(
+        False, description="widget keys: let requests carry system/developer messages, any assistant turns and "
+        "retrieval: false (only for a page you control: the key is readable in it)"
+    )
 
     @model_validator(mode="after")
     def _widget_needs_origins(self) -> "ApiKey":
@@ -254,6 +262,16 @@ class ServerSettings(_Model):
     )
     widget_max_request_content_bytes: int = Field(
         64_000, ge=1, description="the same for widget keys"
+    )
+    widget_max_tokens: int = Field(
+        512, ge=1, description="widget keys: completion tokens per answer at most (a larger max_tokens is lowered)"
+    )
+    widget_key_tokens_per_minute: int = Field(
+        100_000, ge=0, description="model tokens (prompt + completion) per minute per widget key; 0: no limit"
+    )
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="serve /metrics without a key on this port (on server.host) for "
+        "Prometheus; keep it off the public network. On the API port /metrics always needs an admin key"
     )
     drain_timeout_s: float = Field(
         30, ge=0, description="on SIGTERM, how long in-flight requests (streams) may take to finish"

@@ -29,6 +29,7 @@ EXAMPLES = REPO / "examples" / "larkfield"
 ADMIN_KEY = "e2e-admin-key-0001"
 CHAT_KEY = "e2e-chat-key-00001"
 WIDGET_KEY = "e2e-widget-key-0001"  # scope widget: the server's own origin and ``widget_page_origin``
+BUDGET_WIDGET_KEY = "e2e-widget-budget-01"  # the same, with a token budget of 1 a minute (one answer, then 429)
 
 
 def make_test_adapter(base_model: Path, folder: Path, seed: int = 0, alpha: int = 8, rank: int = 8,
@@ -63,6 +64,8 @@ class TenorServer:
     widget_key: str = WIDGET_KEY
     widget_page_port: int = 0  # a free port for test pages: http://127.0.0.1:<it> is an allowed widget origin,
     # http://localhost:<it> is not
+    metrics_port: int = 0  # server.metrics_port: /metrics without a key
+    budget_widget_key: str = BUDGET_WIDGET_KEY
 
     @property
     def widget_page_origin(self) -> str:
@@ -104,9 +107,13 @@ def tenor_server(prepared_base_model, tmp_path_factory):
                           {"key": CHAT_KEY, "scope": "chat", "profiles": ["larkfield"], "name": "e2e-chat"}]
     port = free_port()
     page_port = free_port()
+    origins = [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{page_port}"]
     config["api_keys"].append({"key": WIDGET_KEY, "scope": "widget", "profiles": ["larkfield"], "name": "e2e-widget",
-                               "origins": [f"http://127.0.0.1:{port}", f"http://127.0.0.1:{page_port}"]})
-    config["server"] = {"port": port, "reindex_roots": [str(docs)]}
+                               "origins": origins})
+    config["api_keys"].append({"key": BUDGET_WIDGET_KEY, "scope": "widget", "profiles": ["larkfield"],
+                               "name": "e2e-widget-budget", "origins": origins, "tokens_per_minute": 1})
+    metrics_port = free_port()
+    config["server"] = {"port": port, "metrics_port": metrics_port, "reindex_roots": [str(docs)]}
     config["vllm"] = {"port": free_port(), "kv_cache_gb": 1, "max_model_len": 2048}
     config_path = home / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -121,7 +128,8 @@ def tenor_server(prepared_base_model, tmp_path_factory):
         process = subprocess.Popen([sys.executable, "-m", "tenor.cli", "serve"], env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     server = TenorServer(url=f"http://127.0.0.1:{port}", home=home, docs=docs, config=config_path,
-                         adapters=adapters, log=log, process=process, widget_page_port=page_port)
+                         adapters=adapters, log=log, process=process, widget_page_port=page_port,
+                         metrics_port=metrics_port)
     started = time.monotonic()
     try:
         while True:

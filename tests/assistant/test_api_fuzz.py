@@ -8,10 +8,12 @@ random paths would walk the test machine's file system (its access is covered in
 test_security.py and test_documents_api.py).
 
 TENOR_FUZZ_EXAMPLES (default 15) sets the examples per operation; raise it for a
-longer local run.
+longer local run. A second test puts a lone surrogate (invalid Unicode) into one string of
+generated valid bodies, anywhere (values and keys), and expects a 400 each time.
 """
 
 import collections
+import json
 import os
 import shutil
 
@@ -20,6 +22,7 @@ import pytest
 import schemathesis
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.generation import GenerationMode
+from schemathesis.python import asgi
 
 from tests.assistant.conftest import ADMIN_KEY, sample_settings
 from tests.assistant.fake_vllm import FakeVllm
@@ -89,4 +92,70 @@ def test_api_never_answers_5xx_and_matches_its_schema(api_schema):
     # the fuzzer really reached the handlers, not only the validation layer
     assert statuses[("POST /v1/chat/completions", 2)] and statuses[("POST /v1/chat/completions", 4)]
     assert statuses[("POST /v1/documents", 4)] and statuses[("GET /v1/documents", 2)]
+    assert not failures, f"{len(failures)} failing requests:\n\n" + "\n\n".join(failures[:10])
+
+
+SURROGATE = "\ud800"  # a lone surrogate: valid in a JSON escape, invalid as Unicode text
+
+
+def _string_spots(value, path=()) -> list[tuple]:
+    """Paths to every string in a JSON value: ("k", 0, ...) for a value, (..., ("key", k)) for a key."""
+    if isinstance(value, str):
+        return [path]
+    spots = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            spots += [path + (("key", key),), *_string_spots(item, path + (key,))]
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            spots += _string_spots(item, path + (i,))
+    return spots
+
+
+def _spoil(value, spot: tuple):
+    """``value`` with a lone surrogate put into the string at ``spot``."""
+    if not spot:
+        return value + SURROGATE
+    head, rest = spot[0], spot[1:]
+    if isinstance(head, tuple):  # a dict key
+        return {(k + SURROGATE if k == head[1] else k): v for k, v in value.items()}
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[head] = _spoil(value[head], rest)
+    return copy
+
+
+def test_invalid_unicode_anywhere_in_a_body_is_a_400(api_schema):
+    """Valid generated bodies with a lone surrogate put into one string (value or key), anywhere: every one a
+    400 in OpenAI's shape, none a 500 (before the check, a surrogate reached the tokenizer: TypeError)."""
+    operations = [op for op in (r.ok() for r in api_schema.get_all_operations())
+                  if op.method.upper() == "POST" and op.body and op.body[0].media_type == "application/json"]
+    assert {"POST /v1/chat/completions", "POST /v1/retrieve"} <= {op.label for op in operations}
+    failures, sent = [], collections.Counter()
+    for operation in operations:
+        @hypothesis.given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+                          data=hypothesis.strategies.data())
+        @hypothesis.settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                             suppress_health_check=list(hypothesis.HealthCheck), phases=[hypothesis.Phase.generate])
+        def run(case, data):
+            spots = _string_spots(case.body)
+            if not spots:
+                return
+            body = _spoil(case.body, data.draw(hypothesis.strategies.sampled_from(spots)))
+            # Sent as raw JSON (the surrogate as the escape \ud800): schemathesis' own call checks the body
+            # against the schema first, and that check cannot encode a surrogate either.
+            with asgi.get_client(operation.app) as client:
+                response = client.post(f"http://{asgi.HOST}{operation.path}", data=json.dumps(body).encode(),
+                                       headers={"Authorization": f"Bearer {ADMIN_KEY}",
+                                                "Content-Type": "application/json"})
+            sent[operation.label] += 1
+            try:
+                message = response.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = None
+            if response.status_code != 400 or "not valid Unicode" not in str(message):
+                failures.append(f"{operation.label}: {response.status_code} {response.text[:300]}\n{body!r}"[:800])
+
+        run()
+    print(f"\n[fuzz] invalid Unicode: {sum(sent.values())} requests: {dict(sent)}")
+    assert sent["POST /v1/chat/completions"] and sent["POST /v1/retrieve"]
     assert not failures, f"{len(failures)} failing requests:\n\n" + "\n\n".join(failures[:10])

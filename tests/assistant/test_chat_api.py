@@ -179,7 +179,7 @@ def test_health_ready_and_metrics(client):
     assert ready.status_code == 200 and ready.json()["checks"] == {"vllm": "ok", "index": "ok"}
     chat(client)
     chat(client, stream=True, stream_options={"include_usage": True})
-    text = client.get("/metrics").text
+    text = client.get("/metrics", headers=admin()).text
     assert 'tenor_requests_total{method="POST",route="/v1/chat/completions",status="200"} 2.0' in text
     assert 'tenor_tokens_total{kind="completion",profile="larkfield"}' in text
     assert 'tenor_retrieval_seconds_count{profile="larkfield"} 2.0' in text

@@ -132,7 +132,8 @@ def test_ready_and_metrics(tenor_server):
     ready = httpx.get(f"{tenor_server.url}/ready", timeout=10)
     assert ready.status_code == 200 and ready.json()["checks"] == {"vllm": "ok", "index": "ok"}
     ask(tenor_server, WARRANTY_Q, max_tokens=4)  # so the counters exist even when this test runs alone
-    metrics = httpx.get(f"{tenor_server.url}/metrics", timeout=10).text
+    metrics = httpx.get(f"{tenor_server.url}/metrics", timeout=10,
+                        headers={"Authorization": f"Bearer {tenor_server.admin_key}"}).text
     assert 'tenor_tokens_total{kind="completion",profile="larkfield"}' in metrics
     assert "tenor_retrieval_seconds_bucket" in metrics
 

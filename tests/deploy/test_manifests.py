@@ -258,6 +258,25 @@ def test_probe_paths_and_ports_match_the_servers():
     assert hpa["spec"]["scaleTargetRef"]["name"] == "tenor-assistant" and hpa["spec"]["minReplicas"] >= 2
 
 
+def test_metrics_are_scraped_on_an_internal_port_the_public_cannot_reach():
+    """/metrics needs an admin key on the API port, so Prometheus scrapes server.metrics_port: each pod
+    declares it, the Service and nginx do not pass it on, and nginx refuses /metrics on the public port."""
+    metrics_port = load_settings(DEPLOY / "tenor.yaml", environ={}).server.metrics_port
+    assert metrics_port and metrics_port != load_settings(DEPLOY / "tenor.yaml", environ={}).server.port
+
+    deployment = k8s("Deployment", "tenor-assistant")
+    ports = {p["name"]: p["containerPort"] for p in _container(deployment)["ports"]}
+    assert ports["metrics"] == metrics_port
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(metrics_port) and annotations["prometheus.io/path"] == "/metrics"
+    service_ports = k8s("Service", "tenor-assistant")["spec"]["ports"]
+    assert [p["targetPort"] for p in service_ports] == ["http"]
+
+    nginx = (DEPLOY / "proxy" / "nginx.conf").read_text()
+    assert str(metrics_port) not in nginx
+    assert re.search(r"location = /metrics \{\s*return 404;", nginx)
+
+
 def _known_url_port(container: dict, name: str) -> int:
     url = _env_list(container)[name]
     return int(url.rsplit(":", 1)[1])
@@ -267,6 +286,7 @@ def test_compose_wiring_matches_the_code():
     data = compose_dict()
     services = data["services"]
     port = load_settings(DEPLOY / "tenor.yaml", environ={}).server.port
+    metrics_port = load_settings(DEPLOY / "tenor.yaml", environ={}).server.metrics_port
     vllm_port = int(_arg(services["vllm"]["command"], "--port")[0])
     for name in ("assistant-a", "assistant-b"):
         env = services[name]["environment"]
@@ -274,7 +294,7 @@ def test_compose_wiring_matches_the_code():
         assert env["TENOR_CHROMA_URL"] == "http://chroma:8000"
         assert "./tenor.yaml:/etc/tenor/tenor.yaml:ro" in services[name]["volumes"]
         assert env["TENOR_CONFIG"] == "/etc/tenor/tenor.yaml"
-        assert services[name]["expose"] == [str(port)]
+        assert services[name]["expose"] == [str(port), str(metrics_port)]
     assert "/health" in " ".join(services["vllm"]["healthcheck"]["test"])
     assert "chroma-data:/data" in services["chroma"]["volumes"]
 
