@@ -43,8 +43,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
                            who: Principal = Depends(principal),
                            chat: ChatService = Depends(state("chat"))):
     profile = profile_for(request, who, body.model)
+    request_id = getattr(request.state, "request_id", "")
     if body.stream:
-        chunks = await chat.stream(profile, body)
+        chunks = await chat.stream(profile, body, request_id)
         return StreamingResponse(_frames(chunks), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return await chat.complete(profile, body)
+    return await chat.complete(profile, body, request_id)

@@ -3,8 +3,9 @@
 The chat shapes mirror OpenAI's wire format, so stock clients (the `openai`
 package, LangChain, curl scripts) work unchanged. Unknown fields a client sends
 are tolerated, as OpenAI tolerates them. Tenor's extensions are additive:
-``citations`` on responses and stream chunks, and ``retrieval`` / ``filters``
-on requests (the openai client sends them with ``extra_body``).
+``citations``, ``groundedness`` and ``answer_outcome`` on responses and stream
+chunks, and ``retrieval`` / ``filters`` on requests (the openai client sends
+them with ``extra_body``).
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ class Citation(_Out):
     page: int | None = None
     text: str
     score: float
+    support: float | None = Field(None, description="how well it supports the answer's sentences (0-1)")
+    sentences: list[str] | None = Field(None, description="the answer's sentences it supports")
+
+
+ANSWER_OUTCOMES = "shipped | annotated | extract | no_answer | refused"
 
 
 class ResponseMessage(_Out):
@@ -128,6 +134,9 @@ class ChatCompletion(_Out):
     choices: list[Choice]
     usage: Usage | None = None
     citations: list[Citation] = Field(default_factory=list)
+    groundedness: float | None = Field(
+        None, description="share of the model's factual sentences the passages support (null: none to check)")
+    answer_outcome: str | None = Field(None, description=f"what the answer policy shipped: {ANSWER_OUTCOMES}")
 
 
 class Delta(_Out):
@@ -150,6 +159,8 @@ class ChatCompletionChunk(_Out):
     choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
     citations: list[Citation] | None = None
+    groundedness: float | None = None
+    answer_outcome: str | None = None
 
 
 # -- models ---------------------------------------------------------------------

@@ -44,6 +44,26 @@ class RetrievalSettings(_Model):
     max_context_tokens: int = Field(
         768, ge=64, description="token budget for passages in the prompt"
     )
+    evidence_tokens: int = Field(
+        256, ge=0, description="token budget for the evidence (the passages' sentences and table rows "
+        "that bear on the question) in the prompt; 0: whole passages"
+    )
+    min_coverage: float = Field(
+        0.5, ge=0, le=1, description="share of the question's key terms the evidence must contain; "
+        "below it the answer is the no-answer text (calibrate with evaluation/calibrate.py)"
+    )
+
+
+class VerifySettings(_Model):
+    """How answers are checked against the passages (``tenor.verify``)."""
+
+    min_support: float = Field(
+        0.5, ge=0, le=1, description="support score (term overlap, averaged with embedding similarity) "
+        "a passage needs to back a sentence"
+    )
+    embeddings: bool = Field(
+        False, description="also compare sentences and passages with the embedder (costs ~10 ms a text on a CPU)"
+    )
 
 
 class VoiceRules(_Model):
@@ -66,6 +86,21 @@ class Profile(_Model):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     voice: VoiceRules = Field(default_factory=VoiceRules)
     handoff_url: str | None = None
+    answer_policy: Literal["strict", "annotate", "off"] = Field(
+        "strict", description="strict: replace an answer with an unsupported factual sentence by a cited "
+        "extract of the documents (or the no-answer text); annotate: mark unsupported sentences; off: ship as written"
+    )
+    verify: VerifySettings = Field(default_factory=VerifySettings)
+    greeting: str | None = Field(None, description="opens an extractive answer; unset: the first of voice.required")
+    sign_off: str | None = Field(
+        None, description="closes an extractive answer; unset: the last of voice.required (if there are two or more)")
+
+    def voice_frame(self) -> tuple[str, str]:
+        """(greeting, sign-off) that wrap an answer the server writes itself."""
+        required = self.voice.required
+        greeting = self.greeting if self.greeting is not None else (required[0] if required else "")
+        sign_off = self.sign_off if self.sign_off is not None else (required[-1] if len(required) > 1 else "")
+        return greeting, sign_off
 
 
 class EmbedSettings(_Model):

@@ -35,6 +35,7 @@ def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice")) -> FastAPI:
     app.state.delay_s = 0.0
     app.state.break_after = None  # int: drop the connection after that many streamed words (a crash)
     app.state.garbage_after = None  # int: send a malformed chunk after that many words
+    app.state.answer = None  # str: answer every chat with this text instead of the echo
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": {"message": message, "type": "BadRequestError", "param": None,
@@ -64,7 +65,7 @@ def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice")) -> FastAPI:
             return error(404, f"The model `{body['model']}` does not exist.")
         if body.get("max_tokens", 0) > MAX_MODEL_LEN:
             return error(400, f"max_tokens is too large: {body['max_tokens']}; the maximum context length is {MAX_MODEL_LEN}.")
-        text = answer_for(body["messages"])
+        text = app.state.answer if app.state.answer is not None else answer_for(body["messages"])
         words = text.split(" ")
         usage = {"prompt_tokens": 100, "completion_tokens": len(words), "total_tokens": 100 + len(words)}
         cid, created = "chatcmpl-fake", int(time.time())

@@ -21,7 +21,9 @@ def test_question_on_the_docs_is_grounded_with_numbered_citations(service):
     assert [c["index"] for c in g.citations] == list(range(1, len(g.citations) + 1))
     assert all(c["score"] >= settings.profile("larkfield").retrieval.min_score for c in g.citations)
     system = g.messages[0]["content"]
-    assert "[1] " in system and g.citations[0]["text"].strip()[:40] in system
+    # the prompt carries the evidence (the sentences on the frame's warranty); citations the whole passage
+    assert "[1] " in system and g.evidence[0].text in system and "frame" in g.evidence[0].text.lower()
+    assert g.citations[0]["text"] == g.evidence[0].full_text and len(g.evidence[0].text) < len(g.evidence[0].full_text)
     assert g.messages[-1] == {"role": "user", "content": "How long is the warranty on the frame?"}
 
 
@@ -40,6 +42,7 @@ def test_threshold_is_the_profiles_min_score(service):
     assert grounding.ground(profile, question).no_answer is not None
     profile.retrieval.min_score = -1.0
     profile.retrieval.max_context_tokens = 100_000
+    profile.retrieval.evidence_tokens = 0  # whole passages: none dropped for lack of evidence
     assert len(grounding.ground(profile, question).citations) == profile.retrieval.k
 
 
