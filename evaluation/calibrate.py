@@ -97,6 +97,14 @@ def choose(signals: list[Signals], target: float = TARGET_REFUSAL) -> dict:
     return max(grid, key=lambda r: ((r["refusal"] or 0) - (r["false_refusal"] or 0), -r["min_coverage"]))
 
 
+def abstention_report(signals: list[Signals], profile) -> dict:
+    """The curve at the profile's ``min_score`` and the profile's own point, for the eval report."""
+    refusal, false_refusal = rates(signals, profile.retrieval.min_score, profile.retrieval.min_coverage)
+    return {"curve": tradeoff(signals, profile.retrieval.min_score),
+            "current": {"min_score": profile.retrieval.min_score, "min_coverage": profile.retrieval.min_coverage,
+                        "refusal": refusal, "false_refusal": false_refusal}}
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
 

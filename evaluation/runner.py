@@ -174,7 +174,10 @@ def score(records: list[Record], items: list[dict], profile: Profile) -> None:
         record.scores = {
             "refused": refused,
             "voice": voice_adherence(record.answer, profile.voice)[0],
+            "loop": metrics.has_loop(record.answer),
         }
+        if not refused:  # the profile's own no-answer text is not a claim from the documents
+            record.scores["unsupported_figures"] = metrics.unsupported_figures(record.answer, record.citations)
         if not item.get("unanswerable"):
             record.scores["correct"] = metrics.correctness(item, record.answer)
             if item.get("source"):
@@ -193,6 +196,7 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
         answerable = [r for r in ok if r.id not in unanswerable]
         refusable = [r for r in ok if r.id in unanswerable]
         with_source = [r for r in answerable if "cited_source" in r.scores]
+        answered_with_source = [r for r in with_source if not r.scores["refused"]]
         summary[config.name] = {
             "profile": config.profile,
             "retrieval": config.retrieval,
@@ -201,6 +205,11 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
             "correctness": metrics.mean([r.scores["correct"] for r in answerable]),
             "citation_correctness": (metrics.mean([float(r.scores["cited_source"]) for r in with_source])
                                      if config.retrieval else None),
+            "answered_cited": (metrics.mean([float(r.scores["cited_source"]) for r in answered_with_source])
+                               if config.retrieval else None),
+            "unsupported_figures": (sum(1 for r in ok if r.scores.get("unsupported_figures"))
+                                    if config.retrieval else None),
+            "loop_rate": metrics.mean([float(r.scores["loop"]) for r in ok]),
             "refusal_rate": metrics.mean([float(r.scores["refused"]) for r in refusable]),
             "false_refusal_rate": metrics.mean([float(r.scores["refused"]) for r in answerable]),
             "voice_adherence": metrics.mean([float(r.scores["voice"]) for r in ok]),

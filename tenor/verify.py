@@ -70,7 +70,7 @@ def passage_facts(text: str) -> set[str]:
     return found
 
 
-def _vouched(fact: str, figures: set[str]) -> bool:
+def vouched(fact: str, figures: set[str]) -> bool:
     """A phone number matches with or without its country code; anything else exactly."""
     if fact in figures:
         return True
@@ -212,10 +212,10 @@ def attribute(answer: str, passages: Sequence[str], *, embed: Callable[[list[str
         cited: list[int] = []
         remaining = set(s.facts)
         for j in order:
-            vouched = {f for f in remaining if _vouched(f, passage_figures[j])}
-            if (scores[j] >= min_support and not cited) or (cited and vouched and scores[j] >= min_support / 2):
+            found_here = {f for f in remaining if vouched(f, passage_figures[j])}
+            if (scores[j] >= min_support and not cited) or (cited and found_here and scores[j] >= min_support / 2):
                 cited.append(j)
-                remaining -= vouched
+                remaining -= found_here
         s.passages = [j + 1 for j in cited]
         s.support = round(scores[order[0]], 4) if order else 0.0
         s.missing = sorted(remaining) if cited else list(s.facts)
