@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from assistant.prompt import build_prompt, retrieval_query
+from tenor.evidence import select_evidence
 from finetune.voice import voice_adherence
 from tenor.config import Profile, Settings
 
@@ -43,10 +44,11 @@ def served_messages(profile: Profile, conversation: list[dict], retrieve: Retrie
     ``retrieve`` is given). One difference: the server answers a question with
     no passage above ``min_score`` with the canned ``no_answer`` text, without
     the model; here the model answers every prompt (with the top ``k``
-    passages), so every figure measures the model."""
+    passages' evidence), so every figure measures the model."""
     if retrieve is None:
         return build_prompt(profile.system_prompt, conversation, grounded=False).messages
-    found = retrieve(retrieval_query(conversation), profile.retrieval.k)
+    query = retrieval_query(conversation)
+    found = select_evidence(query, retrieve(query, profile.retrieval.k), profile.retrieval.evidence_tokens)
     return build_prompt(profile.system_prompt, conversation, found, grounded=True,
                         max_context_tokens=profile.retrieval.max_context_tokens).messages
 

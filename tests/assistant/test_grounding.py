@@ -102,3 +102,25 @@ def test_an_invalid_filter_is_a_grounding_error(service):
     with pytest.raises(GroundingError):
         grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "warranty"}],
                          filters={"$bogus": [1]})
+
+
+def test_a_question_the_evidence_does_not_cover_gets_no_answer_whatever_the_scores(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.min_score = -1.0  # the score gate alone lets every passage through
+    question = [{"role": "user", "content": "Which insurance company is your partner?"}]
+    g = grounding.ground(profile, question)
+    assert g.no_answer == profile.no_answer and g.coverage < profile.retrieval.min_coverage
+    profile.retrieval.min_coverage = 0.0
+    assert grounding.ground(profile, question).no_answer is None
+
+
+def test_the_prompt_carries_evidence_within_the_budget_numbered_like_the_citations(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.evidence_tokens = 60
+    g = grounding.ground(profile, [{"role": "user", "content": "What does the Cargo K1 cost?"}])
+    assert "$3,899" in g.messages[0]["content"]
+    assert sum(grounding.count_tokens(e.text) for e in g.evidence) <= 60 + 8 * len(g.evidence)
+    for c, e in zip(g.citations, g.evidence, strict=True):
+        assert f"[{c['index']}] {e.document_id}" in g.messages[0]["content"] and c["text"] == e.full_text
