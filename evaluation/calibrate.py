@@ -10,8 +10,10 @@ answerable ones refused by mistake, for a grid of thresholds.
 
     python -m evaluation.calibrate [QUESTIONS] [--profile NAME] [--k N]
 
-It picks thresholds on one half of the questions (even lines) and reports
-them on the other (odd lines), so the figures are not the ones it tuned on.
+It picks thresholds on one half of the questions (even lines): the most
+refusals of unanswerable questions with at most 5% false refusals, and
+reports them on the other half (odd lines), so the figures are not the ones
+it tuned on.
 Only the two thresholds are tuned; nothing about the questions themselves.
 ``tenor eval`` draws the same curve (on every question) in its report.
 """
@@ -28,7 +30,7 @@ from tenor.evidence import approx_tokens, coverage, select_evidence
 
 SCORE_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 COVERAGE_GRID = tuple(round(0.05 * i, 2) for i in range(0, 17))  # 0 .. 0.8
-TARGET_REFUSAL = 0.9
+MAX_FALSE_REFUSAL = 0.05
 
 
 @dataclass
@@ -87,14 +89,18 @@ def tradeoff(signals: list[Signals], min_score: float) -> list[dict]:
     return rows
 
 
-def choose(signals: list[Signals], target: float = TARGET_REFUSAL) -> dict:
-    """The thresholds with the fewest false refusals among those refusing at least
-    ``target`` of the unanswerable questions (else: the most refusals minus false ones)."""
+def choose(signals: list[Signals], max_false_refusal: float = MAX_FALSE_REFUSAL) -> dict:
+    """The thresholds refusing the most unanswerable questions while refusing at most
+    ``max_false_refusal`` of the answerable ones (ties: the middle of the plateau, the
+    lowest ``min_score``). Refusing before generation is the first line only: the
+    verifier refuses more after it, so false refusals are the budget to keep."""
     grid = [row for s in SCORE_GRID for row in tradeoff(signals, s)]
-    meeting = [r for r in grid if (r["refusal"] or 0) >= target]
-    if meeting:
-        return min(meeting, key=lambda r: (r["false_refusal"] or 0, -(r["refusal"] or 0), -r["min_score"]))
-    return max(grid, key=lambda r: ((r["refusal"] or 0) - (r["false_refusal"] or 0), -r["min_coverage"]))
+    allowed = [r for r in grid if (r["false_refusal"] or 0) <= max_false_refusal] or grid
+    best = max((r["refusal"] or 0) for r in allowed)
+    plateau = [r for r in allowed if (r["refusal"] or 0) == best]
+    low = min(r["min_score"] for r in plateau)
+    plateau = [r for r in plateau if r["min_score"] == low]
+    return plateau[len(plateau) // 2]
 
 
 def abstention_report(signals: list[Signals], profile) -> dict:

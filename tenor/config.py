@@ -49,7 +49,7 @@ class RetrievalSettings(_Model):
         "that bear on the question) in the prompt; 0: whole passages"
     )
     min_coverage: float = Field(
-        0.5, ge=0, le=1, description="share of the question's key terms the evidence must contain; "
+        0.55, ge=0, le=1, description="share of the question's key terms the evidence must contain; "
         "below it the answer is the no-answer text (calibrate with evaluation/calibrate.py)"
     )
 

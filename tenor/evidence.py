@@ -180,8 +180,11 @@ def _heading_terms(passage) -> set[str]:
 def score_units(query: str, passages: Sequence) -> list[list[tuple[Unit, float]]]:
     """Every unit of every passage with its relevance to ``query``: each question
     term it contains counts 1, plus up to 1 more the rarer the term is among
-    these passages' units (so matching more terms comes first); a
-    term found only in a heading, a table row's header or the document name counts a third."""
+    these passages' units (so matching more terms comes first). A term of
+    the context (the passage's heading or document name, the heading above the
+    unit, a table row's header) counts a third, in the unit or not: under
+    "Cargo K1", "Price: $3,899" answers "what does the Cargo K1 cost?" better
+    than a sentence that repeats "Cargo K1"."""
     query_terms = set(terms(query))
     split = [split_units(p.text) for p in passages]
     unit_terms = [[set(terms(u.text)) for u in units] for units in split]
@@ -197,12 +200,11 @@ def score_units(query: str, passages: Sequence) -> list[list[tuple[Unit, float]]
     scored = []
     for passage, units, per_passage in zip(passages, split, unit_terms):
         heading = _heading_terms(passage) & query_terms
-        scored.append([
-            (unit, sum(weight[t] for t in found & query_terms)
-             + sum(weight[t] for t in (heading | set(terms(f"{unit.heading} {unit.header or ''}"))) & query_terms
-                   - found) / 3)
-            for unit, found in zip(units, per_passage)
-        ])
+        scored.append([])
+        for unit, found in zip(units, per_passage):
+            context = (heading | set(terms(f"{unit.heading} {unit.header or ''}"))) & query_terms
+            scored[-1].append((unit, sum(weight[t] for t in found & query_terms - context)
+                               + sum(weight[t] for t in context) / 3))
     return scored
 
 

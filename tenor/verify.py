@@ -262,6 +262,9 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     quotes, used = [], {}
     for score, n, unit in picked:
         quote = unit.plain().rstrip()
+        topic = unit.heading or (getattr(evidence[n - 1], "section", None) or "").split(" > ")[-1]
+        if topic and not set(terms(topic)) <= set(terms(quote)):  # "Price: $3,899" -> "Cargo K1: Price: $3,899"
+            quote = f"{topic.rstrip(':')}: {quote}"
         quotes.append(f"\u201c{quote}\u201d [{n}]")
         entry = used.setdefault(n, {"support": 1.0, "sentences": []})
         entry["sentences"].append(quote)

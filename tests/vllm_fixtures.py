@@ -100,6 +100,8 @@ def tenor_server(prepared_base_model, tmp_path_factory):
     shutil.copytree(EXAMPLES / "docs", docs)
 
     config = yaml.safe_load((EXAMPLES / "tenor.yaml").read_text())
+    # The same assistant shipping the model's text unchecked: what strict verification starts from.
+    config["profiles"]["larkfield-unchecked"] = {**config["profiles"]["larkfield"], "answer_policy": "off"}
     config["api_keys"] = [{"key": ADMIN_KEY, "scope": "admin", "name": "e2e-admin"},
                           {"key": CHAT_KEY, "scope": "chat", "profiles": ["larkfield"], "name": "e2e-chat"}]
     port = free_port()

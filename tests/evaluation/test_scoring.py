@@ -184,7 +184,7 @@ def test_report_draws_the_abstention_trade_off(tmp_path):
     signals = [Signals("a", False, 0.6, 0.9, {0.3: 0.9}), Signals("b", True, 0.5, 0.2, {0.3: 0.2}),
                Signals("c", True, 0.2, 0.8, {0.3: 0.8})]
     abstention = abstention_report(signals, Profile())
-    assert abstention["current"] == {"min_score": 0.3, "min_coverage": 0.5, "refusal": 1.0, "false_refusal": 0.0}
+    assert abstention["current"] == {"min_score": 0.3, "min_coverage": 0.55, "refusal": 1.0, "false_refusal": 0.0}
     curve = {r["min_coverage"]: (r["refusal"], r["false_refusal"]) for r in abstention["curve"]}
     assert curve[0.0] == (0.5, 0.0) and curve[0.8] == (1.0, 0.0)
     summary = {"adapter+retrieval": {"correctness": 0.5, "latency_p50_s": 1.0, "errors": 0}}
