@@ -28,15 +28,33 @@ from anyio import to_thread
 from assistant.engine import Engine, engine_model
 from assistant.grounding import Grounded, GroundingService
 from assistant.metrics import Metrics
-from assistant.prompt import approx_tokens
 from assistant.protocol import (ChatCompletion, ChatCompletionRequest, Choice, ResponseMessage, Usage,
                                 completion_id)
+from tenor.answers import says_not_covered
 from tenor.config import Profile, Settings
+from tenor.prompt import approx_tokens
 from tenor.verify import Verdict, apply_policy, attribute
 
 log = logging.getLogger("tenor.server")
 
 _SAMPLING = ("temperature", "top_p", "stop", "seed", "n", "user", "presence_penalty", "frequency_penalty")
+_PROFILE_SAMPLING = ("temperature", "frequency_penalty", "presence_penalty", "repetition_penalty")
+
+
+def sampling(profile: Profile, request: ChatCompletionRequest, default_max_tokens: int) -> dict:
+    """vLLM's sampling fields: the profile's decoding defaults, then the request's own values."""
+    decoding = profile.decoding
+    body = {name: getattr(decoding, name) for name in _PROFILE_SAMPLING if getattr(decoding, name) is not None}
+    body["max_tokens"] = request.requested_max_tokens or decoding.max_tokens or default_max_tokens
+    for name in _SAMPLING:
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    if decoding.stop_at_sign_off and profile.voice.sign_off:
+        stops = body.get("stop") or []
+        body["stop"] = [*([stops] if isinstance(stops, str) else stops), profile.voice.sign_off]
+        body["include_stop_str_in_output"] = True  # vLLM: keep the sign-off itself in the answer
+    return body
 
 
 class ChatService:
@@ -49,12 +67,10 @@ class ChatService:
     # -- verification -------------------------------------------------------------------
     def verify(self, profile: Profile, grounded: Grounded, answer: str, request_id: str = "") -> Verdict | None:
         """The answer to ship under the profile's policy (None: nothing to verify against)."""
-        from finetune.grounded import says_not_covered
-
         if not grounded.citations:  # retrieval off: no passages to check against
             return None
         started = time.perf_counter()
-        greeting, sign_off = profile.voice_frame()
+        greeting, sign_off = profile.voice.frame()
         embed = None
         if profile.verify.embeddings:
             embedder = self.grounding.index_for(profile.collection).embedder
@@ -106,13 +122,8 @@ class ChatService:
         return grounded
 
     def payload(self, profile: Profile, request: ChatCompletionRequest, grounded: Grounded) -> dict:
-        body = {"model": engine_model(profile), "messages": grounded.messages,
-                "max_tokens": request.requested_max_tokens or self.settings.server.default_max_tokens}
-        for name in _SAMPLING:
-            value = getattr(request, name)
-            if value is not None:
-                body[name] = value
-        return body
+        return {"model": engine_model(profile), "messages": grounded.messages,
+                **sampling(profile, request, self.settings.server.default_max_tokens)}
 
     # -- not streamed -----------------------------------------------------------------
     async def complete(self, profile: Profile, request: ChatCompletionRequest,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from tenor import console
-from tenor.cli_groups import adapters_app
 
 UrlOpt = typer.Option(None, "--url", envvar="TENOR_URL", help="Tenor server (default: http://SERVER_HOST:SERVER_PORT)")
 KeyOpt = typer.Option(None, "--key", envvar="TENOR_API_KEY",
@@ -131,7 +129,6 @@ def _message(exc) -> str:
     return str(body.get("message") or inner.get("message") or exc.message)
 
 
-@adapters_app.command("load")
 def adapters_load(
     name: str = typer.Argument(..., help="adapter name (the LoRA module name profiles use)"),
     path: Path = typer.Argument(..., help="adapter folder (as the vLLM server sees it)"),
@@ -157,9 +154,3 @@ def adapters_load(
     body = response.json()
     users = ", ".join(body.get("profiles") or []) or "no profile yet"
     console.err.print(f"loaded adapter [bold]{name}[/] from {folder} (used by: {users})", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
-    app.command("chat")(chat)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

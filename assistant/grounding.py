@@ -13,7 +13,7 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
    terms. Otherwise the answer is the profile's ``no_answer`` text (in the
    brand voice) and the model is not asked to guess (the third signal, the
    verifier's verdict on the answer, is applied in ``chat_service``);
-5. builds the prompt with ``assistant.prompt.build_prompt`` (the same builder
+5. builds the prompt with ``tenor.prompt.build_prompt`` (the same builder
    fine-tuning uses) within the model's context window: passages and old turns
    are trimmed by token budget, never rejected for length;
 6. numbers the passages that made it into the prompt; those are the
@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from assistant.prompt import approx_tokens, build_prompt, retrieval_query
 from tenor.config import Profile, Settings
 from tenor.evidence import coverage, select_evidence
+from tenor.prompt import approx_tokens, build_prompt, retrieval_query
 
 PROMPT_MARGIN_TOKENS = 64  # the chat template's own tokens, and estimation slack
 
@@ -57,8 +57,14 @@ def citation(index: int, passage) -> dict:
     return {
         "index": index, "document_id": passage.document_id,
         "section": passage.section, "page": passage.page, "text": getattr(passage, "full_text", passage.text),
-        "score": round(float(passage.score), 4),
+        "score": round(float(passage.score), 4), "url": public_url(passage),
     }
+
+
+def public_url(passage) -> str | None:
+    """The passage's document page, if it has one; only http(s), so no link can run script."""
+    url = (getattr(passage, "metadata", None) or {}).get("url")
+    return url if isinstance(url, str) and url.lower().startswith(("https://", "http://")) else None
 
 
 def token_counter(model_path: str | Path) -> Callable[[str], int]:

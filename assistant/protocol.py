@@ -97,6 +97,8 @@ class Citation(_Out):
     page: int | None = None
     text: str
     score: float
+    url: str | None = Field(None, description="the document's public page (web and export sources, "
+                            "folders with url_prefix)")
     support: float | None = Field(None, description="how well it supports the answer's sentences (0-1)")
     sentences: list[str] | None = Field(None, description="the answer's sentences it supports")
 
@@ -280,3 +282,27 @@ class ErrorResponse(_Out):
 class Health(_Out):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+# -- sources ---------------------------------------------------------------------
+
+class SourceStatus(_Out):
+    """One configured source: its schedule and how its last run went (times: Unix seconds)."""
+
+    name: str
+    type: Literal["folder", "web", "jsonl"]
+    profile: str
+    collection: str
+    every: str | None = None
+    running: bool = False
+    last_started: float | None = None
+    last_finished: float | None = None
+    next_run: float | None = None
+    last_summary: dict[str, Any] | None = Field(None, description="added, updated, unchanged, removed, failed, failures, "
+                                                "requests, complete, seconds")
+    last_error: str | None = None
+
+
+class SourceList(_Out):
+    object: Literal["list"] = "list"
+    data: list[SourceStatus]

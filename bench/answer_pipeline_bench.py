@@ -29,11 +29,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.prompt import retrieval_query  # noqa: E402
 from evaluation.runner import conversation, load_question_set  # noqa: E402
 from ingest.index import open_index  # noqa: E402
 from tenor import console  # noqa: E402
 from tenor.evidence import coverage, select_evidence  # noqa: E402
+from tenor.prompt import retrieval_query  # noqa: E402
 from tenor.verify import apply_policy, attribute  # noqa: E402
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "larkfield" / "eval" / "questions.jsonl"
@@ -59,7 +59,7 @@ def main() -> None:
     torch.set_num_threads(1)
     embedder = index.embedder
     items = load_question_set(QUESTIONS)
-    greeting, sign_off = profile.voice_frame()
+    greeting, sign_off = profile.voice.frame()
     index.search("warm up", k=profile.retrieval.k)
 
     times: dict[str, list[float]] = {"retrieval": [], "evidence": [], "verification": []}

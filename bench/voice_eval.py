@@ -1,7 +1,7 @@
 """Voice adherence on the held-out prompts, base model vs adapter, as served.
 
 Each held-out prompt is built the way the server builds it (passages retrieved
-from the profile's collection, ``assistant.prompt.build_prompt`` with the
+from the profile's collection, ``tenor.prompt.build_prompt`` with the
 profile's system prompt), answered greedily with transformers, and checked
 against the profile's voice rules. Eval loss comes from the adapter's
 manifest (the held-out split of the training data, base vs adapter).

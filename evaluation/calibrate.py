@@ -26,7 +26,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Sequence
 
-from tenor.evidence import approx_tokens, coverage, select_evidence
+from tenor.evidence import coverage, select_evidence
+from tenor.prompt import approx_tokens
 
 SCORE_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 COVERAGE_GRID = tuple(round(0.05 * i, 2) for i in range(0, 17))  # 0 .. 0.8
@@ -50,7 +51,7 @@ def as_passage(passage) -> object:
 def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profile, *,
             count_tokens: Callable[[str], int] = approx_tokens) -> list[Signals]:
     """The signals for every item, as the server computes them (``assistant.grounding``)."""
-    from assistant.prompt import retrieval_query
+    from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
 
     out = []
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = settings.profile(args.profile)
     items = load_question_set(args.questions)
     index = open_index(settings, profile.collection)
-    from assistant.prompt import retrieval_query
+    from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
 
     signals = measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile)

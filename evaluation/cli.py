@@ -131,7 +131,3 @@ def run_eval(
         console.print_json({"summary": summary, "gate": failures, "freshness": fresh, "files": written})
     if failures:
         raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("eval")(run_eval)

@@ -7,7 +7,7 @@
   question's source document is among them;
 - refusal: the answer says the documents do not cover the question (the
   profile's no-answer text, or a sentence to that effect);
-- voice: the profile's voice rules (`finetune.voice`);
+- voice: the profile's voice rules (`tenor.answers`);
 - unsupported figures: the numbers, prices, dates, e-mails and phone numbers
   of an answer that no passage it cites (by ``[n]`` marker) contains
   (`tenor.verify`'s check, applied to what shipped);
@@ -23,10 +23,9 @@ from typing import Sequence
 
 import numpy as np
 
-from finetune.grounded import says_not_covered
+from tenor.answers import CITATION_MARKER, says_not_covered
 from tenor.verify import facts, passage_facts, strip_markers, vouched
 
-_MARKER = re.compile(r"\[(\d{1,2})\]")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
@@ -35,7 +34,7 @@ def patterns_match(answer: str, patterns: Sequence[str]) -> bool:
 
 
 def _tokens(text: str) -> list[str]:
-    text = _MARKER.sub(" ", text).lower().translate(str.maketrans("", "", string.punctuation))
+    text = CITATION_MARKER.sub(" ", text).lower().translate(str.maketrans("", "", string.punctuation))
     return _ARTICLES.sub(" ", text).split()
 
 
@@ -58,14 +57,14 @@ def correctness(item: dict, answer: str) -> float:
 def cited_documents(answer: str, citations: Sequence[dict]) -> list[str]:
     """Document ids of the citations the answer's ``[n]`` markers point at, in order."""
     by_index = {c.get("index"): c.get("document_id") for c in citations}
-    cited = [by_index.get(int(n)) for n in _MARKER.findall(answer)]
+    cited = [by_index.get(int(n)) for n in CITATION_MARKER.findall(answer)]
     return list(dict.fromkeys(d for d in cited if d))
 
 
 def unsupported_figures(answer: str, citations: Sequence[dict]) -> list[str]:
     """The answer's figures that none of the passages its markers point at contains."""
     by_index = {c.get("index"): c.get("text") or "" for c in citations}
-    cited = {int(n) for n in _MARKER.findall(answer)}
+    cited = {int(n) for n in CITATION_MARKER.findall(answer)}
     figures: set[str] = set()
     for n in cited:
         figures |= passage_facts(by_index.get(n, ""))

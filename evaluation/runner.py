@@ -19,8 +19,8 @@ from typing import Callable
 import httpx
 
 from evaluation import metrics
-from finetune.voice import voice_adherence
 from ingest.recall import retrieval_recall
+from tenor.answers import voice_adherence
 from tenor.config import Profile
 
 

@@ -9,7 +9,6 @@ import typer
 
 from finetune.train import TrainConfig
 from tenor import console
-from tenor.cli_groups import adapters_app, model_app
 
 JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout")
 
@@ -34,7 +33,10 @@ def finetune(
     out: str = typer.Option(..., "--out", "-o", help="adapter NAME (under $TENOR_HOME/adapters) or PATH"),
     base: Optional[str] = typer.Option(None, "--base", help="base model (default: the profile's)"),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="profile whose system prompt to train with"),
-    grounded: bool = typer.Option(False, "--grounded", help="train on served prompts with retrieved passages (RAFT)"),
+    grounded: Optional[bool] = typer.Option(
+        None, "--grounded/--plain",
+        help="train on served prompts with retrieved passages (RAFT), or on plain conversations; "
+        "default: grounded when the collection holds documents"),
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help="grounded: collection (default: the profile's)"),
     epochs: float = typer.Option(_default("epochs"), "--epochs", min=0.01),
     lr: float = typer.Option(_default("lr"), "--lr", min=0),
@@ -59,6 +61,7 @@ def finetune(
     settings = console.settings()
     try:
         chosen = settings.profile(profile)
+        grounded = _grounded_by_default(settings, collection or chosen.collection, grounded)
         config = TrainConfig(epochs=epochs, lr=lr, lora_r=rank, lora_alpha=alpha, lora_dropout=dropout,
                              batch_size=batch_size, grad_accum=grad_accum, max_seq_len=max_seq_len,
                              eval_fraction=eval_fraction, seed=seed, grounded_k=passages)
@@ -76,11 +79,30 @@ def finetune(
                       f"-> {_num(metrics.get('eval_loss'))}", highlight=False)
 
 
+def _grounded_by_default(settings, collection: str, grounded: bool | None) -> bool:
+    """Grounded unless asked otherwise, when there are documents to ground in: the
+    server sends passages and grounding rules, and an adapter trained without them
+    meets a prompt it has never seen (it loses the voice and invents facts)."""
+    from ingest.index import open_index
+
+    has_documents = bool(open_index(settings, collection).list_documents())
+    if grounded is None:
+        grounded = has_documents
+        console.err.print(f"training {'grounded in' if grounded else 'on plain conversations: no documents in'} "
+                          f"collection [bold]{collection}[/]", highlight=False)
+    elif grounded and not has_documents:
+        raise ValueError(f"--grounded: collection {collection!r} is empty: index the documents first "
+                         f"(`tenor ingest DOCS --collection {collection}`)")
+    if not grounded and has_documents:
+        console.warn(f"--plain: the server answers with passages from {collection!r} and grounding rules, a "
+                     "prompt this adapter will not see in training; expect a weaker voice and invented facts")
+    return grounded
+
+
 def _num(value) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-@model_app.command("prepare")
 def model_prepare(
     gguf: Optional[Path] = typer.Option(
         None, "--gguf", metavar="FILE", help="convert this GGUF file instead of the embedded SmolLM2"
@@ -114,7 +136,6 @@ def model_prepare(
         console.err.print(f"base model ready in [bold]{path}[/]", highlight=False)
 
 
-@adapters_app.command("list")
 def adapters_list(as_json: bool = JsonOpt) -> None:
     """List the adapters under $TENOR_HOME/adapters, with their manifests' main facts."""
     from finetune.adapters import list_adapters
@@ -134,7 +155,6 @@ def adapters_list(as_json: bool = JsonOpt) -> None:
     console.err.print(f"{len(rows)} adapters in {console.settings().adapters_dir}", highlight=False)
 
 
-@adapters_app.command("merge")
 def adapters_merge(
     adapter: str = typer.Argument(..., help="adapter NAME (under $TENOR_HOME/adapters) or PATH"),
     out: Path = typer.Option(..., "--out", "-o", help="folder for the merged model"),
@@ -155,7 +175,3 @@ def adapters_merge(
         console.print_json({"path": str(path), "adapter": str(adapter_path(settings, adapter))})
     else:
         console.err.print(f"merged model written to [bold]{path}[/]", highlight=False)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("finetune")(finetune)

@@ -1,7 +1,7 @@
 """Voice adherence as served: held-out prompts -> the served prompt -> generate -> rules.
 
 The prompt is the one the server builds: the profile's passages retrieved for
-the conversation (top ``k``), then ``assistant.prompt.build_prompt``
+the conversation (top ``k``), then ``tenor.prompt.build_prompt``
 with the profile's system prompt and context budget, rendered with the base
 model's chat template. Generation here uses transformers (greedy, batched with
 left padding); serving itself is vLLM's job.
@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 from typing import Callable, Sequence
 
-from assistant.prompt import build_prompt, retrieval_query
-from tenor.evidence import select_evidence
-from finetune.voice import voice_adherence
+from tenor.answers import voice_adherence
 from tenor.config import Profile, Settings
+from tenor.evidence import select_evidence
+from tenor.prompt import build_prompt, retrieval_query
 
 Retrieve = Callable[[str, int], Sequence]
 

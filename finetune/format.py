@@ -1,6 +1,6 @@
 """Turn conversations into training tokens: the served prompt, then the answer.
 
-Each example's prompt is built by ``assistant.prompt.build_prompt`` (the one
+Each example's prompt is built by ``tenor.prompt.build_prompt`` (the one
 prompt builder the server uses) and rendered with the base model's own chat
 template, with ``add_generation_prompt=True`` and tokenized without added
 special tokens: exactly what vLLM does with the messages the server sends it.
@@ -21,8 +21,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from assistant.prompt import build_prompt
 from finetune.data import DataError, Example, Problem
+from tenor.prompt import build_prompt
 
 IGNORE = -100  # the label value that torch's cross-entropy skips
 

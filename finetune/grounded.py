@@ -1,6 +1,6 @@
 """Grounded training examples (the RAFT recipe), in the serving prompt format.
 
-For each conversation, the question (``assistant.prompt.retrieval_query``, the
+For each conversation, the question (``tenor.prompt.retrieval_query``, the
 same query the server retrieves on) is looked up in the index:
 
 - most examples get the top ``relevant`` passages for their question plus
@@ -32,35 +32,14 @@ import random
 import re
 from typing import Callable, Sequence
 
-from assistant.prompt import build_prompt, retrieval_query
-from tenor.evidence import select_evidence
 from finetune.data import Example
 from finetune.format import TrainExample
+from tenor.answers import CITATION_MARKER, says_not_covered
+from tenor.evidence import select_evidence
+from tenor.prompt import build_prompt, retrieval_query
 
 Retrieve = Callable[[str, int], Sequence]  # (query, k) -> passages, best first
 
-_NOT_COVERED = re.compile(
-    r"\b(documents?|docs|guides?|manuals?|pages?|information|sources?)\b[^.!?]{0,60}?"
-    r"\b(don't|do not|doesn't|does not|didn't|did not|can't|cannot)\b[^.!?]{0,30}?"
-    r"\b(cover|mention|say|include|contain|address|answer)",
-    re.IGNORECASE,
-)
-# The passive form: "... is not provided in the given information".
-_NOT_IN_SOURCES = re.compile(
-    r"\bnot\s+(provided|mentioned|covered|included|given|listed|stated|found|available)\b[^.!?]{0,30}?"
-    r"\b(in|by)\b[^.!?]{0,25}?\b(information|documents?|docs|passages?|context|sources?)\b",
-    re.IGNORECASE,
-)
-
-
-def says_not_covered(answer: str, no_answer_text: str = "") -> bool:
-    """Whether an answer already tells the customer the documents do not cover it."""
-    if no_answer_text and no_answer_text.strip().lower() in answer.lower():
-        return True
-    return bool(_NOT_COVERED.search(answer) or _NOT_IN_SOURCES.search(answer))
-
-
-_MARKER = re.compile(r"\[\d+\]")
 _SENTENCE_END = re.compile(r"[.!?]+[\"')]*\s*$")
 
 
@@ -69,7 +48,7 @@ def with_citations(answer: str, numbers: Sequence[int]) -> str:
     its final punctuation), where the facts of a short support answer sit; a
     sign-off in a later paragraph stays as it is. Answers that already cite
     are left alone."""
-    if not numbers or _MARKER.search(answer):
+    if not numbers or CITATION_MARKER.search(answer):
         return answer
     markers = "".join(f"[{n}]" for n in numbers)
     head, sep, rest = answer.partition("\n\n")

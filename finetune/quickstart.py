@@ -2,7 +2,7 @@
 
 The adapter is trained in grounded mode, on the prompt shape the server sends
 (the profile's system prompt + grounding rules + passages from the profile's
-collection, through ``assistant.prompt.build_prompt``): an adapter trained on
+collection, through ``tenor.prompt.build_prompt``): an adapter trained on
 another prompt loses the voice when served. To fit the quickstart's budget on
 a 2-core CPU, training prompts carry one passage (the relevant one, or a
 distractor for the no-answer examples; the server sends up to

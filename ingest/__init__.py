@@ -3,7 +3,7 @@
 The Python API the assistant and fine-tuning use:
 
     from ingest import search
-    passages = search("how long is the warranty?", k=4, collection="larkfield")
+    passages = search("how long is the warranty?", k=4, collection="larkfield", settings=settings)
 """
 
 from ingest.models import DocumentInfo, IngestSummary, Passage
@@ -12,9 +12,10 @@ __all__ = ["DocumentInfo", "IngestSummary", "Passage", "search"]
 
 
 def search(query: str, k: int = 4, collection: str | None = None, filters: dict | None = None,
-           settings=None) -> list[Passage]:
+           *, settings) -> list[Passage]:
     """Top-k passages for ``query`` (best first). ``filters`` is a Chroma ``where``
-    on chunk metadata (e.g. ``{"document_id": "warranty.pdf"}``)."""
+    on chunk metadata (e.g. ``{"document_id": "warranty.pdf"}``); ``settings`` is
+    the caller's ``tenor.config.Settings`` (the index never loads them itself)."""
     from ingest.index import open_index
 
     return open_index(settings, collection).search(query, k=k, filters=filters)

@@ -8,7 +8,6 @@ from typing import List, Optional
 import typer
 
 from tenor import console
-from tenor.cli_groups import docs_app, model_app
 
 CollectionOpt = typer.Option(None, "--collection", "-c", help="collection (default: the default profile's)")
 JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout")
@@ -93,7 +92,6 @@ def search(
         console.out.print(f"   {text[:400]}{'...' if len(text) > 400 else ''}\n", highlight=False)
 
 
-@docs_app.command("list")
 def docs_list(collection: Optional[str] = CollectionOpt, as_json: bool = JsonOpt) -> None:
     """List the documents in a collection."""
     from ingest.index import open_index
@@ -114,7 +112,6 @@ def docs_list(collection: Optional[str] = CollectionOpt, as_json: bool = JsonOpt
     console.err.print(f"{len(docs)} documents")
 
 
-@docs_app.command("delete")
 def docs_delete(
     document_ids: List[str] = typer.Argument(..., help="document ids (as `tenor docs list` shows them)"),
     collection: Optional[str] = CollectionOpt,
@@ -138,7 +135,6 @@ def docs_delete(
         raise typer.Exit(1)
 
 
-@model_app.command("export-embedder")
 def export_embedder(
     out: Optional[Path] = typer.Option(None, "--out", help="folder (default: embed.onnx_path or "
                                        "$TENOR_HOME/models/<embed.model>-onnx)"),
@@ -149,7 +145,7 @@ def export_embedder(
     import json
 
     from ingest.onnx_embedder import MANIFEST, OnnxEmbedderError, default_onnx_dir
-    from ingest.onnx_embedder import export_embedder as export
+    from ingest.onnx_export import export_embedder as export
 
     settings = console.settings()
     folder = out or default_onnx_dir(settings.embed, settings.models_dir)
@@ -175,6 +171,46 @@ def export_embedder(
     )
 
 
-def register(app: typer.Typer) -> None:
-    app.command("ingest")(ingest)
-    app.command("search")(search)
+def sync(
+    sources: List[str] = typer.Argument(None, help="source names (default: every configured source)"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Bring collections in step with their sources (folders, websites, exports): fetch what
+    changed, prune what a complete listing no longer has. Exit 1 if any source had errors."""
+    from ingest.sync import sync_source
+    from tenor.config import ConfigError
+
+    settings = console.settings()
+    try:
+        pairs = settings.sources(sources)
+    except ConfigError as exc:
+        console.fail(str(exc))
+    if not pairs:
+        console.fail("no sources configured: add profiles.<name>.sources to the config (see docs/sources.md)")
+    summaries = []
+    for profile, config in pairs:
+        try:
+            with console.progress(f"Syncing {config.name}", total=None, enabled=not as_json) as advance:
+                summary = sync_source(settings, profile, config, progress=advance)
+        except _index_errors() as exc:
+            console.fail(str(exc))
+        summaries.append(summary)
+        if not as_json:
+            _print_sync(summary)
+    if as_json:
+        console.print_json([s.to_dict() for s in summaries])
+    if any(s.failures for s in summaries):
+        raise typer.Exit(1)
+
+
+def _print_sync(summary) -> None:
+    requests = f", {summary.requests} requests" if summary.requests is not None else ""
+    console.err.print(
+        f"[bold]{summary.source}[/] -> {summary.collection}: {summary.added} added, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.removed} removed, {summary.failed} failed{requests} "
+        f"in {summary.seconds:.1f}s" + ("" if summary.complete else " (incomplete: nothing pruned)"),
+        highlight=False,
+    )
+    for failure in summary.failures:
+        console.err.print(f"  [yellow]error[/] {failure.path}: {failure.reason}", highlight=False)
+

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 from ingest.embedder import Embedder, get_embedder
 from ingest.models import Chunk, DocumentInfo, Passage
 from ingest.query_batch import query_batcher
-from tenor.config import Settings, load_settings
+from tenor.config import Settings
 
 _ADD_BATCH = 1000  # below Chroma's max batch size
 
@@ -88,8 +88,7 @@ def validate_collection_name(name: str) -> str:
     return name
 
 
-def open_index(settings: Settings | None = None, collection: str | None = None) -> "Index":
-    settings = settings or load_settings()
+def open_index(settings: Settings, collection: str | None = None) -> "Index":
     name = validate_collection_name(settings.collection_for(collection))
     return Index(settings, name)
 
@@ -238,6 +237,14 @@ class Index:
             if len(metas) < page:
                 return
             offset += page
+
+    def documents_from(self, origin: str) -> dict[str, dict]:
+        """The documents a source (``origin``) wrote: id -> the first chunk's metadata."""
+        found: dict[str, dict] = {}
+        for meta in self._iter_metadatas({"origin": origin}):
+            found.setdefault(meta.get("document_id", ""), meta)
+        found.pop("", None)
+        return found
 
     def list_documents(self) -> list[DocumentInfo]:
         docs: dict[str, DocumentInfo] = {}

@@ -1,7 +1,8 @@
-"""The `tenor` console command. Each package adds its own subcommands.
+"""The `tenor` console command: every command and group, in one table.
 
-Heavy libraries (torch, chromadb, transformers) are imported inside commands,
-so `tenor --help` stays instant.
+The wings' ``cli.py`` modules only define the command functions; this table
+names them. Heavy libraries (torch, chromadb, transformers) are imported
+inside commands, so `tenor --help` stays instant. Nothing imports this module.
 """
 
 from __future__ import annotations
@@ -12,12 +13,36 @@ from typing import Optional
 
 import typer
 
-from assistant.cli import register as register_assistant
-from evaluation.cli import register as register_eval
-from finetune.cli import register as register_finetune
-from ingest.cli import register as register_ingest
-from tenor.cli_groups import adapters_app, docs_app, model_app
-from tenor.quickstart import register as register_quickstart
+from assistant import cli as server
+from evaluation import cli as evaluation
+from finetune import cli as finetune
+from ingest import cli as ingest
+from tenor import quickstart
+
+GROUPS = {
+    "docs": "List and delete indexed documents.",
+    "model": "Prepare base models under the data directory.",
+    "adapters": "List, merge and hot-load LoRA adapters.",
+}
+
+# (group or None for a top-level command, command name, function)
+COMMANDS = [
+    (None, "ingest", ingest.ingest),
+    (None, "sync", ingest.sync),
+    (None, "search", ingest.search),
+    (None, "finetune", finetune.finetune),
+    (None, "serve", server.serve),
+    (None, "chat", server.chat),
+    (None, "eval", evaluation.run_eval),
+    (None, "quickstart", quickstart.quickstart),
+    ("docs", "list", ingest.docs_list),
+    ("docs", "delete", ingest.docs_delete),
+    ("model", "prepare", finetune.model_prepare),
+    ("model", "export-embedder", ingest.export_embedder),
+    ("adapters", "list", finetune.adapters_list),
+    ("adapters", "merge", finetune.adapters_merge),
+    ("adapters", "load", server.adapters_load),
+]
 
 app = typer.Typer(
     name="tenor",
@@ -41,16 +66,14 @@ def main(
         os.environ["TENOR_CONFIG"] = str(config)
     if home:
         os.environ["TENOR_HOME"] = str(home)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-register_ingest(app)
-register_finetune(app)
-register_assistant(app)
-register_eval(app)
-register_quickstart(app)
-app.add_typer(docs_app, name="docs")
-app.add_typer(model_app, name="model")
-app.add_typer(adapters_app, name="adapters")
+groups = {name: typer.Typer(help=text, no_args_is_help=True) for name, text in GROUPS.items()}
+for group, name, function in COMMANDS:
+    (groups[group] if group else app).command(name)(function)
+for name, group_app in groups.items():
+    app.add_typer(group_app, name=name)
 
 if __name__ == "__main__":
     app()

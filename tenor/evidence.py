@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from tenor.prompt import approx_tokens
+
 # Function words, and the scaffolding of a customer's question ("how long",
 # "can I", "tell me about"): they say nothing about which sentence answers it.
 STOPWORDS = frozenset("""
@@ -61,10 +63,6 @@ def terms(text: str) -> list[str]:
     """Content terms of a text: lower-cased, stemmed, function words dropped."""
     words = (_CONTRACTION.sub("", w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
     return [stem(w) for w in words if w not in STOPWORDS]
-
-
-def approx_tokens(text: str) -> int:
-    return max(1, (len(text) + 3) // 4)
 
 
 @dataclass

@@ -106,7 +106,3 @@ def _serve(settings, port) -> None:
     from assistant.cli import run_server
 
     run_server(settings, port=port)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("quickstart")(quickstart)

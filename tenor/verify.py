@@ -21,9 +21,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from tenor.answers import CITATION_MARKER
 from tenor.evidence import EvidencePassage, coverage, terms
 
-MARKER = re.compile(r"\s?\[\d{1,2}\]")
+MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
 UNSUPPORTED_MARK = "[unverified]"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w$])\+?\(?\d[\d ().-]{5,}\d(?![\w])")

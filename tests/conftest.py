@@ -55,7 +55,8 @@ def prepared_base_model(shared_home) -> Path:
 def onnx_embedder_dir(shared_home) -> Path:
     """The default embedding model exported to ONNX once per session (`tenor model export-embedder`),
     under shared_home/models, where ``embed.backend: onnx`` finds it by default."""
-    from ingest.onnx_embedder import default_onnx_dir, export_embedder
+    from ingest.onnx_embedder import default_onnx_dir
+    from ingest.onnx_export import export_embedder
     from tenor.config import Settings
 
     settings = Settings(home=shared_home)

@@ -124,3 +124,15 @@ def test_the_prompt_carries_evidence_within_the_budget_numbered_like_the_citatio
     assert sum(grounding.count_tokens(e.text) for e in g.evidence) <= 60 + 8 * len(g.evidence)
     for c, e in zip(g.citations, g.evidence, strict=True):
         assert f"[{c['index']}] {e.document_id}" in g.messages[0]["content"] and c["text"] == e.full_text
+
+
+def test_citations_link_to_the_documents_public_page_and_only_over_http():
+    from assistant.grounding import citation
+    from ingest.models import Passage
+
+    def cite(url):
+        return citation(1, Passage(text="t", score=0.5, document_id="d", source="s", metadata={"url": url}))
+
+    assert cite("https://help.example/articles/101")["url"] == "https://help.example/articles/101"
+    assert cite("javascript:alert(1)")["url"] is None  # the widget renders it as a link
+    assert citation(1, Passage(text="t", score=0.5, document_id="d", source="s"))["url"] is None

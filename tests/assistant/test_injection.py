@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.prompt import GROUNDING_RULES, PASSAGES_CLOSE, PASSAGES_OPEN, build_prompt
+from tenor.prompt import GROUNDING_RULES, PASSAGES_CLOSE, PASSAGES_OPEN, build_prompt
 from tests.assistant.conftest import admin
 from tests.conftest import EXAMPLES
 

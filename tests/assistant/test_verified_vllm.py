@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from evaluation.metrics import unsupported_figures
-from finetune.grounded import says_not_covered
+from tenor.answers import says_not_covered
 from tenor.verify import attribute, strip_markers
 
 pytestmark = [pytest.mark.vllm, pytest.mark.integration]

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from assistant.prompt import build_prompt
 from finetune.data import DataError, Example, parse_line
 from finetune.format import IGNORE, TrainExample, format_example, format_examples, plain_examples
+from tenor.prompt import build_prompt
 
 SYSTEM = "You are the Larkfield support assistant."
 

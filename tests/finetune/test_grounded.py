@@ -2,9 +2,10 @@
 
 import pytest
 
-from assistant.prompt import build_prompt, retrieval_query
 from finetune.data import load_examples
-from finetune.grounded import build_grounded_examples, says_not_covered, with_citations
+from finetune.grounded import build_grounded_examples, with_citations
+from tenor.answers import says_not_covered
+from tenor.prompt import build_prompt, retrieval_query
 from tests.finetune.conftest import VOICE
 
 pytestmark = pytest.mark.integration

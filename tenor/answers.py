@@ -1,7 +1,8 @@
-"""The brand-voice rules as a check: does one answer follow them?
+"""The answer checks serving, training and evaluation share: citation markers,
+"the documents do not cover it", and the brand-voice rules.
 
-Pure Python (no torch), so `tenor eval` and the fine-tuning eval share it.
-Matching ignores case, runs of whitespace and typographic quotes, so
+Pure Python (no torch), on the ground floor so every wing can import it.
+Voice matching ignores case, runs of whitespace and typographic quotes, so
 "Hey  Rider!" satisfies "Hey rider!" and "don’t" matches "don't"; dashes and
 other punctuation must match as written.
 """
@@ -52,3 +53,27 @@ def adherence_rate(texts: list[str], rules: Any) -> float:
     if not texts:
         return 0.0
     return sum(voice_adherence(t, rules)[0] for t in texts) / len(texts)
+
+
+# An inline citation: "[1]" .. "[99]" (a bracketed year such as "[2024]" is not one).
+CITATION_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+_NOT_COVERED = re.compile(
+    r"\b(documents?|docs|guides?|manuals?|pages?|information|sources?)\b[^.!?]{0,60}?"
+    r"\b(don't|do not|doesn't|does not|didn't|did not|can't|cannot)\b[^.!?]{0,30}?"
+    r"\b(cover|mention|say|include|contain|address|answer)",
+    re.IGNORECASE,
+)
+# The passive form: "... is not provided in the given information".
+_NOT_IN_SOURCES = re.compile(
+    r"\bnot\s+(provided|mentioned|covered|included|given|listed|stated|found|available)\b[^.!?]{0,30}?"
+    r"\b(in|by)\b[^.!?]{0,25}?\b(information|documents?|docs|passages?|context|sources?)\b",
+    re.IGNORECASE,
+)
+
+
+def says_not_covered(answer: str, no_answer_text: str = "") -> bool:
+    """Whether an answer already tells the customer the documents do not cover it."""
+    if no_answer_text and no_answer_text.strip().lower() in answer.lower():
+        return True
+    return bool(_NOT_COVERED.search(answer) or _NOT_IN_SOURCES.search(answer))

@@ -1,0 +1,19 @@
+"""GET /v1/admin/sources (admin only): each configured source's schedule, last run and last error."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends
+
+from assistant.auth import Principal
+from assistant.deps import admin, state
+from assistant.protocol import SourceList, SourceStatus
+from assistant.sources_service import SourcesService
+
+router = APIRouter(prefix="/v1/admin", tags=["sources"])
+
+
+@router.get("/sources", response_model=SourceList)
+async def list_sources(who: Principal = Depends(admin),
+                       sources: SourcesService = Depends(state("sources"))) -> SourceList:
+    return SourceList(data=[SourceStatus(**row) for row in await to_thread.run_sync(sources.status)])
