@@ -63,7 +63,7 @@ class VerifySettings(_Model):
         "a passage needs to back a sentence"
     )
     embeddings: bool = Field(
-        False, description="also compare sentences and passages with the embedder (costs ~10 ms a text on a CPU)"
+        False, description="also compare sentences and passages with the embedder (slow on a CPU: docs/server.md)"
     )
 
 
