@@ -20,7 +20,8 @@ from typing import Callable
 from ingest.index import open_index
 from ingest.models import FileFailure, SyncSummary
 from ingest.pipeline import Ingester, SourceFile
-from ingest.sources import FetchError, SourceError, open_source
+from ingest.sources import open_source
+from ingest.sources.base import FetchError, SourceError
 from tenor.config import Profile, Settings
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ingest.pipeline import discover
-from ingest.sources import Fetched, FetchError, Item, SourceError
+from ingest.sources.base import Fetched, FetchError, Item, SourceError
 
 
 class FolderSource:

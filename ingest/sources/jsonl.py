@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Iterator
 
-from ingest.sources import Fetched, Item, SourceError
+from ingest.sources.base import Fetched, Item, SourceError
 
 _SUFFIX = {"html": ".html", "markdown": ".md", "text": ".txt"}
 

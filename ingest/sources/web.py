@@ -25,7 +25,7 @@ from urllib.robotparser import RobotFileParser
 
 import httpx
 
-from ingest.sources import Fetched, FetchError, Item, SourceError
+from ingest.sources.base import Fetched, FetchError, Item, SourceError
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
