@@ -2,8 +2,9 @@
 
 The model's words cannot be chosen, so these tests assert invariants that hold
 for any output, on the same greedy answers seen twice: through the
-``larkfield-unchecked`` profile (``answer_policy: off``, the model's text as
-written, every prompt passage listed) and through ``larkfield`` (``strict``).
+``larkfield-base`` profile of the e2e config (``answer_policy: off``, the
+model's text as written, every prompt passage listed) and through
+``larkfield-strict`` (the same profile with the default policy, ``strict``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ def both(server, question, system=None):
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
     client = server.openai()
     kwargs = {"messages": messages, "max_tokens": 60, "temperature": 0, "seed": 0}
-    raw = client.chat.completions.create(model="larkfield-unchecked", **kwargs)
-    strict = client.chat.completions.create(model="larkfield", **kwargs)
+    raw = client.chat.completions.create(model="larkfield-base", **kwargs)
+    strict = client.chat.completions.create(model="larkfield-strict", **kwargs)
     return raw, strict
 
 
@@ -62,7 +63,7 @@ def test_strict_ships_no_figure_its_citations_lack_and_keeps_supported_answers(t
 def test_the_invented_price_never_reaches_the_customer_streamed_either(tenor_server):
     client = tenor_server.openai()
     chunks = list(client.chat.completions.create(
-        model="larkfield", stream=True, max_tokens=60, temperature=0, seed=0,
+        model="larkfield-strict", stream=True, max_tokens=60, temperature=0, seed=0,
         messages=[{"role": "system", "content": INVENT}, {"role": "user", "content": QUESTIONS[0]}]))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     final = chunks[-1].model_extra
