@@ -56,7 +56,7 @@ def test_strict_ships_no_figure_its_citations_lack_and_keeps_supported_answers(t
             # an invented figure (or nothing factual): replaced by a quoted extract of a cited passage
             assert extra["answer_outcome"] in ("extract", "no_answer", "refused"), (raw_text, text)
             if extra["answer_outcome"] == "extract":
-                assert "\u201c" in text and extra["citations"] and extra["groundedness"] is not None
+                assert "\u201c" in text and extra["citations"]
                 assert "1,234" not in text
 
 
