@@ -40,7 +40,8 @@ def test_strict_ships_no_figure_its_citations_lack_and_keeps_supported_answers(t
         raw_text = raw.choices[0].message.content
         text = strict.choices[0].message.content
         extra = strict.model_extra
-        assert unsupported_figures(text, extra["citations"]) == [], (question, text)
+        if extra["answer_outcome"] not in ("no_answer", "refused"):  # the profile's own text is no claim
+            assert unsupported_figures(text, extra["citations"]) == [], (question, text)
         if extra["answer_outcome"] == "no_answer" and not raw.model_extra["citations"]:
             continue  # refused before generation: both profiles gave the no-answer text
         profile = yaml.safe_load(tenor_server.config.read_text())["profiles"]["larkfield"]
