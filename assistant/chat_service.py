@@ -37,6 +37,7 @@ from tenor.verify import Verdict, apply_policy, attribute
 
 log = logging.getLogger("tenor.server")
 
+
 _SAMPLING = ("temperature", "top_p", "stop", "seed", "n", "user", "presence_penalty", "frequency_penalty")
 _PROFILE_SAMPLING = ("temperature", "frequency_penalty", "presence_penalty", "repetition_penalty")
 
@@ -58,11 +59,27 @@ def sampling(profile: Profile, request: ChatCompletionRequest, default_max_token
 
 
 class ChatService:
-    def __init__(self, settings: Settings, grounding: GroundingService, engine: Engine, metrics: Metrics):
+    def __init__(self, settings: Settings, grounding: GroundingService, engine: Engine, metrics: Metrics,
+                 conversations=None):
         self.settings = settings
         self.grounding = grounding
         self.engine = engine
         self.metrics = metrics
+        self.conversations = conversations  # the conversation log, when a profile logs
+
+    async def record(self, profile: Profile, request: ChatCompletionRequest, response_id: str, answer: str,
+                     citations: list[dict], outcome: str, started: float) -> None:
+        """Log the exchange (redacted) when the profile asks for it; a log failure never fails the answer."""
+        if self.conversations is None or not profile.log_conversations:
+            return
+        question = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
+        try:
+            await to_thread.run_sync(lambda: self.conversations.record(
+                response_id=response_id, profile=profile.name, adapter=profile.adapter, question=question,
+                answer=answer, citations=citations, outcome=outcome,
+                latency_ms=round((time.perf_counter() - started) * 1000, 1)))
+        except Exception:
+            log.exception("could not write exchange %s to the conversation log", response_id)
 
     # -- verification -------------------------------------------------------------------
     def verify(self, profile: Profile, grounded: Grounded, answer: str, request_id: str = "") -> Verdict | None:
@@ -128,12 +145,15 @@ class ChatService:
     # -- not streamed -----------------------------------------------------------------
     async def complete(self, profile: Profile, request: ChatCompletionRequest,
                        request_id: str = "") -> ChatCompletion:
+        started = time.perf_counter()
         grounded = await self.ground(profile, request)
         if grounded.no_answer is not None:
             text = grounded.no_answer
             usage = Usage(prompt_tokens=0, completion_tokens=approx_tokens(text), total_tokens=approx_tokens(text))
             choices = [Choice(index=i, message=ResponseMessage(content=text)) for i in range(request.n)]
-            return ChatCompletion(model=profile.name, choices=choices, usage=usage, answer_outcome="no_answer")
+            response = ChatCompletion(model=profile.name, choices=choices, usage=usage, answer_outcome="no_answer")
+            await self.record(profile, request, response.id, text, [], "no_answer", started)
+            return response
         result = await self.engine.chat(self.payload(profile, request, grounded))
         self.metrics.count_usage(profile.name, result.get("usage"))
         choices, verdicts = [], []
@@ -143,9 +163,14 @@ class ChatService:
             verdicts.append(verdict)
             choices.append(Choice(index=c.get("index", i), finish_reason=c.get("finish_reason"),
                                   message=ResponseMessage(content=verdict.text if verdict else text)))
-        return ChatCompletion(model=profile.name, choices=choices, usage=Usage(**(result.get("usage") or {})),
-                              citations=self.cited(grounded, verdicts, profile.answer_policy),
-                              **self.outcome_fields(verdicts))
+        cited = self.cited(grounded, verdicts, profile.answer_policy)
+        outcome = self.outcome_fields(verdicts)
+        response = ChatCompletion(model=profile.name, choices=choices, usage=Usage(**(result.get("usage") or {})),
+                                  citations=cited, **outcome)
+        answer = (choices[0].message.content or "") if choices else ""
+        await self.record(profile, request, response.id, answer, cited, outcome["answer_outcome"] or "answered",
+                          started)
+        return response
 
     # -- streamed ----------------------------------------------------------------------
     async def stream(self, profile: Profile, request: ChatCompletionRequest,
@@ -157,17 +182,18 @@ class ChatService:
         if grounded.no_answer is not None:
             n = approx_tokens(grounded.no_answer) * request.n
             usage = {"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n} if include_usage else None
-            return self._replay(profile, [grounded.no_answer] * request.n, ["stop"] * request.n,
-                                {"citations": [], "groundedness": None, "answer_outcome": "no_answer"}, usage)
+            return self._replay(profile, request, [grounded.no_answer] * request.n, ["stop"] * request.n,
+                                {"citations": [], "groundedness": None, "answer_outcome": "no_answer"}, usage, started)
         payload = self.payload(profile, request, grounded)
         payload["stream_options"] = {"include_usage": True}  # always: the metrics need it
         chunks = await self.engine.stream_chat(payload)
         if profile.answer_policy == "off" or not grounded.citations:
-            return self._relay(profile, grounded, chunks, include_usage, started, request_id)
-        return self._verified(profile, grounded, chunks, include_usage, started, request_id)
+            return self._relay(profile, request, grounded, chunks, include_usage, started, request_id)
+        return self._verified(profile, request, grounded, chunks, include_usage, started, request_id)
 
-    async def _verified(self, profile: Profile, grounded: Grounded, chunks: AsyncIterator[dict],
-                        include_usage: bool, started: float, request_id: str) -> AsyncIterator[dict]:
+    async def _verified(self, profile: Profile, request: ChatCompletionRequest, grounded: Grounded,
+                        chunks: AsyncIterator[dict], include_usage: bool, started: float,
+                        request_id: str) -> AsyncIterator[dict]:
         """Buffer the model's text, verify it, then stream what the policy ships."""
         texts: dict[int, list[str]] = {}
         finish: dict[int, str | None] = {}
@@ -186,12 +212,13 @@ class ChatService:
                     for i in indexes]
         self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
         final = {"citations": self.cited(grounded, verdicts, profile.answer_policy), **self.outcome_fields(verdicts)}
-        async for chunk in self._replay(profile, [v.text for v in verdicts], [finish[i] for i in indexes], final,
-                                        usage if include_usage else None):
+        async for chunk in self._replay(profile, request, [v.text for v in verdicts], [finish[i] for i in indexes],
+                                        final, usage if include_usage else None, started):
             yield chunk
 
-    async def _relay(self, profile: Profile, grounded: Grounded, chunks: AsyncIterator[dict],
-                     include_usage: bool, started: float, request_id: str) -> AsyncIterator[dict]:
+    async def _relay(self, profile: Profile, request: ChatCompletionRequest, grounded: Grounded,
+                     chunks: AsyncIterator[dict], include_usage: bool, started: float,
+                     request_id: str) -> AsyncIterator[dict]:
         """vLLM's chunks as they come; the attribution follows in a last chunk."""
         cid = completion_id()
         citations = grounded.citations
@@ -199,6 +226,7 @@ class ChatService:
         usage_chunk = None
         first = True
         first_token = True
+        answer = []
         async for chunk in chunks:
             for c in chunk.get("choices", []):
                 texts.setdefault(c.get("index", 0), []).append((c.get("delta") or {}).get("content") or "")
@@ -218,16 +246,21 @@ class ChatService:
                 self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
                 first_token = False
             yield chunk
+        outcome = {"answer_outcome": None}
         if grounded.citations:
             verdicts = [await to_thread.run_sync(self.verify, profile, grounded, "".join(texts[i]), request_id)
                         for i in sorted(texts)]
+            outcome = self.outcome_fields(verdicts)
             yield {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": profile.name,
-                   "choices": [], "citations": citations, **self.outcome_fields(verdicts)}
+                   "choices": [], "citations": citations, **outcome}
         if usage_chunk is not None:
             yield usage_chunk
+        await self.record(profile, request, cid, "".join(texts.get(0, [])), citations,
+                          outcome["answer_outcome"] or "answered", started)
 
-    async def _replay(self, profile: Profile, texts: list[str], finish: list[str | None], final: dict,
-                      usage: dict | None) -> AsyncIterator[dict]:
+    async def _replay(self, profile: Profile, request: ChatCompletionRequest, texts: list[str],
+                      finish: list[str | None], final: dict, usage: dict | None,
+                      started: float) -> AsyncIterator[dict]:
         """Whole answers in OpenAI's framing: per choice a role chunk, the text, the finish;
         then the attribution chunk, then usage if asked."""
         cid, created = completion_id(), int(time.time())
@@ -244,3 +277,5 @@ class ChatService:
         yield chunk([], **final)
         if usage:
             yield chunk([], usage=usage)
+        await self.record(profile, request, cid, texts[0] if texts else "", final["citations"],
+                          final["answer_outcome"] or "answered", started)

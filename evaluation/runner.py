@@ -165,23 +165,25 @@ def answer_all(client: TenorClient, items: list[dict], configs: list[Configurati
 
 
 def score(records: list[Record], items: list[dict], profile: Profile) -> None:
+    """A failed request scores as a failed answer on every rate: not correct, not
+    citing its source, out of voice, and no refusal (so, on an answerable question,
+    counted with the false refusals by `summarise`). An error never leaves a rate's
+    denominator, so a configuration cannot look better by failing its hard questions."""
     by_id = {item["id"]: item for item in items}
     for record in records:
         item = by_id[record.id]
-        if record.error:
-            continue
-        refused = metrics.is_refusal(record.answer, profile.no_answer)
+        failed = record.error is not None
         record.scores = {
-            "refused": refused,
-            "voice": voice_adherence(record.answer, profile.voice)[0],
-            "loop": metrics.has_loop(record.answer),
+            "refused": not failed and metrics.is_refusal(record.answer, profile.no_answer),
+            "voice": not failed and voice_adherence(record.answer, profile.voice)[0],
+            "loop": not failed and metrics.has_loop(record.answer),
         }
-        if not refused:  # the profile's own no-answer text is not a claim from the documents
+        if not failed and not record.scores["refused"]:  # the no-answer text is the profile's, not a claim
             record.scores["unsupported_figures"] = metrics.unsupported_figures(record.answer, record.citations)
         if not item.get("unanswerable"):
-            record.scores["correct"] = metrics.correctness(item, record.answer)
+            record.scores["correct"] = 0.0 if failed else metrics.correctness(item, record.answer)
             if item.get("source"):
-                record.scores["cited_source"] = item["source"] in metrics.cited_documents(
+                record.scores["cited_source"] = not failed and item["source"] in metrics.cited_documents(
                     record.answer, record.citations)
 
 
@@ -192,9 +194,9 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
     summary = {}
     for config in configs:
         rows = [r for r in records if r.configuration == config.name]
-        ok = [r for r in rows if not r.error]
-        answerable = [r for r in ok if r.id not in unanswerable]
-        refusable = [r for r in ok if r.id in unanswerable]
+        ok = [r for r in rows if not r.error]  # only for latencies: a failed request has none
+        answerable = [r for r in rows if r.id not in unanswerable]
+        refusable = [r for r in rows if r.id in unanswerable]
         with_source = [r for r in answerable if "cited_source" in r.scores]
         answered_with_source = [r for r in with_source if not r.scores["refused"]]
         summary[config.name] = {
@@ -211,8 +213,9 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
                                     if config.retrieval else None),
             "loop_rate": metrics.mean([float(r.scores["loop"]) for r in ok]),
             "refusal_rate": metrics.mean([float(r.scores["refused"]) for r in refusable]),
-            "false_refusal_rate": metrics.mean([float(r.scores["refused"]) for r in answerable]),
-            "voice_adherence": metrics.mean([float(r.scores["voice"]) for r in ok]),
+            "false_refusal_rate": metrics.mean([float(r.scores["refused"] or r.error is not None)
+                                                for r in answerable]),
+            "voice_adherence": metrics.mean([float(r.scores["voice"]) for r in rows]),
             "latency_p50_s": metrics.percentile([r.latency_s for r in ok], 50),
             "latency_p95_s": metrics.percentile([r.latency_s for r in ok], 95),
             "ttft_p50_s": metrics.percentile([r.ttft_s for r in ok if r.ttft_s is not None], 50),
