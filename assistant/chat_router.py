@@ -69,8 +69,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request,
     def spend(usage: dict) -> None:
         keys.spend_tokens(who, usage)
 
+    request_id = getattr(request.state, "request_id", "")
     if body.stream:
-        chunks = await chat.stream(profile, body, on_usage=spend)
+        chunks = await chat.stream(profile, body, request_id, on_usage=spend)
         return StreamingResponse(_frames(chunks), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return await chat.complete(profile, body, on_usage=spend)
+    return await chat.complete(profile, body, request_id, on_usage=spend)

@@ -1,9 +1,20 @@
-"""Chat: ground the conversation, generate with the profile's adapter on vLLM, attach citations.
+"""Chat: ground the conversation, generate with the profile's adapter on vLLM, verify, cite.
 
 No HTTP here: ``complete`` returns a ``ChatCompletion`` and ``stream`` yields
-chunk dicts; the router frames them as SSE. vLLM's chunks are relayed as they
-come (only ``id`` and ``model`` are rewritten), so the stream has exactly
-OpenAI's framing; the first chunk also carries ``citations``.
+chunk dicts; the router frames them as SSE.
+
+After generation each answer is verified (``tenor.verify``): its sentences
+are attributed to the passages, the server writes the ``[n]`` markers, and the
+profile's ``answer_policy`` decides what ships. ``citations`` then lists only
+the passages the shipped answer uses, and ``groundedness`` says how much of
+the model's answer the passages support.
+
+Streaming: with ``answer_policy: off`` vLLM's chunks are relayed as they come
+(only ``id`` and ``model`` rewritten). With ``strict`` or ``annotate`` the
+model's text is buffered and the verified answer is streamed once checked:
+stock clients concatenate deltas, so text already sent could never be taken
+back. Either way the last chunk before usage carries ``citations``,
+``groundedness`` and ``answer_outcome`` (and ``choices: []``).
 """
 
 from __future__ import annotations
@@ -19,12 +30,14 @@ from assistant.grounding import Grounded, GroundingService
 from assistant.metrics import Metrics
 from assistant.protocol import (ChatCompletion, ChatCompletionRequest, Choice, ResponseMessage, Usage,
                                 completion_id)
+from tenor.answers import says_not_covered
 from tenor.config import Profile, Settings
 from tenor.prompt import approx_tokens
+from tenor.verify import Verdict, apply_policy, attribute
 
 log = logging.getLogger("tenor.server")
-
 OnUsage = Callable[[dict], None]  # told each answer's usage (a key's token budget)
+
 
 _SAMPLING = ("temperature", "top_p", "stop", "seed", "n", "user", "presence_penalty", "frequency_penalty")
 _PROFILE_SAMPLING = ("temperature", "frequency_penalty", "presence_penalty", "repetition_penalty")
@@ -69,10 +82,56 @@ class ChatService:
         except Exception:
             log.exception("could not write exchange %s to the conversation log", response_id)
 
+    # -- verification -------------------------------------------------------------------
+    def verify(self, profile: Profile, grounded: Grounded, answer: str, request_id: str = "") -> Verdict | None:
+        """The answer to ship under the profile's policy (None: nothing to verify against)."""
+        if not grounded.citations:  # retrieval off: no passages to check against
+            return None
+        started = time.perf_counter()
+        greeting, sign_off = profile.voice.frame()
+        embed = None
+        if profile.verify.embeddings:
+            embedder = self.grounding.index_for(profile.collection).embedder
+            embed = embedder.encode
+        attribution = attribute(answer, [c["text"] for c in grounded.citations], embed=embed,
+                                min_support=profile.verify.min_support,
+                                voice_phrases=[greeting, sign_off, *profile.voice.required])
+        verdict = apply_policy(profile.answer_policy, answer, attribution, grounded.evidence,
+                               no_answer=profile.no_answer, refused=says_not_covered(answer, profile.no_answer),
+                               question=grounded.question, min_coverage=profile.retrieval.min_coverage,
+                               greeting=greeting, sign_off=sign_off)
+        self.metrics.verification.labels(profile.name).observe(time.perf_counter() - started)
+        self.metrics.answers.labels(profile.name, verdict.outcome).inc()
+        if verdict.replaced:
+            log.info("answer replaced: request_id=%s profile=%s outcome=%s unsupported=%d groundedness=%s",
+                     request_id or "-", profile.name, verdict.outcome, len(attribution.unsupported),
+                     attribution.groundedness)
+        return verdict
+
+    @staticmethod
+    def cited(grounded: Grounded, verdicts: list[Verdict | None], policy: str) -> list[dict]:
+        """The passages the shipped answers use, with their support (policy off: all, as the model saw them)."""
+        if policy == "off" or not any(verdicts):
+            return grounded.citations
+        by_index = {c["index"]: c for c in grounded.citations}
+        used: dict[int, dict] = {}
+        for verdict in filter(None, verdicts):
+            for n, entry in verdict.used.items():
+                merged = used.setdefault(n, {"support": 0.0, "sentences": []})
+                merged["support"] = max(merged["support"], entry["support"])
+                merged["sentences"] += entry["sentences"]
+        return [{**by_index[n], **entry} for n, entry in sorted(used.items()) if n in by_index]
+
+    @staticmethod
+    def outcome_fields(verdicts: list[Verdict | None]) -> dict:
+        first = verdicts[0] if verdicts else None
+        return {"groundedness": None if first is None or first.groundedness is None else round(first.groundedness, 4),
+                "answer_outcome": first.outcome if first else None}
+
     async def ground(self, profile: Profile, request: ChatCompletionRequest) -> Grounded:
         grounded = await to_thread.run_sync(lambda: self.grounding.ground(
             profile, request.conversation(), retrieval=request.retrieval,
-            filters=request.filters, max_tokens=request.requested_max_tokens or profile.decoding.max_tokens,
+            filters=request.filters, max_tokens=request.requested_max_tokens,
         ))
         if request.retrieval:
             self.metrics.retrieval.labels(profile.name).observe(grounded.retrieval_s)
@@ -86,100 +145,158 @@ class ChatService:
 
     # -- not streamed -----------------------------------------------------------------
     async def complete(self, profile: Profile, request: ChatCompletionRequest,
-                       on_usage: OnUsage | None = None) -> ChatCompletion:
+                       request_id: str = "", on_usage: OnUsage | None = None) -> ChatCompletion:
         started = time.perf_counter()
         grounded = await self.ground(profile, request)
         if grounded.no_answer is not None:
             text = grounded.no_answer
             usage = Usage(prompt_tokens=0, completion_tokens=approx_tokens(text), total_tokens=approx_tokens(text))
             choices = [Choice(index=i, message=ResponseMessage(content=text)) for i in range(request.n)]
-            response = ChatCompletion(model=profile.name, choices=choices, usage=usage)
+            response = ChatCompletion(model=profile.name, choices=choices, usage=usage, answer_outcome="no_answer")
             await self.record(profile, request, response.id, text, [], "no_answer", started)
             return response
         result = await self.engine.chat(self.payload(profile, request, grounded))
         self._count_usage(profile, result.get("usage"), on_usage)
-        choices = [
-            Choice(index=c.get("index", i), finish_reason=c.get("finish_reason"),
-                   message=ResponseMessage(content=(c.get("message") or {}).get("content")))
-            for i, c in enumerate(result.get("choices", []))
-        ]
+        choices, verdicts = [], []
+        for i, c in enumerate(result.get("choices", [])):
+            text = (c.get("message") or {}).get("content")
+            verdict = await to_thread.run_sync(self.verify, profile, grounded, text or "", request_id)
+            verdicts.append(verdict)
+            choices.append(Choice(index=c.get("index", i), finish_reason=c.get("finish_reason"),
+                                  message=ResponseMessage(content=verdict.text if verdict else text)))
+        cited = self.cited(grounded, verdicts, profile.answer_policy)
+        outcome = self.outcome_fields(verdicts)
         response = ChatCompletion(model=profile.name, choices=choices, usage=Usage(**(result.get("usage") or {})),
-                                  citations=grounded.citations)
+                                  citations=cited, **outcome)
         answer = (choices[0].message.content or "") if choices else ""
-        await self.record(profile, request, response.id, answer, grounded.citations, "answered", started)
+        await self.record(profile, request, response.id, answer, cited, outcome["answer_outcome"] or "answered",
+                          started)
         return response
 
     # -- streamed ----------------------------------------------------------------------
     async def stream(self, profile: Profile, request: ChatCompletionRequest,
-                     on_usage: OnUsage | None = None) -> AsyncIterator[dict]:
+                     request_id: str = "", on_usage: OnUsage | None = None) -> AsyncIterator[dict]:
         """Ground and open the vLLM stream (errors raise here), then return the chunk iterator."""
         started = time.perf_counter()
         grounded = await self.ground(profile, request)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         if grounded.no_answer is not None:
-            return self._canned(profile, request, grounded.no_answer, include_usage, started)
+            n = approx_tokens(grounded.no_answer) * request.n
+            usage = {"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n} if include_usage else None
+            return self._replay(profile, request, [grounded.no_answer] * request.n, ["stop"] * request.n,
+                                {"citations": [], "groundedness": None, "answer_outcome": "no_answer"}, usage, started)
         payload = self.payload(profile, request, grounded)
         payload["stream_options"] = {"include_usage": True}  # always: the metrics need it
-        chunks = await self.engine.stream_chat(payload)
-        prompt_tokens = sum(approx_tokens(str(m.get("content") or "")) for m in grounded.messages)
-        return self._relay(profile, request, chunks, grounded.citations, include_usage, started, on_usage,
-                           prompt_tokens)
+        chunks = self._charged(profile, grounded, await self.engine.stream_chat(payload), on_usage)
+        if profile.answer_policy == "off" or not grounded.citations:
+            return self._relay(profile, request, grounded, chunks, include_usage, started, request_id)
+        return self._verified(profile, request, grounded, chunks, include_usage, started, request_id)
 
     def _count_usage(self, profile: Profile, usage: dict | None, on_usage: OnUsage | None) -> None:
         self.metrics.count_usage(profile.name, usage)
         if usage and on_usage:
             on_usage(usage)
 
-    async def _relay(self, profile: Profile, request: ChatCompletionRequest, chunks: AsyncIterator[dict],
-                     citations: list[dict], include_usage: bool, started: float, on_usage: OnUsage | None,
-                     prompt_tokens: int) -> AsyncIterator[dict]:
-        cid = completion_id()
-        first = True
-        first_token = True
-        answer = []
+    async def _charged(self, profile: Profile, grounded: Grounded, chunks: AsyncIterator[dict],
+                       on_usage: OnUsage | None) -> AsyncIterator[dict]:
+        """vLLM's chunks, unchanged; the usage is counted (and charged to the key) as it passes, or
+        estimated when the stream ends without it (the client left, or vLLM died)."""
         streamed = 0  # content deltas, about one token each
         counted = False
         try:
             async for chunk in chunks:
-                answer += [(c.get("delta") or {}).get("content") or "" for c in chunk.get("choices", [])
-                           if c.get("index", 0) == 0]
-                chunk["id"] = cid
-                chunk["model"] = profile.name
-                if first:
-                    chunk["citations"] = citations
-                    first = False
                 if chunk.get("usage") and not chunk.get("choices"):
                     self._count_usage(profile, chunk["usage"], on_usage)
                     counted = True
-                    if not include_usage:
-                        continue
-                elif not include_usage:
-                    chunk.pop("usage", None)
-                has_content = any((c.get("delta") or {}).get("content") for c in chunk.get("choices", []))
-                streamed += has_content
-                if first_token and has_content:
-                    self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
-                    first_token = False
+                streamed += any((c.get("delta") or {}).get("content") for c in chunk.get("choices", []))
                 yield chunk
         finally:
-            if not counted and on_usage:  # the client left (or vLLM died) before the usage chunk: estimate
-                on_usage({"prompt_tokens": prompt_tokens, "completion_tokens": streamed})
-        await self.record(profile, request, cid, "".join(answer), citations, "answered", started)
+            if not counted and on_usage:
+                prompt = sum(approx_tokens(str(m.get("content") or "")) for m in grounded.messages)
+                on_usage({"prompt_tokens": prompt, "completion_tokens": streamed})
 
-    async def _canned(self, profile: Profile, request: ChatCompletionRequest, text: str,
-                      include_usage: bool, started: float) -> AsyncIterator[dict]:
+    async def _verified(self, profile: Profile, request: ChatCompletionRequest, grounded: Grounded,
+                        chunks: AsyncIterator[dict], include_usage: bool, started: float,
+                        request_id: str) -> AsyncIterator[dict]:
+        """Buffer the model's text, verify it, then stream what the policy ships."""
+        texts: dict[int, list[str]] = {}
+        finish: dict[int, str | None] = {}
+        usage = None
+        async for chunk in chunks:
+            if chunk.get("usage") and not chunk.get("choices"):
+                usage = chunk["usage"]
+                continue
+            for c in chunk.get("choices", []):
+                i = c.get("index", 0)
+                texts.setdefault(i, []).append((c.get("delta") or {}).get("content") or "")
+                finish[i] = c.get("finish_reason") or finish.get(i)
+        indexes = sorted(texts)
+        verdicts = [await to_thread.run_sync(self.verify, profile, grounded, "".join(texts[i]), request_id)
+                    for i in indexes]
+        self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
+        final = {"citations": self.cited(grounded, verdicts, profile.answer_policy), **self.outcome_fields(verdicts)}
+        async for chunk in self._replay(profile, request, [v.text for v in verdicts], [finish[i] for i in indexes],
+                                        final, usage if include_usage else None, started):
+            yield chunk
+
+    async def _relay(self, profile: Profile, request: ChatCompletionRequest, grounded: Grounded,
+                     chunks: AsyncIterator[dict], include_usage: bool, started: float,
+                     request_id: str) -> AsyncIterator[dict]:
+        """vLLM's chunks as they come; the attribution follows in a last chunk."""
+        cid = completion_id()
+        citations = grounded.citations
+        texts: dict[int, list[str]] = {}
+        usage_chunk = None
+        first = True
+        first_token = True
+        async for chunk in chunks:
+            for c in chunk.get("choices", []):
+                texts.setdefault(c.get("index", 0), []).append((c.get("delta") or {}).get("content") or "")
+            chunk["id"] = cid
+            chunk["model"] = profile.name
+            if first:
+                chunk["citations"] = citations
+                first = False
+            if chunk.get("usage") and not chunk.get("choices"):
+                if include_usage:
+                    usage_chunk = chunk  # usage stays last, after the attribution
+                continue
+            elif not include_usage:
+                chunk.pop("usage", None)
+            if first_token and any((c.get("delta") or {}).get("content") for c in chunk.get("choices", [])):
+                self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
+                first_token = False
+            yield chunk
+        outcome = {"answer_outcome": None}
+        if grounded.citations:
+            verdicts = [await to_thread.run_sync(self.verify, profile, grounded, "".join(texts[i]), request_id)
+                        for i in sorted(texts)]
+            outcome = self.outcome_fields(verdicts)
+            yield {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": profile.name,
+                   "choices": [], "citations": citations, **outcome}
+        if usage_chunk is not None:
+            yield usage_chunk
+        await self.record(profile, request, cid, "".join(texts.get(0, [])), citations,
+                          outcome["answer_outcome"] or "answered", started)
+
+    async def _replay(self, profile: Profile, request: ChatCompletionRequest, texts: list[str],
+                      finish: list[str | None], final: dict, usage: dict | None,
+                      started: float) -> AsyncIterator[dict]:
+        """Whole answers in OpenAI's framing: per choice a role chunk, the text, the finish;
+        then the attribution chunk, then usage if asked."""
         cid, created = completion_id(), int(time.time())
 
         def chunk(choices, **extra):
             return {"id": cid, "object": "chat.completion.chunk", "created": created,
                     "model": profile.name, "choices": choices, **extra}
 
-        for i in range(request.n):
+        for i, (text, reason) in enumerate(zip(texts, finish)):
             yield chunk([{"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
-                          "logprobs": None}], **({"citations": []} if i == 0 else {}))
+                          "logprobs": None}])
             yield chunk([{"index": i, "delta": {"content": text}, "finish_reason": None, "logprobs": None}])
-            yield chunk([{"index": i, "delta": {}, "finish_reason": "stop", "logprobs": None}])
-        if include_usage:
-            n = approx_tokens(text) * request.n
-            yield chunk([], usage={"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n})
-        await self.record(profile, request, cid, text, [], "no_answer", started)
+            yield chunk([{"index": i, "delta": {}, "finish_reason": reason or "stop", "logprobs": None}])
+        yield chunk([], **final)
+        if usage:
+            yield chunk([], usage=usage)
+        await self.record(profile, request, cid, texts[0] if texts else "", final["citations"],
+                          final["answer_outcome"] or "answered", started)

@@ -4,13 +4,20 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
 
 1. retrieves on the conversation, not just the last turn (``retrieval_query``:
    a follow-up such as "and how much is it?" keeps the earlier question's topic);
-2. keeps passages scoring at least the profile's ``min_score``; with none left,
-   the answer is the profile's ``no_answer`` text (in the brand voice) and the
-   model is not asked to guess;
-3. builds the prompt with ``tenor.prompt.build_prompt`` (the same builder
+2. keeps passages scoring at least the profile's ``min_score``;
+3. selects the evidence (``tenor.evidence``): the passages' sentences and
+   table rows that share key terms with the question, within
+   ``retrieval.evidence_tokens``;
+4. decides answerability from two signals: a passage above ``min_score``, and
+   the evidence containing at least ``min_coverage`` of the question's key
+   terms. Otherwise the answer is the profile's ``no_answer`` text (in the
+   brand voice) and the model is not asked to guess (the third signal, the
+   verifier's verdict on the answer, is applied in ``chat_service``);
+5. builds the prompt with ``tenor.prompt.build_prompt`` (the same builder
    fine-tuning uses) within the model's context window: passages and old turns
    are trimmed by token budget, never rejected for length;
-4. numbers the passages that made it into the prompt; those are the citations.
+6. numbers the passages that made it into the prompt; those are the
+   candidate citations (the answer's verification keeps those it uses).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Callable
 
 from assistant.tokens import cached_meter
 from tenor.config import Profile, Settings
+from tenor.evidence import coverage, select_evidence
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
@@ -45,14 +53,19 @@ class Grounded:
     citations: list[dict] = field(default_factory=list)
     no_answer: str | None = None  # set: answer with this text, without the model
     query: str = ""
+    question: str = ""  # the last user turn
     retrieval_s: float = 0.0
+    evidence_s: float = 0.0
     trimmed_turns: int = 0
+    evidence: list = field(default_factory=list)  # what the prompt carries, numbered from 1 like citations
+    coverage: float | None = None  # share of the question's key terms the evidence contains
 
 
 def citation(index: int, passage) -> dict:
+    """A passage as the client sees it: its whole text, even when the prompt carried only its evidence."""
     return {
         "index": index, "document_id": passage.document_id,
-        "section": passage.section, "page": passage.page, "text": passage.text,
+        "section": passage.section, "page": passage.page, "text": getattr(passage, "full_text", passage.text),
         "score": round(float(passage.score), 4), "url": public_url(passage),
         "dense_score": _rounded(getattr(passage, "dense_score", None)),
         "lexical_score": _rounded(getattr(passage, "lexical_score", None)),
@@ -119,15 +132,22 @@ class GroundingService:
 
         passages, query, seconds = self.retrieve(profile, conversation, filters=filters)
         passages = self.relevant(profile, passages)
-        if not passages:
-            return Grounded(messages=[], no_answer=profile.no_answer, query=query, retrieval_s=seconds)
+        started = time.perf_counter()
+        evidence = select_evidence(query, passages, profile.retrieval.evidence_tokens, self.count_tokens)
+        last = next((m["content"] for m in reversed(conversation) if m.get("role") == "user"), "")
+        covered = coverage(evidence, query, last)
+        evidence_s = time.perf_counter() - started
+        if not evidence or covered < profile.retrieval.min_coverage:
+            return Grounded(messages=[], no_answer=profile.no_answer, query=query, retrieval_s=seconds,
+                            evidence_s=evidence_s, coverage=covered)
         prompt = build_prompt(
-            profile.system_prompt, conversation, passages, grounded=True,
+            profile.system_prompt, conversation, evidence, grounded=True,
             max_prompt_tokens=budget, max_context_tokens=profile.retrieval.max_context_tokens,
             tokens=self.meter_for(profile),
         )
         return Grounded(
             messages=prompt.messages,
             citations=[citation(i, p) for i, p in enumerate(prompt.passages, start=1)],
-            query=query, retrieval_s=seconds, trimmed_turns=prompt.trimmed_turns,
+            query=query, retrieval_s=seconds, evidence_s=evidence_s, trimmed_turns=prompt.trimmed_turns,
+            evidence=list(prompt.passages), coverage=covered, question=last,
         )

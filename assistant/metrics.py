@@ -33,6 +33,10 @@ class Metrics:
                               ["profile"], buckets=_LATENCY_BUCKETS, registry=r)
         self.no_answer = Counter("tenor_no_answer_total", "answers given as 'the documents do not cover it'",
                                  ["profile"], registry=r)
+        self.answers = Counter("tenor_answers_total", "verified answers by what the policy shipped "
+                               "(shipped, annotated, extract, no_answer, refused)", ["profile", "outcome"], registry=r)
+        self.verification = Histogram("tenor_verification_seconds", "answer verification time per answer",
+                                      ["profile"], buckets=_LATENCY_BUCKETS, registry=r)
         self.engine_errors = Counter("tenor_engine_errors_total", "failed calls to vLLM", ["kind"], registry=r)
 
     def track_vllm(self, vllm) -> None:

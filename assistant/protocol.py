@@ -3,8 +3,9 @@
 The chat shapes mirror OpenAI's wire format, so stock clients (the `openai`
 package, LangChain, curl scripts) work unchanged. Unknown fields a client sends
 are tolerated, as OpenAI tolerates them. Tenor's extensions are additive:
-``citations`` on responses and stream chunks, and ``retrieval`` / ``filters``
-on requests (the openai client sends them with ``extra_body``).
+``citations``, ``groundedness`` and ``answer_outcome`` on responses and stream
+chunks, and ``retrieval`` / ``filters`` on requests (the openai client sends
+them with ``extra_body``).
 """
 
 from __future__ import annotations
@@ -167,6 +168,11 @@ class Citation(_Out):
     fused_score: float | None = None  # reciprocal rank fusion (hybrid retrieval)
     url: str | None = Field(None, description="the document's public page (web and export sources, "
                             "folders with url_prefix)")
+    support: float | None = Field(None, description="how well it supports the answer's sentences (0-1)")
+    sentences: list[str] | None = Field(None, description="the answer's sentences it supports")
+
+
+ANSWER_OUTCOMES = "shipped | annotated | extract | no_answer | refused"
 
 
 class ResponseMessage(_Out):
@@ -199,6 +205,9 @@ class ChatCompletion(_Out):
     choices: list[Choice]
     usage: Usage | None = None
     citations: list[Citation] = Field(default_factory=list)
+    groundedness: float | None = Field(
+        None, description="share of the model's factual sentences the passages support (null: none to check)")
+    answer_outcome: str | None = Field(None, description=f"what the answer policy shipped: {ANSWER_OUTCOMES}")
 
 
 class Delta(_Out):
@@ -221,6 +230,8 @@ class ChatCompletionChunk(_Out):
     choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
     citations: list[Citation] | None = None
+    groundedness: float | None = None
+    answer_outcome: str | None = None
 
 
 # -- models ---------------------------------------------------------------------

@@ -74,8 +74,9 @@ def run_eval(
     --max-errors (default 0) to every configuration."""
     from evaluation import report
     from evaluation.freshness import check_freshness, load_spec
-    from evaluation.runner import (EvalError, TenorClient, answer_all, configurations, load_question_set,
-                                   measure_recall, records_as_dicts, score, summarise)
+    from evaluation.calibrate import abstention_report, measure
+    from evaluation.runner import (EvalError, TenorClient, answer_all, configurations, conversation,
+                                   load_question_set, measure_recall, records_as_dicts, score, summarise)
     from evaluation.server import started_server
 
     settings = console.settings()
@@ -107,6 +108,7 @@ def run_eval(
             client = TenorClient(server_url, key)
             console.err.print(f"server {server_url}; {len(items)} questions x {len(configs)} configurations")
             recall = measure_recall(client, brand.name, items)
+            signals = measure(items, lambda item, k: client.retrieve(brand.name, conversation(item), k), brand)
             with console.progress("answering", total=len(items) * len(configs), enabled=True) as advance:
                 records = answer_all(client, items, configs, max_tokens=max_tokens,
                                      concurrency=concurrency, progress=advance)
@@ -124,7 +126,8 @@ def run_eval(
         "url": url or "started by tenor eval", "concurrency": concurrency, "max_tokens": max_tokens,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    written = report.write(out, summary, meta, records_as_dicts(records), failures, fresh)
+    written = report.write(out, summary, meta, records_as_dicts(records), failures, fresh,
+                           abstention_report(signals, brand))
 
     console.err.print(report.table(summary))
     if fresh:

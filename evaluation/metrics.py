@@ -7,7 +7,11 @@
   question's source document is among them;
 - refusal: the answer says the documents do not cover the question (the
   profile's no-answer text, or a sentence to that effect);
-- voice: the profile's voice rules (`tenor.answers`).
+- voice: the profile's voice rules (`tenor.answers`);
+- unsupported figures: the numbers, prices, dates, e-mails and phone numbers
+  of an answer that no passage it cites (by ``[n]`` marker) contains
+  (`tenor.verify`'s check, applied to what shipped);
+- loops: a 4-word sequence repeated 3 or more times ("Ride on! Ride on! Ride on!").
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from tenor.answers import CITATION_MARKER, says_not_covered
+from tenor.verify import facts, passage_facts, strip_markers, vouched
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -54,6 +59,23 @@ def cited_documents(answer: str, citations: Sequence[dict]) -> list[str]:
     by_index = {c.get("index"): c.get("document_id") for c in citations}
     cited = [by_index.get(int(n)) for n in CITATION_MARKER.findall(answer)]
     return list(dict.fromkeys(d for d in cited if d))
+
+
+def unsupported_figures(answer: str, citations: Sequence[dict]) -> list[str]:
+    """The answer's figures that none of the passages its markers point at contains."""
+    by_index = {c.get("index"): c.get("text") or "" for c in citations}
+    cited = {int(n) for n in CITATION_MARKER.findall(answer)}
+    figures: set[str] = set()
+    for n in cited:
+        figures |= passage_facts(by_index.get(n, ""))
+    return [f for f in facts(strip_markers(answer)) if not vouched(f, figures)]
+
+
+def has_loop(answer: str, size: int = 4, times: int = 3) -> bool:
+    """Whether some ``size``-word sequence occurs ``times`` times or more (case and punctuation ignored)."""
+    words = _tokens(answer)
+    seen = Counter(tuple(words[i:i + size]) for i in range(len(words) - size + 1))
+    return any(count >= times for count in seen.values())
 
 
 def is_refusal(answer: str, no_answer: str = "") -> bool:

@@ -13,6 +13,9 @@ from evaluation.runner import headline
 COLUMNS = [
     ("correctness", "correct", "pct"),
     ("citation_correctness", "cites source", "pct"),
+    ("answered_cited", "answered, cites source", "pct"),
+    ("unsupported_figures", "unsupported figures", "int"),
+    ("loop_rate", "loops", "pct"),
     ("refusal_rate", "refuses unanswerable", "pct"),
     ("false_refusal_rate", "false refusals", "pct"),
     ("voice_adherence", "voice", "pct"),
@@ -63,10 +66,18 @@ def markdown(summary: dict[str, dict], meta: dict, records: list[dict], charts: 
     for name, row in summary.items():
         lines.append(f"| {name} | " + " | ".join(_fmt(row.get(k), kind) for k, _, kind in COLUMNS) + " |")
     lines += ["", "Correctness: every expected pattern matches (token-F1 where an item has none). "
-              "Cites source: the answer's [n] markers point at the question's source document. "
+              "Cites source: the answer's [n] markers point at the question's source document "
+              "(of all answerable questions; 'answered, cites source': of those not refused). "
+              "Unsupported figures: answers with a number, price, date, e-mail or phone number that no "
+              "passage they cite contains (target 0). Loops: answers repeating a 4-word sequence 3+ times. "
               "Latency: whole streamed answer, requests "
               f"{meta['concurrency']} at a time.", ""]
     lines += [f"![{Path(c).stem}]({Path(c).name})" for c in charts]
+    if any(Path(c).stem == "abstention" for c in charts):
+        lines += ["", "Abstention: before generation the server refuses when no passage reaches `min_score` "
+                  "or the evidence holds less than `min_coverage` of the question's key terms; the chart "
+                  "shows both rates over `min_coverage` from the passages `/v1/retrieve` returns "
+                  "(`python -m evaluation.calibrate` tunes it on half the questions)."]
     if freshness:
         lines += ["", "## Freshness", "", f"Edited `{freshness['document']}` ({freshness['find']!r} -> "
                   f"{freshness['replace']!r}), re-indexed through the API, asked {freshness['question']!r}.",
@@ -83,7 +94,26 @@ def markdown(summary: dict[str, dict], meta: dict, records: list[dict], charts: 
     return "\n".join(lines) + "\n"
 
 
-def charts(summary: dict[str, dict], out: Path) -> list[str]:
+def abstention_chart(plt, curve: list[dict], current: dict | None, out: Path) -> str:
+    """Refusal of unanswerable questions against false refusals, one point per min_coverage."""
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    points = [(r["false_refusal"] * 100, r["refusal"] * 100, r["min_coverage"]) for r in curve
+              if r["refusal"] is not None and r["false_refusal"] is not None]
+    ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=f"min_score {curve[0]['min_score']}")
+    for x, y, c in points[::2]:
+        ax.annotate(f"{c:.2f}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    if current:
+        ax.plot([current["false_refusal"] * 100], [current["refusal"] * 100], "r*", markersize=14,
+                label=f"profile: min_coverage {current['min_coverage']}")
+    ax.set_xlabel("false refusals (answerable questions refused), %")
+    ax.set_ylabel("unanswerable questions refused, %")
+    ax.set_xlim(-2, 102)
+    ax.set_ylim(-2, 102)
+    ax.set_title("Abstention trade-off (labels: min_coverage)")
+    return _save(plt, fig, ax, out / "abstention.png")
+
+
+def charts(summary: dict[str, dict], out: Path, abstention: dict | None = None) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -113,6 +143,8 @@ def charts(summary: dict[str, dict], out: Path) -> list[str]:
     ax.set_ylabel("seconds per answer")
     ax.set_title("Latency by configuration")
     written.append(_save(plt, fig, ax, out / "latency.png"))
+    if abstention and abstention.get("curve"):
+        written.append(abstention_chart(plt, abstention["curve"], abstention.get("current"), out))
     return written
 
 
@@ -125,11 +157,12 @@ def _save(plt, fig, ax, path: Path) -> str:
 
 
 def write(out: Path, summary: dict, meta: dict, records: list[dict], gate: list[str] | None,
-          freshness: dict | None) -> dict[str, str]:
+          freshness: dict | None, abstention: dict | None = None) -> dict[str, str]:
+    """``abstention``: ``{"curve": [...], "current": {...}}`` from ``evaluation.calibrate``."""
     out.mkdir(parents=True, exist_ok=True)
-    chart_files = charts(summary, out)
+    chart_files = charts(summary, out, abstention)
     (out / "report.json").write_text(json.dumps(
-        {"meta": meta, "summary": summary, "gate": gate, "freshness": freshness, "answers": records},
-        indent=2, default=str))
+        {"meta": meta, "summary": summary, "gate": gate, "freshness": freshness, "abstention": abstention,
+         "answers": records}, indent=2, default=str))
     (out / "report.md").write_text(markdown(summary, meta, records, chart_files, gate, freshness))
     return {"json": str(out / "report.json"), "markdown": str(out / "report.md"), "charts": chart_files}

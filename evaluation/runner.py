@@ -178,7 +178,10 @@ def score(records: list[Record], items: list[dict], profile: Profile) -> None:
         record.scores = {
             "refused": not failed and metrics.is_refusal(record.answer, profile.no_answer),
             "voice": not failed and voice_adherence(record.answer, profile.voice)[0],
+            "loop": not failed and metrics.has_loop(record.answer),
         }
+        if not failed and not record.scores["refused"]:  # the no-answer text is the profile's, not a claim
+            record.scores["unsupported_figures"] = metrics.unsupported_figures(record.answer, record.citations)
         if not item.get("unanswerable"):
             record.scores["correct"] = 0.0 if failed else metrics.correctness(item, record.answer)
             if item.get("source"):
@@ -197,6 +200,7 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
         answerable = [r for r in rows if r.id not in unanswerable]
         refusable = [r for r in rows if r.id in unanswerable]
         with_source = [r for r in answerable if "cited_source" in r.scores]
+        answered_with_source = [r for r in with_source if not r.scores["refused"]]
         summary[config.name] = {
             "profile": config.profile,
             "retrieval": config.retrieval,
@@ -205,6 +209,11 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
             "correctness": metrics.mean([r.scores["correct"] for r in answerable]),
             "citation_correctness": (metrics.mean([float(r.scores["cited_source"]) for r in with_source])
                                      if config.retrieval else None),
+            "answered_cited": (metrics.mean([float(r.scores["cited_source"]) for r in answered_with_source])
+                               if config.retrieval else None),
+            "unsupported_figures": (sum(1 for r in ok if r.scores.get("unsupported_figures"))
+                                    if config.retrieval else None),
+            "loop_rate": metrics.mean([float(r.scores["loop"]) for r in ok]),
             "refusal_rate": metrics.mean([float(r.scores["refused"]) for r in refusable]),
             "false_refusal_rate": metrics.mean([float(r.scores["refused"] or r.error is not None)
                                                 for r in answerable]),

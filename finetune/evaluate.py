@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 from tenor.answers import voice_adherence
 from tenor.config import Profile, Settings
+from tenor.evidence import select_evidence
 from tenor.prompt import build_prompt, retrieval_query
 
 Retrieve = Callable[[str, int], Sequence]
@@ -43,10 +44,11 @@ def served_messages(profile: Profile, conversation: list[dict], retrieve: Retrie
     ``retrieve`` is given). One difference: the server answers a question with
     no passage above ``min_score`` with the canned ``no_answer`` text, without
     the model; here the model answers every prompt (with the top ``k``
-    passages), so every figure measures the model."""
+    passages' evidence), so every figure measures the model."""
     if retrieve is None:
         return build_prompt(profile.system_prompt, conversation, grounded=False).messages
-    found = retrieve(retrieval_query(conversation), profile.retrieval.k)
+    query = retrieval_query(conversation)
+    found = select_evidence(query, retrieve(query, profile.retrieval.k), profile.retrieval.evidence_tokens)
     return build_prompt(profile.system_prompt, conversation, found, grounded=True,
                         max_context_tokens=profile.retrieval.max_context_tokens).messages
 

@@ -13,6 +13,9 @@ same query the server retrieves on) is looked up in the index:
   documents do not cover a question instead of guessing;
 - examples whose own answer already says the documents do not cover the
   question get distractors only and keep their own answer;
+- with ``evidence_tokens``, the passages are cut down to their evidence for
+  the question (``tenor.evidence.select_evidence``, as the server does): the
+  adapter trains on the short prompts it is served with;
 - with ``cite``, the answers of examples with relevant passages get those
   passages' ``[n]`` markers (their numbers in the shuffled prompt), as the
   grounding rules in the prompt ask; otherwise the training targets would
@@ -32,6 +35,7 @@ from typing import Callable, Sequence
 from finetune.data import Example
 from finetune.format import TrainExample
 from tenor.answers import CITATION_MARKER, says_not_covered
+from tenor.evidence import select_evidence
 from tenor.prompt import build_prompt, retrieval_query
 
 Retrieve = Callable[[str, int], Sequence]  # (query, k) -> passages, best first
@@ -59,7 +63,7 @@ def _doc(passage) -> str:
 
 
 def _key(passage) -> str:
-    return getattr(passage, "chunk_id", None) or f"{_doc(passage)}\n{passage.text}"
+    return getattr(passage, "chunk_id", None) or f"{_doc(passage)}\n{getattr(passage, 'full_text', passage.text)}"
 
 
 def build_grounded_examples(
@@ -69,6 +73,7 @@ def build_grounded_examples(
     system_prompt: str,
     no_answer_text: str,
     max_context_tokens: int | None = None,
+    evidence_tokens: int = 0,
     k: int = 4,
     relevant: int = 2,
     no_answer_fraction: float = 0.2,
@@ -108,7 +113,8 @@ def build_grounded_examples(
         distractors = rng.sample(candidates, min(k - len(gold), len(candidates)))
         # The context budget keeps passages in order: gold first, so that only
         # distractors are cut; then the survivors are shuffled.
-        passages = list(build_prompt(system_prompt, conv, [*gold, *distractors], grounded=True,
+        evidence = select_evidence(retrieval_query(conv), [*gold, *distractors], evidence_tokens)
+        passages = list(build_prompt(system_prompt, conv, evidence, grounded=True,
                                      max_context_tokens=max_context_tokens).passages)
         rng.shuffle(passages)
         target = no_answer_text if i in forced else example.messages[-1]["content"]

@@ -360,7 +360,7 @@ def train_adapter(
             report.examples, retrieve=retrieve, system_prompt=profile.system_prompt,
             no_answer_text=profile.no_answer,
             max_context_tokens=config.grounded_context_tokens or profile.retrieval.max_context_tokens,
-            k=config.grounded_k, relevant=config.grounded_relevant,
+            evidence_tokens=profile.retrieval.evidence_tokens, k=config.grounded_k, relevant=config.grounded_relevant,
             no_answer_fraction=config.no_answer_fraction, cite=config.grounded_cite, seed=config.seed,
         )
     else:

@@ -55,6 +55,26 @@ class RetrievalSettings(_Model):
     max_context_tokens: int = Field(
         768, ge=64, description="token budget for passages in the prompt"
     )
+    evidence_tokens: int = Field(
+        256, ge=0, description="token budget for the evidence (the passages' sentences and table rows "
+        "that bear on the question) in the prompt; 0: whole passages"
+    )
+    min_coverage: float = Field(
+        0.55, ge=0, le=1, description="share of the question's key terms the evidence must contain; "
+        "below it the answer is the no-answer text (calibrate with evaluation/calibrate.py)"
+    )
+
+
+class VerifySettings(_Model):
+    """How answers are checked against the passages (``tenor.verify``)."""
+
+    min_support: float = Field(
+        0.5, ge=0, le=1, description="support score (term overlap, averaged with embedding similarity) "
+        "a passage needs to back a sentence"
+    )
+    embeddings: bool = Field(
+        False, description="also compare sentences and passages with the embedder (slow on a CPU: docs/server.md)"
+    )
 
 
 class VoiceRules(_Model):
@@ -67,6 +87,15 @@ class VoiceRules(_Model):
         None, description="the phrase every answer ends with; decoding stops right after it "
         "(decoding.stop_at_sign_off)"
     )
+    greeting: str | None = Field(None, description="the phrase every answer opens with")
+
+    def frame(self) -> tuple[str, str]:
+        """(greeting, sign-off) around an answer the server writes itself (an extract):
+        as set, else the first and the last of ``required`` (the last only if there are two)."""
+        required = self.required
+        greeting = self.greeting if self.greeting is not None else (required[0] if required else "")
+        sign_off = self.sign_off if self.sign_off is not None else (required[-1] if len(required) > 1 else "")
+        return greeting, sign_off
 
 
 class DecodingSettings(_Model):
@@ -168,6 +197,11 @@ class Profile(_Model):
         default_factory=list, description="where the collection's documents live; `tenor sync` keeps it in step"
     )
     handoff_url: str | None = None
+    answer_policy: Literal["strict", "annotate", "off"] = Field(
+        "strict", description="strict: replace an answer with an unsupported factual sentence by a cited "
+        "extract of the documents (or the no-answer text); annotate: mark unsupported sentences; off: ship as written"
+    )
+    verify: VerifySettings = Field(default_factory=VerifySettings)
     log_conversations: bool = Field(
         False, description="record this profile's exchanges (redacted) in the conversation log, for feedback, "
         "content gaps and training data"

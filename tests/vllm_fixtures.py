@@ -103,6 +103,12 @@ def tenor_server(prepared_base_model, tmp_path_factory):
     shutil.copytree(EXAMPLES / "docs", docs)
 
     config = yaml.safe_load((EXAMPLES / "tenor.yaml").read_text())
+    # The tests of the model and the plumbing (hot swap, base vs adapter, re-indexing) need the
+    # model's own words: their profiles ship them unchecked. test_verified_vllm compares
+    # "larkfield-strict" (the base model, as "larkfield-base", under the default policy) with them.
+    config["profiles"]["larkfield-strict"] = {**config["profiles"]["larkfield-base"], "answer_policy": "strict"}
+    for name in ("larkfield", "larkfield-base"):
+        config["profiles"][name] = {**config["profiles"][name], "answer_policy": "off"}
     config["api_keys"] = [{"key": ADMIN_KEY, "scope": "admin", "name": "e2e-admin"},
                           {"key": CHAT_KEY, "scope": "chat", "profiles": ["larkfield"], "name": "e2e-chat"}]
     port = free_port()

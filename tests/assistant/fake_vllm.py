@@ -55,6 +55,7 @@ def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice"), lora_paths:
     app.state.delay_s = 0.0
     app.state.break_after = None  # int: drop the connection after that many streamed words (a crash)
     app.state.garbage_after = None  # int: send a malformed chunk after that many words
+    app.state.answer = None  # str: answer every chat with this text instead of the echo
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": {"message": message, "type": "BadRequestError", "param": None,
@@ -96,7 +97,7 @@ def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice"), lora_paths:
                                   f"requested {wanted} tokens ({prompt_tokens} in the messages, "
                                   f"{body.get('max_tokens', 0)} in the completion). Please reduce the length of "
                                   "the messages or completion.")
-        text = answer_for(body["messages"])
+        text = app.state.answer if app.state.answer is not None else answer_for(body["messages"])
         words = text.split(" ")
         usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(words),
                  "total_tokens": prompt_tokens + len(words)}

@@ -72,24 +72,27 @@ def test_decoding_defaults_can_be_switched_off_per_profile(make_client, fake_vll
     assert "frequency_penalty" not in sent and "stop" not in sent and "include_stop_str_in_output" not in sent
 
 
-def test_stream_has_openai_framing_citations_first_and_usage_last(client):
+def test_stream_has_openai_framing_attribution_then_usage_last(client):
     r = chat(client, stream=True, stream_options={"include_usage": True})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     events = sse_events(r.text)
     assert len({e["id"] for e in events}) == 1
     assert all(e["object"] == "chat.completion.chunk" and e["model"] == "larkfield" for e in events)
     assert events[0]["choices"][0]["delta"]["role"] == "assistant"
-    assert events[0]["citations"][0]["document_id"] == "warranty.pdf"
-    assert all("citations" not in e for e in events[1:])
+    attribution = events[-2]
+    assert attribution["choices"] == [] and attribution["citations"][0]["document_id"] == "warranty.pdf"
+    assert attribution["answer_outcome"] == "shipped" and attribution["groundedness"] == 1.0
+    assert all("citations" not in e for e in events[:-2])
     text = "".join(c["delta"].get("content") or "" for e in events for c in e["choices"])
     assert text.startswith("You asked: How long")
-    assert events[-2]["choices"][0]["finish_reason"] == "stop"
+    assert events[-3]["choices"][0]["finish_reason"] == "stop"
     assert events[-1]["choices"] == [] and events[-1]["usage"]["completion_tokens"] > 0
 
 
 def test_stream_without_include_usage_has_no_usage_chunk(client):
     events = sse_events(chat(client, stream=True).text)
-    assert all(e["choices"] for e in events) and all(not e.get("usage") for e in events)
+    assert all(e["choices"] for e in events[:-1]) and all(not e.get("usage") for e in events)
+    assert events[-1]["choices"] == [] and "citations" in events[-1]
 
 
 def test_stream_parses_with_the_official_client(client):
@@ -98,7 +101,7 @@ def test_stream_parses_with_the_official_client(client):
     oa = openai.OpenAI(base_url=str(client.base_url) + "/v1", api_key="admin-key-123456", http_client=client)
     chunks = list(oa.chat.completions.create(model="larkfield", stream=True, stream_options={"include_usage": True},
                                              messages=[{"role": "user", "content": QUESTION}]))
-    assert chunks[0].model_extra["citations"][0]["document_id"] == "warranty.pdf"
+    assert chunks[-2].model_extra["citations"][0]["document_id"] == "warranty.pdf"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("You asked")
     assert chunks[-1].usage.completion_tokens > 0
 

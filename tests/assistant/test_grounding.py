@@ -26,7 +26,9 @@ def test_question_on_the_docs_is_grounded_with_numbered_citations(service):
     assert [c["index"] for c in g.citations] == list(range(1, len(g.citations) + 1))
     assert all(c["score"] >= settings.profile("larkfield").retrieval.min_score for c in g.citations)
     system = g.messages[0]["content"]
-    assert "[1] " in system and g.citations[0]["text"].strip()[:40] in system
+    # the prompt carries the evidence (the sentences on the frame's warranty); citations the whole passage
+    assert "[1] " in system and g.evidence[0].text in system and "frame" in g.evidence[0].text.lower()
+    assert g.citations[0]["text"] == g.evidence[0].full_text and len(g.evidence[0].text) < len(g.evidence[0].full_text)
     assert g.messages[-1] == {"role": "user", "content": "How long is the warranty on the frame?"}
 
 
@@ -45,6 +47,7 @@ def test_threshold_is_the_profiles_min_score(service):
     assert grounding.ground(profile, question).no_answer is not None
     profile.retrieval.min_score = -1.0
     profile.retrieval.max_context_tokens = 100_000
+    profile.retrieval.evidence_tokens = 0  # whole passages: none dropped for lack of evidence
     assert len(grounding.ground(profile, question).citations) == profile.retrieval.k
 
 
@@ -102,6 +105,28 @@ def test_an_invalid_filter_is_a_grounding_error(service):
     with pytest.raises(GroundingError):
         grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "warranty"}],
                          filters={"$bogus": [1]})
+
+
+def test_a_question_the_evidence_does_not_cover_gets_no_answer_whatever_the_scores(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.min_score = -1.0  # the score gate alone lets every passage through
+    question = [{"role": "user", "content": "Which insurance company is your partner?"}]
+    g = grounding.ground(profile, question)
+    assert g.no_answer == profile.no_answer and g.coverage < profile.retrieval.min_coverage
+    profile.retrieval.min_coverage = 0.0
+    assert grounding.ground(profile, question).no_answer is None
+
+
+def test_the_prompt_carries_evidence_within_the_budget_numbered_like_the_citations(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.evidence_tokens = 60
+    g = grounding.ground(profile, [{"role": "user", "content": "What does the Cargo K1 cost?"}])
+    assert "$3,899" in g.messages[0]["content"]
+    assert sum(grounding.count_tokens(e.text) for e in g.evidence) <= 60 + 8 * len(g.evidence)
+    for c, e in zip(g.citations, g.evidence, strict=True):
+        assert f"[{c['index']}] {e.document_id}" in g.messages[0]["content"] and c["text"] == e.full_text
 
 
 def test_citations_link_to_the_documents_public_page_and_only_over_http():

@@ -199,3 +199,54 @@ def test_recall_is_measured_with_the_profiles_mode_and_with_dense_alone():
     summary = summarise([], ITEMS, configurations("brand", "base"), price_only)
     assert summary["adapter+retrieval"]["dense_recall@1"] == 0.0
     assert "recall@1 dense" in [title for _, title, _ in report.COLUMNS]
+
+
+def test_unsupported_figures_are_those_no_cited_passage_contains():
+    citations = [{"index": 1, "document_id": "products.md", "text": "| Cargo K1 | $3,899 | 34 kg |"},
+                 {"index": 2, "document_id": "store.md", "text": "Call +1 (555) 010-2030 or help@lark.example."}]
+    assert metrics.unsupported_figures("The Cargo K1 costs $3,899 and weighs 34 kg [1].", citations) == []
+    assert metrics.unsupported_figures("The Cargo K1 costs $3,249 [1].", citations) == ["n:3249"]
+    # right figure, but cited from the wrong passage (or not cited at all)
+    assert metrics.unsupported_figures("The Cargo K1 costs $3,899 [2].", citations) == ["n:3899"]
+    assert metrics.unsupported_figures("Write to help@lark.example.", citations) == ["email:help@lark.example"]
+    assert metrics.unsupported_figures("Write to help@lark.example or call 555-010-2030 [2].", citations) == []
+
+
+def test_a_loop_is_a_four_word_sequence_three_times():
+    assert metrics.has_loop("Ride on! Ride on! Ride on! Ride on! Ride on!")
+    assert metrics.has_loop("Battery: 10 days Battery: 10 days Battery: 10 days Battery: 10 days")
+    assert not metrics.has_loop("Battery: 10 days Battery: 10 days. Ride bright!")
+    assert not metrics.has_loop("The frame is covered for life, and the motor for two years.")
+
+
+def test_summary_counts_unsupported_figures_answered_citations_and_loops():
+    configs = [Configuration("adapter+retrieval", "brand", True)]
+    cite = [{"index": 1, "document_id": "products.md", "text": "The C2 costs $2,499."}]
+    records = [
+        Record("price", "adapter+retrieval", "", "Hey rider! It costs $2,999 [1].", cite),  # invented price
+        Record("hours", "adapter+retrieval", "", "Hey rider! Our docs don't cover that one."),  # refused
+        Record("kids", "adapter+retrieval", "", "Hey rider! Ride on! Ride on! Ride on! Ride on!"),
+    ]
+    score(records, ITEMS, PROFILE)
+    row = summarise(records, ITEMS, configs, None)["adapter+retrieval"]
+    assert row["unsupported_figures"] == 1
+    assert row["answered_cited"] == 1.0 and row["citation_correctness"] == 0.5  # the refusal cites nothing
+    assert row["loop_rate"] == pytest.approx(1 / 3)
+
+
+def test_report_draws_the_abstention_trade_off(tmp_path):
+    from evaluation.calibrate import Signals, abstention_report
+
+    signals = [Signals("a", False, 0.6, 0.9, {0.3: 0.9}), Signals("b", True, 0.5, 0.2, {0.3: 0.2}),
+               Signals("c", True, 0.2, 0.8, {0.3: 0.8})]
+    abstention = abstention_report(signals, Profile())
+    assert abstention["current"] == {"min_score": 0.3, "min_coverage": 0.55, "refusal": 1.0, "false_refusal": 0.0}
+    curve = {r["min_coverage"]: (r["refusal"], r["false_refusal"]) for r in abstention["curve"]}
+    assert curve[0.0] == (0.5, 0.0) and curve[0.8] == (1.0, 0.0)
+    summary = {"adapter+retrieval": {"correctness": 0.5, "latency_p50_s": 1.0, "errors": 0}}
+    meta = {"profile": "brand", "base_profile": "brand-base", "question_set": "q.jsonl", "questions": 3,
+            "unanswerable": 2, "url": "http://x", "concurrency": 4, "date": "today"}
+    files = report.write(tmp_path, summary, meta, [], None, None, abstention)
+    assert str(tmp_path / "abstention.png") in files["charts"]
+    assert "![abstention](abstention.png)" in (tmp_path / "report.md").read_text()
+    assert json.loads((tmp_path / "report.json").read_text())["abstention"]["current"]["refusal"] == 1.0

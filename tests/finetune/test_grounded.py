@@ -137,3 +137,17 @@ def test_cite_false_keeps_the_answers_as_written(built):
     plain = build_grounded_examples(examples[:12], **{**kwargs, "cite": False})
     assert [g.target for g in plain if not g.no_answer] == [
         e.messages[-1]["content"] for e, g in zip(examples, plain) if not g.no_answer]
+
+
+def test_with_an_evidence_budget_training_prompts_carry_the_servers_evidence(built):
+    from tenor.evidence import EvidencePassage
+
+    profile, examples, _, kwargs, _ = built
+    short = build_grounded_examples(examples[:6], **{**kwargs, "evidence_tokens": 64})
+    for example, item in zip(examples, short):
+        assert item.passages and all(isinstance(p, EvidencePassage) for p in item.passages)
+        assert sum(len(p.text) for p in item.passages) < sum(len(p.full_text) for p in item.passages)
+        assert all(unit.text in " ".join(p.full_text.split()) or unit.is_row
+                   for p in item.passages for unit in p.units)
+        assert item.messages == build_prompt(profile.system_prompt, example.messages[:-1], item.passages,
+                                             grounded=True).messages

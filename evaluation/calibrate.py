@@ -1,0 +1,157 @@
+"""Calibrate abstention: when do the documents not cover a question?
+
+The server refuses without asking the model when no passage scores at least
+``retrieval.min_score`` or when the evidence holds less than
+``retrieval.min_coverage`` of the question's key terms (``tenor.evidence``);
+after generation, the verifier's verdict is the third signal (``strict``
+policy). This module measures the first two on a question set and prints the
+trade-off: the share of unanswerable questions refused against the share of
+answerable ones refused by mistake, for a grid of thresholds.
+
+    python -m evaluation.calibrate [QUESTIONS] [--profile NAME] [--k N]
+
+It picks thresholds on one half of the questions (even lines): the most
+refusals of unanswerable questions with at most 5% false refusals, and
+reports them on the other half (odd lines), so the figures are not the ones
+it tuned on.
+Only the two thresholds are tuned; nothing about the questions themselves.
+``tenor eval`` draws the same curve (on every question) in its report.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable, Sequence
+
+from tenor.evidence import coverage, select_evidence
+from tenor.prompt import approx_tokens
+
+SCORE_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+COVERAGE_GRID = tuple(round(0.05 * i, 2) for i in range(0, 17))  # 0 .. 0.8
+MAX_FALSE_REFUSAL = 0.05
+
+
+@dataclass
+class Signals:
+    id: str
+    unanswerable: bool
+    top_score: float  # the best passage's retrieval score
+    coverage: float  # of the question's key terms, by the evidence above min_score (at the profile's min_score)
+    coverages: dict[float, float]  # min_score -> coverage of the evidence from passages above it
+
+
+def as_passage(passage) -> object:
+    """A passage from ``/v1/retrieve`` (a dict) or from the index (an object)."""
+    return SimpleNamespace(**passage) if isinstance(passage, dict) else passage
+
+
+def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profile, *,
+            count_tokens: Callable[[str], int] = approx_tokens) -> list[Signals]:
+    """The signals for every item, as the server computes them (``assistant.grounding``)."""
+    from tenor.prompt import retrieval_query
+    from evaluation.runner import conversation
+
+    out = []
+    for item in items:
+        turns = conversation(item)
+        passages = [as_passage(p) for p in retrieve(item, profile.retrieval.k)]
+        query = retrieval_query(turns)
+        coverages = {}
+        for min_score in sorted({*SCORE_GRID, profile.retrieval.min_score}):
+            kept = [p for p in passages if p.score >= min_score]
+            evidence = select_evidence(query, kept, profile.retrieval.evidence_tokens, count_tokens)
+            coverages[min_score] = coverage(evidence, query, item["question"])
+        out.append(Signals(item["id"], bool(item.get("unanswerable")),
+                           max((p.score for p in passages), default=0.0),
+                           coverages[profile.retrieval.min_score], coverages))
+    return out
+
+
+def refuses(s: Signals, min_score: float, min_coverage: float) -> bool:
+    return s.top_score < min_score or s.coverages[min_score] < min_coverage
+
+
+def rates(signals: list[Signals], min_score: float, min_coverage: float) -> tuple[float | None, float | None]:
+    """(refusal rate on unanswerable, false refusal rate on answerable)."""
+    bad = [refuses(s, min_score, min_coverage) for s in signals if s.unanswerable]
+    good = [refuses(s, min_score, min_coverage) for s in signals if not s.unanswerable]
+    return (sum(bad) / len(bad) if bad else None, sum(good) / len(good) if good else None)
+
+
+def tradeoff(signals: list[Signals], min_score: float) -> list[dict]:
+    """The curve at one ``min_score``: refusal and false refusal for each ``min_coverage``."""
+    rows = []
+    for c in COVERAGE_GRID:
+        refusal, false_refusal = rates(signals, min_score, c)
+        rows.append({"min_score": min_score, "min_coverage": c, "refusal": refusal, "false_refusal": false_refusal})
+    return rows
+
+
+def choose(signals: list[Signals], max_false_refusal: float = MAX_FALSE_REFUSAL) -> dict:
+    """The thresholds refusing the most unanswerable questions while refusing at most
+    ``max_false_refusal`` of the answerable ones (ties: the middle of the plateau, the
+    lowest ``min_score``). Refusing before generation is the first line only: the
+    verifier refuses more after it, so false refusals are the budget to keep."""
+    grid = [row for s in SCORE_GRID for row in tradeoff(signals, s)]
+    allowed = [r for r in grid if (r["false_refusal"] or 0) <= max_false_refusal] or grid
+    best = max((r["refusal"] or 0) for r in allowed)
+    plateau = [r for r in allowed if (r["refusal"] or 0) == best]
+    low = min(r["min_score"] for r in plateau)
+    plateau = [r for r in plateau if r["min_score"] == low]
+    return plateau[len(plateau) // 2]
+
+
+def abstention_report(signals: list[Signals], profile) -> dict:
+    """The curve at the profile's ``min_score`` and the profile's own point, for the eval report."""
+    refusal, false_refusal = rates(signals, profile.retrieval.min_score, profile.retrieval.min_coverage)
+    return {"curve": tradeoff(signals, profile.retrieval.min_score),
+            "current": {"min_score": profile.retrieval.min_score, "min_coverage": profile.retrieval.min_coverage,
+                        "refusal": refusal, "false_refusal": false_refusal}}
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from evaluation.runner import load_question_set
+    from ingest.index import open_index
+    from tenor import console
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("questions", nargs="?", type=Path,
+                        default=Path(__file__).resolve().parents[1] / "examples/larkfield/eval/questions.jsonl")
+    parser.add_argument("--profile", default=None)
+    args = parser.parse_args(argv)
+
+    settings = console.settings()
+    profile = settings.profile(args.profile)
+    items = load_question_set(args.questions)
+    index = open_index(settings, profile.collection)
+    from tenor.prompt import retrieval_query
+    from evaluation.runner import conversation
+
+    signals = measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile)
+    tune, held_out = signals[0::2], signals[1::2]
+    print(f"{len(items)} questions ({sum(s.unanswerable for s in signals)} unanswerable) from {args.questions}; "
+          f"profile {profile.name}: min_score {profile.retrieval.min_score}, "
+          f"min_coverage {profile.retrieval.min_coverage}")
+    print("\nTrade-off on the tuning half (even lines), at the profile's min_score:")
+    print(f"{'min_coverage':>12} {'refused (unanswerable)':>24} {'false refusals':>15}")
+    for row in tradeoff(tune, profile.retrieval.min_score):
+        print(f"{row['min_coverage']:>12.2f} {_pct(row['refusal']):>24} {_pct(row['false_refusal']):>15}")
+    best = choose(tune)
+    held = rates(held_out, best["min_score"], best["min_coverage"])
+    now = rates(held_out, profile.retrieval.min_score, profile.retrieval.min_coverage)
+    print(f"\nchosen on the tuning half: min_score {best['min_score']}, min_coverage {best['min_coverage']} "
+          f"(refused {_pct(best['refusal'])}, false refusals {_pct(best['false_refusal'])})")
+    print(f"held-out half (odd lines): refused {_pct(held[0])}, false refusals {_pct(held[1])}; "
+          f"with the profile's thresholds: refused {_pct(now[0])}, false refusals {_pct(now[1])}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,268 @@
+"""Evidence: the sentences and table rows of the retrieved passages that bear on a question.
+
+A retrieved passage is ~200 tokens of a document; the fact a customer asks
+about is usually one sentence or one table row of it. ``select_evidence``
+keeps only the units (sentences, bullet items, table rows) that share key
+terms with the question, best first, within a token budget, and returns them
+grouped by passage in rank order, so the prompt stays short (the CPU's
+prefill is the bottleneck) and each unit keeps its passage's number.
+
+The server's prompt (``assistant.grounding``) and grounded fine-tuning
+(``finetune.grounded``) both call it: one prompt contract. The answer checks
+(``tenor.verify``) use the same term rules. Pure Python: no torch, no HTTP.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from tenor.prompt import approx_tokens
+
+# Function words, and the scaffolding of a customer's question ("how long",
+# "can I", "tell me about"): they say nothing about which sentence answers it.
+STOPWORDS = frozenset("""
+a about above after again all also am an and any anything are as at be been before being below between both
+but by can could did do does doing done down during each either else etc ever every few for from further get
+gets got had has have having he her here hers him his how i if in into is it its itself just know let like
+many may me might more most much must my no nor not now of off on once only or other our ours out over own
+per please same shall she should so some something such tell than that the their them then there these they
+this those through to too under until up upon us very was we were what when where whether which while who
+whom why will with would yes yet you your yours hi hello hey thanks thank okay ok want need
+don doesn didn isn aren wasn weren won can't won't cannot couldn wouldn shouldn haven hasn anymore
+""".split())
+
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_CONTRACTION = re.compile(r"['’](s|m|re|ve|ll|d|t)$|n['’]t$")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|[\s:|-]*$")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+_HEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
+_EMPHASIS = re.compile(r"\*\*|__|`")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$£€])")
+
+
+# Words a customer asks with and documents answer with (a question says "cost",
+# a price list says "price"): folded to one term. Plain English, no company's terms.
+SAME_AS = {"cost": "price", "priced": "price", "pricing": "price", "fee": "price",
+           "heavy": "weight", "weigh": "weight", "weighs": "weight", "far": "range", "distance": "range"}
+
+
+def stem(word: str) -> str:
+    """A light fold: possessives, plurals, and the question/document synonyms above."""
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    return SAME_AS.get(word, word)
+
+
+def terms(text: str) -> list[str]:
+    """Content terms of a text: lower-cased, stemmed, function words dropped."""
+    words = (_CONTRACTION.sub("", w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
+    return [stem(w) for w in words if w not in STOPWORDS]
+
+
+@dataclass
+class Unit:
+    """One sentence, bullet item or table row of a passage."""
+
+    text: str
+    order: int  # position in the passage
+    header: str | None = None  # a table row's header row
+    heading: str = ""  # the heading above it inside the passage, if any
+
+    @property
+    def is_row(self) -> bool:
+        return self.header is not None
+
+    def plain(self) -> str:
+        """Readable on its own: a table row as "Column: value; ..." pairs, no markdown."""
+        if not self.is_row:
+            return _EMPHASIS.sub("", _BULLET.sub("", self.text)).strip()
+        names, values = _cells(self.header), _cells(self.text)
+        if len(names) != len(values):
+            return "; ".join(values)
+        return "; ".join(f"{n}: {v}" for n, v in zip(names, values) if v)
+
+
+def _cells(row: str) -> list[str]:
+    return [c.strip() for c in row.strip().strip("|").split("|")]
+
+
+def split_units(text: str) -> list[Unit]:
+    """A passage's sentences, bullet items and table rows, in order.
+
+    Hard-wrapped lines are joined back into paragraphs; a bullet starts a new
+    one; a table's first row is its header (kept with each row, not a unit);
+    a markdown heading is kept as the context of the units below it."""
+    units: list[Unit] = []
+    paragraph: list[str] = []
+    header: str | None = None
+    heading = ""
+
+    def flush():
+        if paragraph:
+            for sentence in _SENTENCE_BREAK.split(" ".join(paragraph)):
+                if sentence.strip():
+                    units.append(Unit(sentence.strip(), len(units), heading=heading))
+            paragraph.clear()
+
+    for line in text.splitlines():
+        if _TABLE_ROW.match(line):
+            flush()
+            if _TABLE_RULE.match(line):
+                continue
+            if header is None:
+                header = line.strip()
+            else:
+                units.append(Unit(line.strip(), len(units), header=header, heading=heading))
+            continue
+        header = None
+        if not line.strip():
+            flush()
+            continue
+        if _HEADING.match(line):  # context for the units below it, not evidence itself
+            flush()
+            heading = _HEADING.match(line).group(1).strip()
+            continue
+        if _BULLET.match(line):
+            flush()
+        paragraph.append(line.strip())
+    flush()
+    return units
+
+
+@dataclass
+class EvidencePassage:
+    """A retrieved passage cut down to its selected units; anything else
+    (``document_id``, ``section``, ``page``, ``score``, ``chunk_id``...) is the passage's."""
+
+    passage: object
+    units: list[Unit] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # each unit's relevance to the question
+    whole: bool = False  # the prompt carries the passage's own text (no selection)
+
+    def __getattr__(self, name):
+        if name == "passage":  # not set yet (copy, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.passage, name)
+
+    @property
+    def text(self) -> str:
+        if self.whole:
+            return self.passage.text
+        lines, header, heading = [], None, getattr(self.passage, "section", None) or ""
+        for unit in self.units:
+            if unit.heading and unit.heading != heading:
+                lines.append(f"{unit.heading}:")
+                header = None
+            heading = unit.heading or heading
+            if unit.is_row and unit.header != header:
+                lines.append(unit.header)
+            header = unit.header
+            lines.append(unit.text)
+        return "\n".join(lines)
+
+    @property
+    def full_text(self) -> str:
+        return self.passage.text
+
+
+def _heading_terms(passage) -> set[str]:
+    return set(terms(" ".join(str(getattr(passage, a, None) or "") for a in ("section", "document_id"))))
+
+
+def score_units(query: str, passages: Sequence) -> list[list[tuple[Unit, float]]]:
+    """Every unit of every passage with its relevance to ``query``: each question
+    term it contains counts 1, plus up to 1 more the rarer the term is among
+    these passages' units (so matching more terms comes first). A term of
+    the context (the passage's heading or document name, the heading above the
+    unit, a table row's header) counts a third, in the unit or not: under
+    "Cargo K1", "Price: $3,899" answers "what does the Cargo K1 cost?" better
+    than a sentence that repeats "Cargo K1"."""
+    query_terms = set(terms(query))
+    split = [split_units(p.text) for p in passages]
+    unit_terms = [[set(terms(u.text)) for u in units] for units in split]
+    count = sum(len(u) for u in split) or 1
+    df: dict[str, int] = {}
+    for per_passage in unit_terms:
+        for found in per_passage:
+            for t in found & query_terms:
+                df[t] = df.get(t, 0) + 1
+    idf = {t: math.log(1 + count / (1 + df.get(t, 0))) for t in query_terms}
+    rarest = max(idf.values(), default=1.0) or 1.0
+    weight = {t: 1 + idf[t] / rarest for t in query_terms}  # 1..2: matching more terms comes first
+    scored = []
+    for passage, units, per_passage in zip(passages, split, unit_terms):
+        heading = _heading_terms(passage) & query_terms
+        scored.append([])
+        for unit, found in zip(units, per_passage):
+            context = (heading | set(terms(f"{unit.heading} {unit.header or ''}"))) & query_terms
+            scored[-1].append((unit, sum(weight[t] for t in found & query_terms - context)
+                               + sum(weight[t] for t in context) / 3))
+    return scored
+
+
+def select_evidence(query: str, passages: Sequence, budget_tokens: int,
+                    count_tokens: Callable[[str], int] = approx_tokens) -> list[EvidencePassage]:
+    """The units bearing on ``query`` within ``budget_tokens``, grouped by passage in rank order.
+    A budget of 0 selects nothing: every passage whole, its units scored.
+
+    Units are taken best first (ties: the better-ranked passage, then earlier
+    in it); a unit that shares no term with the question is never taken. When
+    none does, the first passage's opening units fill the budget, so the model
+    always sees something to judge (and the abstention signals see no match)."""
+    scored = score_units(query, passages)
+    if not budget_tokens:
+        return [EvidencePassage(p, [u for u, _ in units], [s for _, s in units], whole=True)
+                for p, units in zip(passages, scored)]
+    ranked = sorted(
+        ((score, -p, -u.order, p, u) for p, units in enumerate(scored) for u, score in units if score > 0),
+        reverse=True,
+    )
+    if not ranked and scored:
+        ranked = [(0.0, 0, -u.order, 0, u) for u, _ in scored[0]]
+        ranked.sort(key=lambda r: -r[2])
+    chosen: dict[int, list[tuple[Unit, float]]] = {}
+    used = 0
+    headers: set[str] = set()
+    for score, _, _, p, unit in ranked:
+        cost = count_tokens(unit.text) + 1
+        if unit.is_row and unit.header not in headers:
+            cost += count_tokens(unit.header)
+        if used + cost > budget_tokens and used:
+            continue
+        chosen.setdefault(p, []).append((unit, score))
+        used += cost
+        if unit.is_row:
+            headers.add(unit.header)
+    out = []
+    for p in sorted(chosen):
+        picked = sorted(chosen[p], key=lambda pair: pair[0].order)
+        out.append(EvidencePassage(passages[p], [u for u, _ in picked], [s for _, s in picked]))
+    return out
+
+
+def coverage(evidence: Sequence, *questions: str) -> float:
+    """How much of the question the evidence covers: the share of the question's key
+    terms it contains (text and headings), each weighted by its rarity in the
+    passages the evidence comes from, so "Larkfield" or "bike" (in every
+    passage) count little and "stock" or "insurance" (in none) count most.
+    With several phrasings (the last turn alone, and with the earlier ones: a
+    follow-up names its topic only there), the best covered one counts."""
+    if len(questions) != 1:
+        return max((coverage(evidence, q) for q in questions), default=0.0)
+    wanted = set(terms(questions[0]))
+    if not wanted or not evidence:
+        return 0.0
+    found: set[str] = set()
+    units = []
+    for e in evidence:
+        found |= set(terms(e.text)) | _heading_terms(e)
+        found |= {t for unit in getattr(e, "units", ()) for t in terms(unit.heading)}
+        units += [set(terms(u.text)) for u in split_units(getattr(e, "full_text", e.text))]
+    weight = {t: math.log(1 + (len(units) + 1) / (1 + sum(t in u for u in units))) for t in wanted}
+    return sum(weight[t] for t in wanted & found) / sum(weight.values())

@@ -1,0 +1,303 @@
+"""Answer checks: which passage supports each sentence, and what to ship.
+
+``attribute`` splits an answer into sentences and matches each factual one to
+the numbered passages that support it: lexical overlap of content terms, plus
+embedding similarity when an ``embed`` function is given. A sentence is
+supported only if every number, price, duration, date, e-mail address and
+phone number in it appears in a passage it cites. The server then writes the
+``[n]`` markers itself (the model's own are dropped), whatever the model wrote.
+
+``apply_policy`` turns the result into the shipped text under a profile's
+``answer_policy``: ``strict`` replaces an answer with an unsupported factual
+sentence by a quoted, cited extract of the evidence (or the no-answer text),
+``annotate`` marks the unsupported sentences, ``off`` ships it as written.
+
+Pure Python (no torch, no HTTP): the server, fine-tuning and the eval use it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from tenor.answers import CITATION_MARKER
+from tenor.evidence import EvidencePassage, coverage, terms
+
+MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
+UNSUPPORTED_MARK = "[unverified]"
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?<![\w$])\+?\(?\d[\d ().-]{5,}\d(?![\w])")
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
+_NUMBER_WORDS.update({w: str(10 * n) for n, w in enumerate(
+    "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if w != "_"})
+_WORDS = re.compile(r"[a-z]+")
+_SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n")
+_TRAILING = re.compile(r"[\s.!?:;,\"')\]]*$")
+FACTUAL_MIN_TERMS = 3  # a sentence with fewer content terms and no figures is chatter ("Happy to help!")
+
+
+def _number(raw: str) -> str:
+    value = raw.replace(",", "").rstrip(".")
+    if "." in value:
+        value = value.rstrip("0").rstrip(".")
+    return value.lstrip("0") or "0"
+
+
+def _digits(raw: str) -> str:
+    return re.sub(r"\D", "", raw)
+
+
+def facts(text: str) -> list[str]:
+    """The checkable figures in a text, normalised: ``email:...``, ``phone:<digits>``, ``n:<number>``."""
+    found = [f"email:{m.lower()}" for m in _EMAIL.findall(text)]
+    rest = _EMAIL.sub(" ", text)
+    for m in _PHONE.findall(rest):
+        if len(_digits(m)) >= 7 and re.search(r"[ ().-]|^\+", m):
+            found.append(f"phone:{_digits(m)}")
+            rest = rest.replace(m, " ")
+    found += [f"n:{_number(m)}" for m in _NUMBER.findall(rest)]
+    return list(dict.fromkeys(found))
+
+
+def passage_facts(text: str) -> set[str]:
+    """What a passage can vouch for: its own figures, number words as digits, and any
+    digit run (so a phone written differently in the answer still matches)."""
+    found = set(facts(text))
+    found |= {f"n:{_NUMBER_WORDS[w]}" for w in _WORDS.findall(text.lower()) if w in _NUMBER_WORDS}
+    found |= {f"phone:{_digits(m)}" for m in _PHONE.findall(text)}
+    return found
+
+
+def vouched(fact: str, figures: set[str]) -> bool:
+    """A phone number matches with or without its country code; anything else exactly."""
+    if fact in figures:
+        return True
+    if fact.startswith("phone:"):
+        digits = fact[6:]
+        return any(f.startswith("phone:") and (f[6:].endswith(digits) or digits.endswith(f[6:])) for f in figures)
+    return False
+
+
+@dataclass
+class Sentence:
+    text: str
+    start: int
+    end: int
+    factual: bool = False
+    facts: list[str] = field(default_factory=list)
+    passages: list[int] = field(default_factory=list)  # the supporting passages' numbers
+    support: float = 0.0  # the best passage's support score
+    missing: list[str] = field(default_factory=list)  # figures no cited passage contains
+
+    @property
+    def supported(self) -> bool:
+        return not self.factual or (bool(self.passages) and not self.missing)
+
+
+@dataclass
+class Attribution:
+    text: str  # the answer without the model's markers
+    sentences: list[Sentence]
+
+    @property
+    def factual(self) -> list[Sentence]:
+        return [s for s in self.sentences if s.factual]
+
+    @property
+    def unsupported(self) -> list[Sentence]:
+        return [s for s in self.sentences if not s.supported]
+
+    @property
+    def groundedness(self) -> float | None:
+        """The share of factual sentences that are supported (None: the answer states no fact)."""
+        factual = self.factual
+        return sum(s.supported for s in factual) / len(factual) if factual else None
+
+    def used(self) -> dict[int, dict]:
+        """Passage number -> its best support score and the sentences it supports."""
+        out: dict[int, dict] = {}
+        for s in self.sentences:
+            if s.factual and s.supported:
+                for n in s.passages:
+                    entry = out.setdefault(n, {"support": 0.0, "sentences": []})
+                    entry["support"] = max(entry["support"], s.support)
+                    entry["sentences"].append(s.text)
+        return dict(sorted(out.items()))
+
+    def marked(self, mark_unsupported: bool = False) -> str:
+        """The answer with ``[n]`` after each supported factual sentence (before its
+        final punctuation), and ``[unverified]`` after unsupported ones if asked."""
+        out, last = [], 0
+        for s in self.sentences:
+            if s.factual and (s.supported or mark_unsupported):
+                label = "".join(f"[{n}]" for n in s.passages) if s.supported else UNSUPPORTED_MARK
+                body = self.text[s.start:s.end]
+                tail = _TRAILING.search(body).start()
+                out += [self.text[last:s.start], body[:tail], f" {label}", body[tail:]]
+                last = s.end
+        out.append(self.text[last:])
+        return "".join(out)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence or line; a decimal point or an e-mail's dot does not end one."""
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for a, b in spans:
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            out.append((a, b))
+    return out
+
+
+def strip_markers(answer: str) -> str:
+    return MARKER.sub("", answer)
+
+
+def _without(text: str, phrases: Sequence[str]) -> str:
+    for phrase in phrases:
+        if phrase.strip():
+            text = re.sub(re.escape(phrase.strip()), " ", text, flags=re.IGNORECASE)
+    return text
+
+
+def _cosine(a, b) -> float:
+    return float(sum(x * y for x, y in zip(a, b)))
+
+
+def attribute(answer: str, passages: Sequence[str], *, embed: Callable[[list[str]], Sequence] | None = None,
+              min_support: float = 0.5, voice_phrases: Sequence[str] = ()) -> Attribution:
+    """Match each sentence of ``answer`` to the passages (numbered from 1) that support it.
+
+    Support of a sentence by a passage: the share of the sentence's content
+    terms the passage contains, averaged with their embedding cosine when
+    ``embed`` (texts -> L2-normalised vectors) is given. A factual sentence
+    (one with figures, or with ``FACTUAL_MIN_TERMS`` content terms once the
+    brand's ``voice_phrases`` are removed) cites the best passage scoring at
+    least ``min_support``, then further passages for any figure the first
+    lacks; figures no cited passage contains leave it unsupported."""
+    text = strip_markers(answer)
+    passage_terms = [set(terms(p)) for p in passages]
+    passage_figures = [passage_facts(p) for p in passages]
+    sentences = []
+    for start, end in split_sentences(text):
+        body = _without(text[start:end], voice_phrases)
+        found = facts(body)
+        content = set(terms(body))
+        sentences.append(Sentence(text[start:end], start, end, facts=found,
+                                  factual=bool(found) or len(content) >= FACTUAL_MIN_TERMS))
+    factual = [s for s in sentences if s.factual]
+    similarity = [[0.0] * len(passages) for _ in factual]
+    if embed is not None and factual and passages:
+        vectors = list(embed([s.text for s in factual] + list(passages)))
+        for i in range(len(factual)):
+            for j in range(len(passages)):
+                similarity[i][j] = max(0.0, _cosine(vectors[i], vectors[len(factual) + j]))
+    for i, s in enumerate(factual):
+        content = set(terms(_without(s.text, voice_phrases))) or {""}
+        scores = []
+        for j in range(len(passages)):
+            lexical = len(content & passage_terms[j]) / len(content)
+            scores.append((lexical + similarity[i][j]) / 2 if embed is not None else lexical)
+        order = sorted(range(len(passages)), key=lambda j: -scores[j])
+        cited: list[int] = []
+        remaining = set(s.facts)
+        for j in order:
+            found_here = {f for f in remaining if vouched(f, passage_figures[j])}
+            if (scores[j] >= min_support and not cited) or (cited and found_here and scores[j] >= min_support / 2):
+                cited.append(j)
+                remaining -= found_here
+        s.passages = [j + 1 for j in cited]
+        s.support = round(scores[order[0]], 4) if order else 0.0
+        s.missing = sorted(remaining) if cited else list(s.facts)
+    return Attribution(text, sentences)
+
+
+# -- the answer policy -----------------------------------------------------------
+
+@dataclass
+class Verdict:
+    text: str  # what ships
+    outcome: str  # shipped | annotated | extract | no_answer | refused
+    attribution: Attribution | None = None
+    used: dict[int, dict] = field(default_factory=dict)  # passage number -> support, sentences
+
+    @property
+    def replaced(self) -> bool:
+        return self.outcome in ("extract", "no_answer")
+
+    @property
+    def groundedness(self) -> float | None:
+        if self.outcome == "no_answer" or self.outcome == "refused":
+            return None
+        return self.attribution.groundedness if self.attribution else None
+
+
+def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: float = 0.0, greeting: str = "",
+                   sign_off: str = "", max_units: int = 2) -> tuple[str, dict[int, dict]] | None:
+    """A quoted, cited answer from the best evidence units (``EvidencePassage``s numbered
+    from 1, each unit with its relevance score), in the brand's voice; None if no unit
+    shares a term with the question, or the quoted units cover less than
+    ``min_coverage`` of ``question`` (quoting the store's address to "are you
+    opening a store in Europe?" would be an answer to another question)."""
+    units = [(score, n, unit) for n, e in enumerate(evidence, start=1)
+             for unit, score in zip(e.units, e.scores) if score > 0]
+    units.sort(key=lambda u: (-u[0], u[1], u[2].order))
+    if not units:
+        return None
+    best = units[0][0]
+    picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
+    quoted = [EvidencePassage(evidence[n - 1].passage, [unit], [score]) for score, n, unit in picked]
+    if question and coverage(quoted, question) < min_coverage:
+        return None
+    quotes, used = [], {}
+    for score, n, unit in picked:
+        quote = unit.plain().rstrip()
+        topic = unit.heading or (getattr(evidence[n - 1], "section", None) or "").split(" > ")[-1]
+        if topic and not set(terms(topic)) <= set(terms(quote)):  # "Price: $3,899" -> "Cargo K1: Price: $3,899"
+            quote = f"{topic.rstrip(':')}: {quote}"
+        quotes.append(f"\u201c{quote}\u201d [{n}]")
+        entry = used.setdefault(n, {"support": 1.0, "sentences": []})
+        entry["sentences"].append(quote)
+    body = "Here is what our documents say: " + " ".join(quotes)
+    text = "\n".join(part for part in (greeting.strip(), body, sign_off.strip()) if part)
+    return text, dict(sorted(used.items()))
+
+
+def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: Sequence, *,
+                 no_answer: str, refused: bool, question: str = "", min_coverage: float = 0.0,
+                 greeting: str = "", sign_off: str = "") -> Verdict:
+    """What ships for one generated answer.
+
+    ``off``: the answer as written. ``annotate``: server markers, and
+    ``[unverified]`` after unsupported factual sentences. ``strict``: the
+    marked answer if it states at least one fact and every factual sentence is
+    supported; else a quoted extract of the best evidence; else (no evidence
+    covers ``min_coverage`` of ``question``, or the model itself said the
+    documents do not cover it) the profile's no-answer text."""
+    used = attribution.used()
+    if policy == "off":
+        return Verdict(answer, "shipped", attribution, used)
+    if policy == "annotate":
+        outcome = "annotated" if attribution.unsupported else "shipped"
+        return Verdict(attribution.marked(mark_unsupported=True), outcome, attribution, used)
+    if refused:
+        return Verdict(no_answer, "refused", attribution)
+    if attribution.factual and not attribution.unsupported:
+        return Verdict(attribution.marked(), "shipped", attribution, used)
+    extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
+                             greeting=greeting, sign_off=sign_off)
+    if extract is None:
+        return Verdict(no_answer, "no_answer", attribution)
+    text, used = extract
+    return Verdict(text, "extract", attribution, used)

@@ -1,0 +1,99 @@
+"""Verified, attributed answers over HTTP (fake vLLM with a chosen answer, real index of the sample docs)."""
+
+import logging
+from contextlib import contextmanager
+
+import pytest
+
+from tests.assistant.conftest import admin, sample_settings
+from tests.assistant.test_chat_api import sse_events
+
+QUESTION = "What does the Cargo K1 cost?"
+INVENTED = "Hey rider! The Cargo K1 costs $3,249 plus the $1,010 load. Ride bright! — The Larkfield crew"
+SUPPORTED = "Hey rider! The Cargo K1 costs $3,899 [3]. Ride bright! — The Larkfield crew"
+
+
+@contextmanager
+def model_says(fake_vllm, text):
+    fake_vllm.app.state.answer = text
+    try:
+        yield
+    finally:
+        fake_vllm.app.state.answer = None
+
+
+@pytest.fixture
+def policy_client(make_client, indexed_home):
+    def make(policy: str):
+        profiles = sample_settings(indexed_home).model_dump()["profiles"]
+        profiles["larkfield"]["answer_policy"] = policy
+        return make_client(profiles=profiles)
+    return make
+
+
+def ask(client, stream=False, **extra):
+    return client.post("/v1/chat/completions", headers=admin({"X-Request-ID": "req-verify-1"}),
+                       json={"model": "larkfield", "stream": stream,
+                             "messages": [{"role": "user", "content": QUESTION}], **extra})
+
+
+def test_strict_replaces_an_invented_price_with_a_cited_extract(client, fake_vllm, caplog):
+    with model_says(fake_vllm, INVENTED), caplog.at_level(logging.INFO, logger="tenor.server"):
+        body = ask(client).json()
+    text = body["choices"][0]["message"]["content"]
+    assert "3,249" not in text and "1,010" not in text and "$3,899" in text
+    assert text.startswith("Hey rider!\n") and text.endswith("Ride bright! — The Larkfield crew")
+    assert body["answer_outcome"] == "extract" and body["groundedness"] == 0.0
+    cited = body["citations"]
+    assert cited and all(f"[{c['index']}]" in text for c in cited)  # only the passages the extract quotes
+    assert any("$3,899" in c["text"] and c["support"] == 1.0 and c["sentences"] for c in cited)
+    assert "request_id=req-verify-1" in caplog.text and "outcome=extract" in caplog.text
+    metrics = client.get("/metrics", headers=admin()).text
+    assert 'tenor_answers_total{outcome="extract",profile="larkfield"} 1.0' in metrics
+
+
+def test_supported_answer_ships_with_server_markers_and_only_the_used_citation(client, fake_vllm):
+    with model_says(fake_vllm, SUPPORTED):
+        body = ask(client).json()
+    cited = body["citations"]
+    assert body["answer_outcome"] == "shipped" and body["groundedness"] == 1.0
+    assert len(cited) == 1 and "$3,899" in cited[0]["text"]
+    assert cited[0]["sentences"] == ["The Cargo K1 costs $3,899."] and cited[0]["support"] > 0.5
+    n = cited[0]["index"]
+    assert body["choices"][0]["message"]["content"] == \
+        f"Hey rider! The Cargo K1 costs $3,899 [{n}]. Ride bright! — The Larkfield crew"
+
+
+def test_strict_stream_sends_only_the_verified_text_which_the_official_client_reassembles(client, fake_vllm):
+    import openai
+
+    oa = openai.OpenAI(base_url=str(client.base_url) + "/v1", api_key="admin-key-123456", http_client=client)
+    with model_says(fake_vllm, INVENTED):
+        chunks = list(oa.chat.completions.create(model="larkfield", stream=True,
+                                                 messages=[{"role": "user", "content": QUESTION}]))
+        expected = ask(client).json()["choices"][0]["message"]["content"]
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == expected and "3,249" not in streamed
+    final = chunks[-1].model_extra
+    assert final["answer_outcome"] == "extract" and final["citations"] and chunks[-1].choices == []
+
+
+def test_annotate_marks_the_unsupported_sentence(policy_client, fake_vllm):
+    client = policy_client("annotate")
+    with model_says(fake_vllm, "The Cargo K1 costs $3,249. The Cargo K1 costs $3,899."):
+        body = ask(client).json()
+    text = body["choices"][0]["message"]["content"]
+    n = body["citations"][0]["index"]
+    assert text == f"The Cargo K1 costs $3,249 [unverified]. The Cargo K1 costs $3,899 [{n}]."
+    assert body["answer_outcome"] == "annotated" and body["groundedness"] == 0.5
+
+
+def test_off_streams_the_model_text_live_and_attributes_it_in_the_last_chunk(policy_client, fake_vllm):
+    client = policy_client("off")
+    with model_says(fake_vllm, INVENTED):
+        events = sse_events(ask(client, stream=True).text)
+        body = ask(client).json()
+    assert "".join(c["delta"].get("content") or "" for e in events for c in e["choices"]) == INVENTED
+    assert len([e for e in events if e["choices"] and e["choices"][0]["delta"].get("content")]) > 3  # word by word
+    assert events[-1]["choices"] == [] and events[-1]["groundedness"] == 0.0
+    assert body["choices"][0]["message"]["content"] == INVENTED and body["answer_outcome"] == "shipped"

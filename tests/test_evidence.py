@@ -1,0 +1,72 @@
+"""Evidence selection (tenor.evidence): the sentences and rows that bear on a question, within a budget."""
+
+from dataclasses import dataclass
+
+from tenor.evidence import coverage, select_evidence, split_units
+
+
+@dataclass
+class P:
+    text: str
+    document_id: str = "products.md"
+    section: str | None = None
+    page: int | None = None
+    score: float = 0.6
+
+
+TABLE = """## At a Glance
+
+| Model | Price (USD) | Weight |
+|---|---|---|
+| Commuter C2 | $2,499 | 23 kg |
+| Cargo K1 | $3,899 | 34 kg |
+
+Range figures are the most you can expect in good conditions. Hills shorten
+the distance you get from a charge.
+"""
+WARRANTY = """Frames are covered for the lifetime of the original owner. Motors and
+batteries are covered for 2 years from delivery. Tyres and brake pads are wear parts.
+
+- Keep your receipt: we ask for it with every claim."""
+
+
+def test_units_are_sentences_bullets_and_rows_with_their_header():
+    units = split_units(TABLE + "\n" + WARRANTY)
+    texts = [u.text for u in units]
+    assert "| Cargo K1 | $3,899 | 34 kg |" in texts
+    row = units[texts.index("| Cargo K1 | $3,899 | 34 kg |")]
+    assert row.header == "| Model | Price (USD) | Weight |" and row.heading == "At a Glance"
+    assert row.plain() == "Model: Cargo K1; Price (USD): $3,899; Weight: 34 kg"
+    # hard-wrapped lines are joined, sentences split, the heading is not a unit
+    assert "Hills shorten the distance you get from a charge." in texts
+    assert "Motors and batteries are covered for 2 years from delivery." in texts
+    assert "- Keep your receipt: we ask for it with every claim." in texts
+    assert not any(t.startswith("#") or t.startswith("|---") for t in texts)
+
+
+def test_selection_keeps_the_matching_row_and_sentence_within_budget_with_passage_numbers():
+    passages = [P(WARRANTY, "warranty.pdf"), P(TABLE)]
+    evidence = select_evidence("What does the Cargo K1 cost, and what is the warranty on batteries?", passages, 60)
+    assert [e.document_id for e in evidence] == ["warranty.pdf", "products.md"]  # rank order kept
+    assert "2 years" in evidence[0].text and "Commuter" not in evidence[1].text
+    assert evidence[1].text.splitlines() == ["At a Glance:", "| Model | Price (USD) | Weight |",
+                                             "| Cargo K1 | $3,899 | 34 kg |"]
+    assert sum(len(e.text) for e in evidence) < len(WARRANTY) + len(TABLE)
+    assert evidence[1].full_text == TABLE  # the citation still shows the whole passage
+
+
+def test_a_passage_with_nothing_on_the_question_is_dropped():
+    evidence = select_evidence("How heavy is the Cargo K1?", [P(WARRANTY, "warranty.pdf"), P(TABLE)], 200)
+    assert [e.document_id for e in evidence] == ["products.md"]
+
+
+def test_budget_zero_keeps_whole_passages_in_order():
+    evidence = select_evidence("Cargo K1 price", [P(WARRANTY, "warranty.pdf"), P(TABLE)], 0)
+    assert [e.text for e in evidence] == [WARRANTY, TABLE]
+
+
+def test_coverage_is_the_share_of_key_terms_the_evidence_holds():
+    evidence = select_evidence("Cargo K1 price", [P(TABLE)], 200)
+    assert coverage(evidence, "What is the price of the Cargo K1?") == 1.0
+    assert coverage(evidence, "Do you sell electric scooters?") == 0.0
+    assert 0 < coverage(evidence, "Cargo K1 scooter?") < 2 / 3  # the rare, missing term weighs most

@@ -1,0 +1,154 @@
+"""Answer verification (tenor.verify): attribution, the figure check, markers, each answer policy."""
+
+from dataclasses import dataclass
+
+from tenor.evidence import select_evidence
+from tenor.verify import apply_policy, attribute, facts, split_sentences
+
+WARRANTY = ("Frames are covered for the lifetime of the original owner. Motors and batteries are covered "
+            "for 2 years from delivery. Claims go to warranty@larkfield.example or +1 (555) 010-2030.")
+PRODUCTS = "| Model | Price (USD) |\n|---|---|\n| Cargo K1 | $3,899 |\n| Fold F1 | $1,799 |"
+PASSAGES = [WARRANTY, PRODUCTS]
+VOICE = ["Hey rider!", "Ride bright! — The Larkfield crew"]
+NO_ANSWER = "Hey rider! Our docs don't cover that one."
+
+
+@dataclass
+class P:
+    text: str
+    document_id: str
+    section: str | None = None
+    page: int | None = None
+    score: float = 0.6
+
+
+def evidence(question):
+    return select_evidence(question, [P(WARRANTY, "warranty.pdf"), P(PRODUCTS, "products.md")], 200)
+
+
+def test_figures_are_found_and_normalised():
+    found = facts("It costs $3,899.00 (or 3899 USD), 2.5 hours, on 03/04, call +1 (555) 010-2030 "
+                  "or write to Help@Larkfield.example; the Cargo K1 and C2 are models, not figures.")
+    assert found == ["email:help@larkfield.example", "phone:15550102030", "n:3899", "n:2.5", "n:3", "n:4"]
+
+
+def test_sentences_split_on_ends_not_on_decimals_or_emails():
+    text = "It is 2.5 kg. Write to a@b.example today!\nThanks"
+    assert [text[a:b] for a, b in split_sentences(text)] == ["It is 2.5 kg.", "Write to a@b.example today!",
+                                                             "Thanks"]
+
+
+def test_supported_sentence_is_attributed_and_marked_by_the_server():
+    a = attribute("Hey rider! Motors and batteries are covered for 2 years [2]. Ride bright! — The Larkfield crew",
+                  PASSAGES, voice_phrases=VOICE)
+    factual = a.factual
+    assert len(factual) == 1 and factual[0].passages == [1] and factual[0].supported
+    # the model's wrong marker is dropped; the server's goes before the final punctuation
+    assert a.marked() == "Hey rider! Motors and batteries are covered for 2 years [1]. Ride bright! — The Larkfield crew"
+    assert a.groundedness == 1.0
+    assert a.used() == {1: {"support": factual[0].support,
+                            "sentences": ["Motors and batteries are covered for 2 years."]}}
+
+
+def test_a_number_absent_from_the_cited_passage_makes_the_sentence_unsupported():
+    a = attribute("Motors and batteries are covered for 3 years.", PASSAGES)
+    assert a.factual[0].missing == ["n:3"] and not a.factual[0].supported and a.groundedness == 0.0
+
+
+def test_a_price_absent_from_every_passage_is_unsupported_even_with_word_overlap():
+    a = attribute("The Cargo K1 costs $3,249.", PASSAGES)
+    assert a.factual[0].missing == ["n:3249"] and not a.factual[0].supported
+    assert attribute("The Cargo K1 costs $3,899.", PASSAGES).factual[0].supported
+
+
+def test_figures_may_come_from_two_cited_passages_and_number_words_count():
+    a = attribute("Frames are covered for life and the Fold F1 costs $1,799; claims go to "
+                  "warranty@larkfield.example.", PASSAGES)
+    s = a.factual[0]
+    assert s.supported and s.passages == [1, 2]
+    assert attribute("Motors are covered for two years.", ["Motors are covered for 2 years."]).groundedness == 1.0
+    assert attribute("Motors are covered for 2 years.", ["Motors have a two-year warranty."]).groundedness == 1.0
+
+
+def test_an_email_or_phone_not_in_the_passages_is_unsupported():
+    assert not attribute("Claims go to claims@larkfield.example.", PASSAGES).factual[0].supported
+    assert not attribute("Call us on +1 555 999 0000 for claims.", PASSAGES).factual[0].supported
+    assert attribute("Call us on 555-010-2030 for claims.", PASSAGES).factual[0].missing == []
+
+
+def test_chatter_is_not_a_claim():
+    a = attribute("Hey rider! Happy to help. Ride bright! — The Larkfield crew", PASSAGES, voice_phrases=VOICE)
+    assert a.factual == [] and a.groundedness is None
+
+
+def test_embedding_similarity_adds_to_the_overlap():
+    # lexical overlap 1/3, cosine 1.0 -> 0.67 with embeddings; 0.33 without
+    sentence = "Frames last forever guaranteed."
+    without = attribute(sentence, ["Frames are covered for life."])
+    assert not without.factual[0].supported
+
+    def embed(texts):
+        return [[1.0, 0.0] for _ in texts]
+
+    assert attribute(sentence, ["Frames are covered for life."], embed=embed).factual[0].supported
+
+
+def policy(name, answer, question="What does the Cargo K1 and the warranty cost?"):
+    """As the server does it: the evidence is numbered as the prompt's passages, and
+    sentences are checked against those passages' whole text."""
+    ev = evidence(question)
+    attribution = attribute(answer, [e.full_text for e in ev], voice_phrases=VOICE)
+    return apply_policy(name, answer, attribution, ev, no_answer=NO_ANSWER, refused="don't cover" in answer,
+                        greeting=VOICE[0], sign_off=VOICE[1])
+
+
+INVENTED = "Hey rider! The Cargo K1 costs $3,249 plus a $1,010 load fee. Ride bright! — The Larkfield crew"
+
+
+def test_strict_replaces_an_invented_price_with_a_quoted_cited_extract_in_the_voice():
+    v = policy("strict", INVENTED)
+    assert v.outcome == "extract" and v.replaced
+    assert v.text.startswith("Hey rider!\n") and v.text.endswith("\nRide bright! — The Larkfield crew")
+    assert "\u201cModel: Cargo K1; Price (USD): $3,899\u201d [2]" in v.text
+    assert "3,249" not in v.text and "1,010" not in v.text
+    assert list(v.used) == [2] and v.groundedness == 0.0
+
+
+def test_strict_ships_a_supported_answer_with_server_markers():
+    v = policy("strict", "Hey rider! The Cargo K1 costs $3,899 [1]. Ride bright! — The Larkfield crew")
+    assert v.outcome == "shipped" and not v.replaced
+    assert v.text == "Hey rider! The Cargo K1 costs $3,899 [2]. Ride bright! — The Larkfield crew"
+
+
+def test_strict_gives_the_no_answer_text_when_no_evidence_matches():
+    v = policy("strict", "We sell electric scooters for $999.", question="Do you sell scooters?")
+    assert v.outcome == "no_answer" and v.text == NO_ANSWER and v.used == {}
+
+
+def test_strict_keeps_a_model_refusal_as_the_no_answer_text():
+    v = policy("strict", "Sorry, our docs don't cover that.")
+    assert v.outcome == "refused" and v.text == NO_ANSWER
+
+
+def test_annotate_keeps_the_answer_and_marks_unsupported_sentences():
+    v = policy("annotate", "The Cargo K1 costs $3,249. The Fold F1 costs $1,799.")
+    assert v.outcome == "annotated"
+    assert v.text == "The Cargo K1 costs $3,249 [unverified]. The Fold F1 costs $1,799 [2]."
+
+
+def test_off_ships_the_answer_as_written():
+    v = policy("off", INVENTED)
+    assert v.outcome == "shipped" and v.text == INVENTED
+
+
+def test_strict_gives_the_no_answer_text_when_the_best_extract_answers_another_question():
+    # "Cargo K1" matches the price row, but "insurance partner" (the rare, key terms) is nowhere
+    question = "Which insurance partner covers the Cargo K1?"
+    ev = evidence(question)
+    answer = "Our insurance partner is Acme Mutual."
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "no_answer" and v.text == NO_ANSWER
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question="What does the Cargo K1 cost?", min_coverage=0.5)
+    assert v.outcome == "extract"
