@@ -133,7 +133,7 @@ class GroundingService:
         passages, query, seconds = self.retrieve(profile, conversation, filters=filters)
         passages = self.relevant(profile, passages)
         started = time.perf_counter()
-        evidence = select_evidence(query, passages, profile.retrieval.evidence_tokens, self.count_tokens)
+        evidence = select_evidence(query, passages, profile.retrieval.evidence_tokens, self.meter_for(profile).count)
         last = next((m["content"] for m in reversed(conversation) if m.get("role") == "user"), "")
         covered = coverage(evidence, query, last)
         evidence_s = time.perf_counter() - started
