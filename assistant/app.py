@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from assistant import errors
+from assistant.adapters_service import AdaptersService, AdaptersUnavailable
 from assistant.auth import KeyStore, ensure_keys
 from assistant.chat_service import ChatService
 from assistant.documents_service import DocumentError, DocumentNotFound, DocumentsService
@@ -26,6 +27,7 @@ from assistant.engine import Engine, EngineError, missing_models
 from assistant.grounding import GroundingError, GroundingService, token_counter
 from assistant.metrics import Metrics, RequestMetrics
 from assistant.request_log import RequestLog
+from assistant.retrieve_service import RetrieveService
 from assistant.vllm_process import VllmProcess
 from tenor.config import Settings
 
@@ -82,6 +84,7 @@ def _install_error_mapping(app: FastAPI) -> None:
         (GroundingError, lambda e: errors.bad_request(str(e), param="filters")),
         (DocumentNotFound, lambda e: errors.not_found(str(e))),
         (DocumentError, lambda e: errors.bad_request(str(e), param="file")),
+        (AdaptersUnavailable, lambda e: errors.bad_request(str(e))),
         (IndexUnavailable, lambda e: errors.unavailable(str(e))),
         (IndexStoreError, lambda e: errors.bad_request(str(e))),
     ]
@@ -142,6 +145,8 @@ def create_app(
         app.state.grounding = grounding
         app.state.chat = ChatService(settings, grounding, client, metrics)
         app.state.documents = DocumentsService(settings, index_for)
+        app.state.retrieval = RetrieveService(grounding, metrics)
+        app.state.adapters = AdaptersService(settings, client, managed)
         try:
             yield
         finally:

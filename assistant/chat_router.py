@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import logging
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from assistant.auth import Principal
-from assistant.chat_service import ChatService
-from assistant.deps import principal, profile_for, state
+from assistant.deps import Caller, Chat, profile_for
 from assistant.engine import EngineError
-from assistant.errors import ApiError
+from assistant.errors import INTERNAL_ERROR, ApiError
 from assistant.protocol import ChatCompletion, ChatCompletionRequest
 
 router = APIRouter()
@@ -29,19 +27,15 @@ async def _frames(chunks):
         async for chunk in chunks:
             yield sse(chunk)
     except EngineError as exc:  # headers are sent: report in-band, as OpenAI does
-        yield sse({"error": {"message": exc.message, "type": "service_unavailable", "param": None,
-                             "code": "engine_unavailable"}})
+        yield sse(ApiError(503, exc.message, code="engine_unavailable").body())
     except Exception:  # a bug: still end the stream well-formed; the traceback goes to the log
         log.exception("unexpected error while streaming a chat completion")
-        yield sse({"error": {"message": "The server had an internal error; it has been logged.",
-                             "type": "api_error", "param": None, "code": None}})
+        yield sse(ApiError(500, INTERNAL_ERROR).body())
     yield sse("[DONE]")
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion, response_model_exclude_none=False)
-async def chat_completions(body: ChatCompletionRequest, request: Request,
-                           who: Principal = Depends(principal),
-                           chat: ChatService = Depends(state("chat"))):
+async def chat_completions(body: ChatCompletionRequest, request: Request, who: Caller, chat: Chat):
     profile = profile_for(request, who, body.model)
     if body.stream:
         chunks = await chat.stream(profile, body)

@@ -16,8 +16,8 @@ from anyio import to_thread
 from assistant.engine import Engine, engine_model
 from assistant.grounding import Grounded, GroundingService
 from assistant.metrics import Metrics
-from assistant.protocol import (ChatCompletion, ChatCompletionRequest, Choice, ResponseMessage, Usage,
-                                completion_id)
+from assistant.protocol import (ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice,
+                                Delta, ResponseMessage, Usage, completion_id)
 from tenor.config import Profile, Settings
 from tenor.prompt import approx_tokens
 
@@ -108,15 +108,15 @@ class ChatService:
                       include_usage: bool) -> AsyncIterator[dict]:
         cid, created = completion_id(), int(time.time())
 
-        def chunk(choices, **extra):
-            return {"id": cid, "object": "chat.completion.chunk", "created": created,
-                    "model": profile.name, "choices": choices, **extra}
+        def chunk(choices, **extra) -> dict:
+            return ChatCompletionChunk(id=cid, created=created, model=profile.name, choices=choices,
+                                       **extra).model_dump()
 
         for i in range(request.n):
-            yield chunk([{"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
-                          "logprobs": None}], **({"citations": []} if i == 0 else {}))
-            yield chunk([{"index": i, "delta": {"content": text}, "finish_reason": None, "logprobs": None}])
-            yield chunk([{"index": i, "delta": {}, "finish_reason": "stop", "logprobs": None}])
+            yield chunk([ChunkChoice(index=i, delta=Delta(role="assistant", content=""))],
+                        citations=[] if i == 0 else None)
+            yield chunk([ChunkChoice(index=i, delta=Delta(content=text))])
+            yield chunk([ChunkChoice(index=i, delta=Delta(), finish_reason="stop")])
         if include_usage:
             n = approx_tokens(text) * request.n
-            yield chunk([], usage={"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n})
+            yield chunk([], usage=Usage(prompt_tokens=0, completion_tokens=n, total_tokens=n))

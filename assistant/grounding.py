@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from assistant.protocol import Citation
 from tenor.config import Profile, Settings
 from tenor.prompt import approx_tokens, build_prompt, retrieval_query
 
@@ -41,11 +42,8 @@ class Grounded:
 
 
 def citation(index: int, passage) -> dict:
-    return {
-        "index": index, "document_id": passage.document_id,
-        "section": passage.section, "page": passage.page, "text": passage.text,
-        "score": round(float(passage.score), 4),
-    }
+    return Citation(index=index, document_id=passage.document_id, section=passage.section, page=passage.page,
+                    text=passage.text, score=round(float(passage.score), 4)).model_dump()
 
 
 def token_counter(model_path: str | Path) -> Callable[[str], int]:

@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 
 class _Lenient(BaseModel):
@@ -134,6 +134,11 @@ class Delta(_Out):
     role: Literal["assistant"] | None = None
     content: str | None = None
 
+    @model_serializer(mode="wrap")
+    def _only_what_changes(self, handler) -> dict:
+        # As OpenAI streams: {"role": ..., "content": ""} first, then {"content": ...}, then {}.
+        return {key: value for key, value in handler(self).items() if value is not None}
+
 
 class ChunkChoice(_Out):
     index: int = 0
@@ -150,6 +155,12 @@ class ChatCompletionChunk(_Out):
     choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
     citations: list[Citation] | None = None
+
+    @model_serializer(mode="wrap")
+    def _extras_only_where_sent(self, handler) -> dict:
+        # ``usage`` only on the last chunk (when asked for), ``citations`` only on the first.
+        data = handler(self)
+        return {key: value for key, value in data.items() if key not in ("usage", "citations") or value is not None}
 
 
 # -- models ---------------------------------------------------------------------
@@ -184,6 +195,14 @@ class RetrieveRequest(_Lenient):
         if messages is not None and not messages:
             raise ValueError("messages must not be empty")
         return messages
+
+    def conversation(self) -> list[dict] | None:
+        """The conversation to retrieve on: ``messages``, else ``query`` as one user turn; None if neither."""
+        if self.messages:
+            return [{"role": m.role, "content": m.text()} for m in self.messages]
+        if self.query and self.query.strip():
+            return [{"role": "user", "content": self.query}]
+        return None
 
 
 class RetrieveResponse(_Out):
@@ -251,6 +270,21 @@ class AdapterLoaded(_Out):
     name: str
     path: str
     profiles: list[str]
+
+
+class ProfileAdapter(_Out):
+    """One profile's adapter and whether vLLM serves it now."""
+
+    profile: str
+    adapter: str | None = None
+    model: str
+    served: bool
+
+
+class AdapterList(_Out):
+    object: Literal["list"] = "list"
+    data: list[ProfileAdapter]
+    served: list[str]  # every model name vLLM serves
 
 
 # -- errors and health -------------------------------------------------------------------
