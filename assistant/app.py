@@ -28,6 +28,7 @@ from assistant.grounding import GroundingError, GroundingService, token_counter
 from assistant.metrics import Metrics, RequestMetrics
 from assistant.request_log import RequestLog
 from assistant.retrieve_service import RetrieveService
+from assistant.sources_service import SourcesService
 from assistant.vllm_process import VllmProcess
 from tenor.config import Settings
 
@@ -147,9 +148,12 @@ def create_app(
         app.state.documents = DocumentsService(settings, index_for)
         app.state.retrieval = RetrieveService(grounding, metrics)
         app.state.adapters = AdaptersService(settings, client, managed)
+        app.state.sources = SourcesService(settings)
+        app.state.sources.start()
         try:
             yield
         finally:
+            await to_thread.run_sync(app.state.sources.stop)
             await client.aclose()
             if started_here:
                 await to_thread.run_sync(managed.stop)
@@ -165,10 +169,10 @@ def create_app(
     _install_error_mapping(app)
 
     from assistant import (adapters_router, chat_router, documents_router, health_router, models_router,
-                           retrieve_router, widget_router)
+                           retrieve_router, sources_router, widget_router)
 
     for module in (chat_router, models_router, retrieve_router, documents_router, adapters_router, health_router,
-                   widget_router):
+                   widget_router, sources_router):
         app.include_router(module.router)
 
     # CORS answers every origin: keys are bearer tokens (no cookies), and each key's own

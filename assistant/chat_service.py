@@ -22,6 +22,23 @@ from tenor.config import Profile, Settings
 from tenor.prompt import approx_tokens
 
 _SAMPLING = ("temperature", "top_p", "stop", "seed", "n", "user", "presence_penalty", "frequency_penalty")
+_PROFILE_SAMPLING = ("temperature", "frequency_penalty", "presence_penalty", "repetition_penalty")
+
+
+def sampling(profile: Profile, request: ChatCompletionRequest, default_max_tokens: int) -> dict:
+    """vLLM's sampling fields: the profile's decoding defaults, then the request's own values."""
+    decoding = profile.decoding
+    body = {name: getattr(decoding, name) for name in _PROFILE_SAMPLING if getattr(decoding, name) is not None}
+    body["max_tokens"] = request.requested_max_tokens or decoding.max_tokens or default_max_tokens
+    for name in _SAMPLING:
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    if decoding.stop_at_sign_off and profile.voice.sign_off:
+        stops = body.get("stop") or []
+        body["stop"] = [*([stops] if isinstance(stops, str) else stops), profile.voice.sign_off]
+        body["include_stop_str_in_output"] = True  # vLLM: keep the sign-off itself in the answer
+    return body
 
 
 class ChatService:
@@ -43,13 +60,8 @@ class ChatService:
         return grounded
 
     def payload(self, profile: Profile, request: ChatCompletionRequest, grounded: Grounded) -> dict:
-        body = {"model": engine_model(profile), "messages": grounded.messages,
-                "max_tokens": request.requested_max_tokens or self.settings.server.default_max_tokens}
-        for name in _SAMPLING:
-            value = getattr(request, name)
-            if value is not None:
-                body[name] = value
-        return body
+        return {"model": engine_model(profile), "messages": grounded.messages,
+                **sampling(profile, request, self.settings.server.default_max_tokens)}
 
     # -- not streamed -----------------------------------------------------------------
     async def complete(self, profile: Profile, request: ChatCompletionRequest) -> ChatCompletion:

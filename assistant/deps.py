@@ -15,6 +15,7 @@ from assistant.chat_service import ChatService
 from assistant.documents_service import DocumentsService
 from assistant.errors import forbidden, not_found
 from assistant.retrieve_service import RetrieveService
+from assistant.sources_service import SourcesService
 from tenor.config import Profile
 
 
@@ -63,9 +64,14 @@ def _adapters(request: Request) -> AdaptersService:
     return request.app.state.adapters
 
 
+def _sources(request: Request) -> SourcesService:
+    return request.app.state.sources
+
+
 Caller = Annotated[Principal, Depends(principal)]
 Admin = Annotated[Principal, Depends(admin)]
 Chat = Annotated[ChatService, Depends(_chat)]
 Documents = Annotated[DocumentsService, Depends(_documents)]
 Retrieval = Annotated[RetrieveService, Depends(_retrieval)]
 Adapters = Annotated[AdaptersService, Depends(_adapters)]
+Sources = Annotated[SourcesService, Depends(_sources)]

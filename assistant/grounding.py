@@ -43,7 +43,13 @@ class Grounded:
 
 def citation(index: int, passage) -> dict:
     return Citation(index=index, document_id=passage.document_id, section=passage.section, page=passage.page,
-                    text=passage.text, score=round(float(passage.score), 4)).model_dump()
+                    text=passage.text, score=round(float(passage.score), 4), url=public_url(passage)).model_dump()
+
+
+def public_url(passage) -> str | None:
+    """The passage's document page, if it has one; only http(s), so no link can run script."""
+    url = (getattr(passage, "metadata", None) or {}).get("url")
+    return url if isinstance(url, str) and url.lower().startswith(("https://", "http://")) else None
 
 
 def token_counter(model_path: str | Path) -> Callable[[str], int]:

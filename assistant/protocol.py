@@ -96,6 +96,8 @@ class Citation(_Out):
     page: int | None = None
     text: str
     score: float
+    url: str | None = Field(None, description="the document's public page (web and export sources, "
+                            "folders with url_prefix)")
 
 
 class ResponseMessage(_Out):
@@ -303,3 +305,27 @@ class ErrorResponse(_Out):
 class Health(_Out):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+# -- sources ---------------------------------------------------------------------
+
+class SourceStatus(_Out):
+    """One configured source: its schedule and how its last run went (times: Unix seconds)."""
+
+    name: str
+    type: Literal["folder", "web", "jsonl"]
+    profile: str
+    collection: str
+    every: str | None = None
+    running: bool = False
+    last_started: float | None = None
+    last_finished: float | None = None
+    next_run: float | None = None
+    last_summary: dict[str, Any] | None = Field(None, description="added, updated, unchanged, removed, failed, failures, "
+                                                "requests, complete, seconds")
+    last_error: str | None = None
+
+
+class SourceList(_Out):
+    object: Literal["list"] = "list"
+    data: list[SourceStatus]

@@ -33,7 +33,10 @@ def finetune(
     out: str = typer.Option(..., "--out", "-o", help="adapter NAME (under $TENOR_HOME/adapters) or PATH"),
     base: Optional[str] = typer.Option(None, "--base", help="base model (default: the profile's)"),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="profile whose system prompt to train with"),
-    grounded: bool = typer.Option(False, "--grounded", help="train on served prompts with retrieved passages (RAFT)"),
+    grounded: Optional[bool] = typer.Option(
+        None, "--grounded/--plain",
+        help="train on served prompts with retrieved passages (RAFT), or on plain conversations; "
+        "default: grounded when the collection holds documents"),
     collection: Optional[str] = typer.Option(None, "--collection", "-c", help="grounded: collection (default: the profile's)"),
     epochs: float = typer.Option(_default("epochs"), "--epochs", min=0.01),
     lr: float = typer.Option(_default("lr"), "--lr", min=0),
@@ -58,6 +61,7 @@ def finetune(
     settings = console.settings()
     try:
         chosen = settings.profile(profile)
+        grounded = _grounded_by_default(settings, collection or chosen.collection, grounded)
         config = TrainConfig(epochs=epochs, lr=lr, lora_r=rank, lora_alpha=alpha, lora_dropout=dropout,
                              batch_size=batch_size, grad_accum=grad_accum, max_seq_len=max_seq_len,
                              eval_fraction=eval_fraction, seed=seed, grounded_k=passages)
@@ -73,6 +77,26 @@ def finetune(
     verb = "reused" if result.reused else "wrote"
     console.err.print(f"{verb} [bold]{result.path}[/]  eval loss {_num(metrics.get('base_eval_loss'))} (base) "
                       f"-> {_num(metrics.get('eval_loss'))}", highlight=False)
+
+
+def _grounded_by_default(settings, collection: str, grounded: bool | None) -> bool:
+    """Grounded unless asked otherwise, when there are documents to ground in: the
+    server sends passages and grounding rules, and an adapter trained without them
+    meets a prompt it has never seen (it loses the voice and invents facts)."""
+    from ingest.index import open_index
+
+    has_documents = bool(open_index(settings, collection).list_documents())
+    if grounded is None:
+        grounded = has_documents
+        console.err.print(f"training {'grounded in' if grounded else 'on plain conversations: no documents in'} "
+                          f"collection [bold]{collection}[/]", highlight=False)
+    elif grounded and not has_documents:
+        raise ValueError(f"--grounded: collection {collection!r} is empty: index the documents first "
+                         f"(`tenor ingest DOCS --collection {collection}`)")
+    if not grounded and has_documents:
+        console.warn(f"--plain: the server answers with passages from {collection!r} and grounding rules, a "
+                     "prompt this adapter will not see in training; expect a weaker voice and invented facts")
+    return grounded
 
 
 def _num(value) -> str:

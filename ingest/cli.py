@@ -169,3 +169,48 @@ def export_embedder(
         "serve it with embed.backend: onnx",
         highlight=False,
     )
+
+
+def sync(
+    sources: List[str] = typer.Argument(None, help="source names (default: every configured source)"),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Bring collections in step with their sources (folders, websites, exports): fetch what
+    changed, prune what a complete listing no longer has. Exit 1 if any source had errors."""
+    from ingest.sync import sync_source
+    from tenor.config import ConfigError
+
+    settings = console.settings()
+    try:
+        pairs = settings.sources(sources)
+    except ConfigError as exc:
+        console.fail(str(exc))
+    if not pairs:
+        console.fail("no sources configured: add profiles.<name>.sources to the config (see docs/sources.md)")
+    summaries = []
+    for profile, config in pairs:
+        try:
+            with console.progress(f"Syncing {config.name}", total=None, enabled=not as_json) as advance:
+                summary = sync_source(settings, profile, config, progress=advance)
+        except _index_errors() as exc:
+            console.fail(str(exc))
+        summaries.append(summary)
+        if not as_json:
+            _print_sync(summary)
+    if as_json:
+        console.print_json([s.to_dict() for s in summaries])
+    if any(s.failures for s in summaries):
+        raise typer.Exit(1)
+
+
+def _print_sync(summary) -> None:
+    requests = f", {summary.requests} requests" if summary.requests is not None else ""
+    console.err.print(
+        f"[bold]{summary.source}[/] -> {summary.collection}: {summary.added} added, {summary.updated} updated, "
+        f"{summary.unchanged} unchanged, {summary.removed} removed, {summary.failed} failed{requests} "
+        f"in {summary.seconds:.1f}s" + ("" if summary.complete else " (incomplete: nothing pruned)"),
+        highlight=False,
+    )
+    for failure in summary.failures:
+        console.err.print(f"  [yellow]error[/] {failure.path}: {failure.reason}", highlight=False)
+

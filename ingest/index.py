@@ -238,6 +238,14 @@ class Index:
                 return
             offset += page
 
+    def documents_from(self, origin: str) -> dict[str, dict]:
+        """The documents a source (``origin``) wrote: id -> the first chunk's metadata."""
+        found: dict[str, dict] = {}
+        for meta in self._iter_metadatas({"origin": origin}):
+            found.setdefault(meta.get("document_id", ""), meta)
+        found.pop("", None)
+        return found
+
     def list_documents(self) -> list[DocumentInfo]:
         docs: dict[str, DocumentInfo] = {}
         for meta in self._iter_metadatas(None):

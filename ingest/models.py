@@ -83,3 +83,12 @@ class IngestSummary:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class SyncSummary(IngestSummary):
+    """One source's sync: an ingest summary, plus the source's own facts."""
+
+    source: str = ""
+    requests: int | None = None  # HTTP requests made (web sources)
+    complete: bool = True  # everything was listed and fetched, so pruning ran

@@ -30,6 +30,12 @@ Progress = Callable[..., None]  # progress(n=1, note=None)
 class SourceFile:
     path: Path
     document_id: str
+    label: str | None = None  # what the index records as the source (default: the path)
+    metadata: dict | None = None  # extra chunk metadata (a synced document's origin, url, version)
+
+    @property
+    def source(self) -> str:
+        return self.label or str(self.path)
 
 
 @dataclass
@@ -125,7 +131,7 @@ class Ingester:
             self.summary.unchanged += 1
             return
         try:
-            document = load_file(source.path, source.document_id, source=str(source.path))
+            document = load_file(source.path, source.document_id, source=source.source)
         except LoadError as exc:
             self._fail(source, str(exc))  # whatever was indexed before stays as it was
             return
@@ -144,8 +150,8 @@ class Ingester:
         for item in self._pending:
             n = len(item.chunks)
             self.index.write_document(
-                item.source.document_id, str(item.source.path), item.content_hash, self.pipeline,
-                item.chunks, vectors[offset:offset + n], title=item.title,
+                item.source.document_id, item.source.source, item.content_hash, self.pipeline,
+                item.chunks, vectors[offset:offset + n], title=item.title, extra_metadata=item.source.metadata,
             )
             offset += n
             self.summary.chunks += n
@@ -158,7 +164,7 @@ class Ingester:
 
     def _fail(self, source: SourceFile, reason: str) -> None:
         self.summary.failed += 1
-        self.summary.failures.append(FileFailure(str(source.path), reason))
+        self.summary.failures.append(FileFailure(source.source, reason))
 
 
 def ingest_paths(settings: Settings, paths: Iterable[Path | str], collection: str | None = None,

@@ -28,6 +28,7 @@ GROUPS = {
 # (group or None for a top-level command, command name, function)
 COMMANDS = [
     (None, "ingest", ingest.ingest),
+    (None, "sync", ingest.sync),
     (None, "search", ingest.search),
     (None, "finetune", finetune.finetune),
     (None, "serve", server.serve),

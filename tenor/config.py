@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+import re
+from typing import Annotated, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -52,6 +53,93 @@ class VoiceRules(_Model):
     required: list[str] = Field(default_factory=list, description="phrases every answer contains")
     forbidden: list[str] = Field(default_factory=list, description="phrases no answer contains")
     max_words: int | None = None
+    sign_off: str | None = Field(
+        None, description="the phrase every answer ends with; decoding stops right after it "
+        "(decoding.stop_at_sign_off)"
+    )
+
+
+class DecodingSettings(_Model):
+    """Sampling defaults sent to vLLM with every answer; a request's own values win.
+
+    Small models fall into loops under greedy decoding ("Ride on! Ride on! ...").
+    ``frequency_penalty`` counts only the answer's own tokens (OpenAI's and vLLM's
+    definition), so it breaks loops without discouraging the model from copying
+    prices and names out of the passages, which ``repetition_penalty`` would (vLLM
+    applies it to prompt tokens too).
+    """
+
+    temperature: float | None = Field(0.0, ge=0, le=2, description="0: greedy")
+    frequency_penalty: float | None = Field(0.5, ge=-2, le=2)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    repetition_penalty: float | None = Field(None, gt=0, le=2, description="vLLM's; applies to prompt tokens too")
+    max_tokens: int | None = Field(
+        None, ge=1, description="completion tokens when a request sets none; unset: server.default_max_tokens"
+    )
+    stop_at_sign_off: bool = Field(True, description="end the answer after voice.sign_off (kept in the answer)")
+
+
+_EVERY = re.compile(r"(\d+)\s*([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class _SourceBase(_Model):
+    name: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$",
+                      description="unique across profiles; `tenor sync NAME` runs it")
+    every: str | None = Field(None, description="sync schedule inside `tenor serve`: '30m', '6h', '1d'; unset: by hand")
+
+    @property
+    def every_seconds(self) -> float | None:
+        if self.every is None:
+            return None
+        match = _EVERY.fullmatch(self.every.strip())
+        return int(match[1]) * _UNIT_SECONDS[match[2]] if match else None
+
+    @model_validator(mode="after")
+    def _valid_every(self):
+        if self.every is not None and not self.every_seconds:
+            raise ValueError(f"every: {self.every!r} is not a period such as '30m', '6h' or '1d'")
+        return self
+
+
+class FolderSource(_SourceBase):
+    """Files under a local folder (what `tenor ingest PATH` reads), kept in sync."""
+
+    type: Literal["folder"]
+    path: str
+    include: list[str] = Field(default_factory=lambda: ["**/*"], description="glob patterns, relative to path")
+    exclude: list[str] = Field(default_factory=list)
+    url_prefix: str | None = Field(None, description="public URL of the folder: citations link to prefix + file path")
+
+
+class WebSource(_SourceBase):
+    """A help-centre website: a sitemap and/or a same-host crawl from start URLs."""
+
+    type: Literal["web"]
+    start_urls: list[str] = Field(default_factory=list)
+    sitemap: str | None = None
+    max_depth: int = Field(2, ge=0, description="links followed from a start URL")
+    max_pages: int = Field(500, ge=1)
+    delay_s: float = Field(0.5, ge=0, description="pause between requests (politeness)")
+    timeout_s: float = Field(20, gt=0)
+    user_agent: str = "TenorBot/0.1 (+support assistant document sync)"
+
+    @model_validator(mode="after")
+    def _has_entry(self):
+        if not self.start_urls and not self.sitemap:
+            raise ValueError("a web source needs start_urls or a sitemap")
+        return self
+
+
+class JsonlSource(_SourceBase):
+    """An export of articles, one JSON object a line: id, title, body, url, updated_at."""
+
+    type: Literal["jsonl"]
+    path: str
+    body_format: Literal["auto", "html", "markdown", "text"] = "auto"
+
+
+SourceSettings = Annotated[Union[FolderSource, WebSource, JsonlSource], Field(discriminator="type")]
 
 
 class Profile(_Model):
@@ -65,6 +153,10 @@ class Profile(_Model):
     no_answer: str = "I'm sorry, our documents don't cover that."
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     voice: VoiceRules = Field(default_factory=VoiceRules)
+    decoding: DecodingSettings = Field(default_factory=DecodingSettings)
+    sources: list[SourceSettings] = Field(
+        default_factory=list, description="where the collection's documents live; `tenor sync` keeps it in step"
+    )
     handoff_url: str | None = None
 
 
@@ -141,6 +233,9 @@ class ServerSettings(_Model):
         "127.0.0.1", description="reverse proxies whose X-Forwarded-For gives the client IP (per-IP "
         "widget limits, logs): comma-separated IPs or CIDRs, '*' for any (only where nothing else can connect)"
     )
+    sync_check_s: float = Field(
+        30, gt=0, description="how often `tenor serve` checks for sources whose `every` has passed"
+    )
     log_requests: bool = Field(True, description="log one line per request (id, method, path, status, time)")
     log_request_bodies: bool = Field(
         False, description="also log request bodies (message contents!); off by default"
@@ -164,6 +259,10 @@ class Settings(_Model):
         for name, profile in self.profiles.items():
             profile.name = name
             profile.collection = profile.collection or name
+        names = [source.name for profile in self.profiles.values() for source in profile.sources]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"source names must be unique across profiles: {', '.join(repeated)}")
         if self.default_profile not in self.profiles:
             raise ValueError(
                 f"default_profile {self.default_profile!r} is not one of the profiles "
@@ -200,6 +299,18 @@ class Settings(_Model):
     def collection_for(self, name: str | None) -> str:
         """A collection name given explicitly, or the default profile's."""
         return name or self.profile().collection
+
+    def sources(self, names: list[str] | None = None) -> list[tuple["Profile", SourceSettings]]:
+        """(profile, source) pairs, all or the named ones (a ConfigError names any unknown one)."""
+        pairs = [(p, s) for p in self.profiles.values() for s in p.sources]
+        if not names:
+            return pairs
+        known = {s.name: (p, s) for p, s in pairs}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ConfigError(f"unknown source {', '.join(map(repr, unknown))}; configured: "
+                              f"{', '.join(known) or 'none (add profiles.<name>.sources to the config)'}")
+        return [known[n] for n in names]
 
     def resolve_model(self, name: str) -> str:
         """A model folder under home/models, a local path, or an HF id, as given."""

@@ -22,6 +22,10 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    err.print(f"[bold yellow]warning:[/] {message}", highlight=False)
+
+
 def settings() -> Settings:
     try:
         return load_settings()

@@ -56,6 +56,7 @@
     ".sources details{background:#f6f7f9;border-radius:8px;padding:4px 8px}",
     ".sources summary{cursor:pointer;color:#444}",
     ".sources p{margin:6px 0 2px;color:#333;white-space:pre-wrap}",
+    ".sources a{color:inherit;font-weight:600}",
     ".typing{align-self:flex-start;color:#666;font-style:italic;font-size:13px}",
     ".error{align-self:stretch;background:#fff4f4;border:1px solid #f1b7b7;color:#8a1f1f;border-radius:10px;padding:8px 10px;font-size:13px}",
     ".error button{margin-left:8px;background:#8a1f1f;color:#fff;border:0;border-radius:6px;padding:3px 8px;cursor:pointer}",
@@ -197,6 +198,14 @@
         text.textContent = c.text;
         card.appendChild(summary);
         card.appendChild(text);
+        if (c.url && /^https?:\/\//i.test(c.url)) {
+          var link = document.createElement("a");
+          link.href = c.url;
+          link.target = "_blank";
+          link.rel = "noopener noreferrer";
+          link.textContent = "Open the page";
+          card.appendChild(link);
+        }
         sources.appendChild(card);
       });
       node.appendChild(sources);

@@ -47,7 +47,29 @@ def test_sampling_parameters_reach_vllm(client, fake_vllm):
     chat(client, temperature=0.2, top_p=0.9, max_completion_tokens=33, stop=["\n"], seed=7, user="u1")
     sent = fake_vllm.requests[-1]
     assert (sent["temperature"], sent["top_p"], sent["max_tokens"], sent["stop"], sent["seed"], sent["user"]) == \
-        (0.2, 0.9, 33, ["\n"], 7, "u1")
+        (0.2, 0.9, 33, ["\n", "Ride bright! — The Larkfield crew"], 7, "u1")
+
+
+def test_profile_decoding_defaults_reach_vllm_and_requests_override_them(client, fake_vllm):
+    chat(client)
+    sent = fake_vllm.requests[-1]
+    assert (sent["temperature"], sent["frequency_penalty"]) == (0.0, 0.5)
+    # decoding stops right after the profile's sign-off, which stays in the answer
+    assert sent["stop"] == ["Ride bright! — The Larkfield crew"] and sent["include_stop_str_in_output"] is True
+    chat(client, temperature=0.7, frequency_penalty=0.0, stop="\n\n")
+    sent = fake_vllm.requests[-1]
+    assert (sent["temperature"], sent["frequency_penalty"]) == (0.7, 0.0)
+    assert sent["stop"] == ["\n\n", "Ride bright! — The Larkfield crew"]
+
+
+def test_decoding_defaults_can_be_switched_off_per_profile(make_client, fake_vllm):
+    client = make_client()
+    profile = client.app.state.settings.profiles["larkfield"]
+    profile.decoding.frequency_penalty = None
+    profile.decoding.stop_at_sign_off = False
+    chat(client)
+    sent = fake_vllm.requests[-1]
+    assert "frequency_penalty" not in sent and "stop" not in sent and "include_stop_str_in_output" not in sent
 
 
 def test_stream_has_openai_framing_citations_first_and_usage_last(client):

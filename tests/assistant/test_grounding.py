@@ -99,3 +99,15 @@ def test_an_invalid_filter_is_a_grounding_error(service):
     with pytest.raises(GroundingError):
         grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "warranty"}],
                          filters={"$bogus": [1]})
+
+
+def test_citations_link_to_the_documents_public_page_and_only_over_http():
+    from assistant.grounding import citation
+    from ingest.models import Passage
+
+    def cite(url):
+        return citation(1, Passage(text="t", score=0.5, document_id="d", source="s", metadata={"url": url}))
+
+    assert cite("https://help.example/articles/101")["url"] == "https://help.example/articles/101"
+    assert cite("javascript:alert(1)")["url"] is None  # the widget renders it as a link
+    assert citation(1, Passage(text="t", score=0.5, document_id="d", source="s"))["url"] is None

@@ -96,3 +96,31 @@ def test_model_prepare_converts_any_gguf_file_under_its_name(tenor_home):
     config = json.loads((folder / "config.json").read_text())
     assert config["model_type"] == "llama" and (folder / "tokenizer_config.json").is_file()
     assert (folder / "model.safetensors").is_file()
+
+
+def test_finetune_trains_grounded_by_default_when_the_collection_has_documents(
+        tenor_home, small_data, tiny_base, monkeypatch):
+    """The server sends passages and grounding rules: an adapter trained on plain chats never
+    sees that prompt, so grounded training is the default wherever there are documents."""
+    from ingest.pipeline import ingest_paths
+    from tenor.config import load_settings
+    from tests.conftest import EXAMPLES, SAMPLE_DOCS
+
+    monkeypatch.setenv("TENOR_CONFIG", str(EXAMPLES / "tenor.yaml"))
+    ingest_paths(load_settings(), [SAMPLE_DOCS / "battery-care.txt"], "larkfield")
+    args = ("finetune", small_data, "--out", "voice", "--base", tiny_base, "--epochs", "0.1", "--json")
+
+    grounded = tenor(*args)
+    assert grounded.exit_code == 0, grounded.stderr
+    assert json.loads(grounded.stdout)["manifest"]["grounded"] is True
+    assert "training grounded in collection larkfield" in grounded.stderr
+
+    plain = tenor(*args, "--plain", "--out", "voice-plain")
+    assert plain.exit_code == 0, plain.stderr
+    assert json.loads(plain.stdout)["manifest"]["grounded"] is False
+    assert "warning:" in plain.stderr and "will not see in training" in plain.stderr
+
+
+def test_grounded_training_on_an_empty_collection_is_a_clear_error(tenor_home, small_data, tiny_base):
+    result = tenor("finetune", small_data, "--out", "x", "--base", tiny_base, "--grounded")
+    assert result.exit_code == 1 and "collection 'default' is empty" in result.stderr

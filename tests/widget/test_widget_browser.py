@@ -5,6 +5,7 @@ Screenshots go to test-artifacts/ (docs/widget-demo.png is one of them).
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -145,6 +146,25 @@ def test_unavailable_and_busy_get_plain_messages_and_a_retry(tenor_server, conte
     error.wait_for()
     assert message in error.inner_text()
     assert error.get_by_role("button", name="Retry").is_visible()
+
+
+def test_a_citation_links_to_the_page_it_came_from(tenor_server, context):
+    url = "https://help.example/articles/warranty"
+    citation = {"index": 1, "document_id": url, "section": "Warranty", "page": None, "score": 0.8,
+                "text": "The frame is covered for life.", "url": url}
+    chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}], "citations": [citation]},
+              {"choices": [{"index": 0, "delta": {"content": "Covered for life [1]."}}]},
+              {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+    body = "".join(f"data: {json.dumps({'id': 'c', 'object': 'chat.completion.chunk', **c})}\n\n" for c in chunks)
+    page = context.new_page()
+    page.route(f"{tenor_server.url}/v1/chat/completions", lambda route: route.fulfill(
+        status=200, headers={"Content-Type": "text/event-stream"}, body=body + "data: [DONE]\n\n"))
+    panel = open_widget(page, f"{tenor_server.url}/demo")
+    ask(page, QUESTION)
+    link = panel.locator(".sources details a")
+    link.wait_for(state="attached")
+    assert link.get_attribute("href") == url
+    assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
 
 
 def test_keyboard_and_screen_reader_basics(tenor_server, context):
