@@ -22,6 +22,7 @@ from assistant import errors
 from assistant.adapters_service import AdaptersService, AdaptersUnavailable
 from assistant.auth import KeyStore, ensure_keys
 from assistant.chat_service import ChatService
+from assistant.conversation_log import ConversationLog
 from assistant.documents_service import DocumentError, DocumentNotFound, DocumentsService
 from assistant.engine import Engine, EngineError, missing_models
 from assistant.grounding import GroundingError, GroundingService, token_counter
@@ -144,7 +145,9 @@ def create_app(
         app.state.engine = client
         app.state.vllm = managed
         app.state.grounding = grounding
-        app.state.chat = ChatService(settings, grounding, client, metrics)
+        if any(p.log_conversations for p in settings.profiles.values()):
+            app.state.conversations = await to_thread.run_sync(ConversationLog.from_settings, settings)
+        app.state.chat = ChatService(settings, grounding, client, metrics, conversations=app.state.conversations)
         app.state.documents = DocumentsService(settings, index_for)
         app.state.retrieval = RetrieveService(grounding, metrics)
         app.state.adapters = AdaptersService(settings, client, managed)
@@ -154,6 +157,8 @@ def create_app(
             yield
         finally:
             await to_thread.run_sync(app.state.sources.stop)
+            if app.state.conversations is not None:
+                app.state.conversations.close()
             await client.aclose()
             if started_here:
                 await to_thread.run_sync(managed.stop)
@@ -165,14 +170,15 @@ def create_app(
     app.state.generated_key_file = generated
     app.state.metrics = metrics
     app.state.index_for = index_for
+    app.state.conversations = None  # the conversation log, opened in the lifespan when a profile logs
     errors.install(app)
     _install_error_mapping(app)
 
-    from assistant import (adapters_router, chat_router, documents_router, health_router, models_router,
-                           retrieve_router, sources_router, widget_router)
+    from assistant import (adapters_router, chat_router, documents_router, feedback_router, health_router,
+                           models_router, retrieve_router, sources_router, widget_router)
 
     for module in (chat_router, models_router, retrieve_router, documents_router, adapters_router, health_router,
-                   widget_router, sources_router):
+                   widget_router, sources_router, feedback_router):
         app.include_router(module.router)
 
     # CORS answers every origin: keys are bearer tokens (no cookies), and each key's own

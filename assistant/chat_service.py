@@ -8,6 +8,7 @@ OpenAI's framing; the first chunk also carries ``citations``.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import AsyncIterator
 
@@ -20,6 +21,8 @@ from assistant.protocol import (ChatCompletion, ChatCompletionChunk, ChatComplet
                                 Delta, ResponseMessage, Usage, completion_id)
 from tenor.config import Profile, Settings
 from tenor.prompt import approx_tokens
+
+log = logging.getLogger("tenor.server")
 
 _SAMPLING = ("temperature", "top_p", "stop", "seed", "n", "user", "presence_penalty", "frequency_penalty")
 _PROFILE_SAMPLING = ("temperature", "frequency_penalty", "presence_penalty", "repetition_penalty")
@@ -42,11 +45,27 @@ def sampling(profile: Profile, request: ChatCompletionRequest, default_max_token
 
 
 class ChatService:
-    def __init__(self, settings: Settings, grounding: GroundingService, engine: Engine, metrics: Metrics):
+    def __init__(self, settings: Settings, grounding: GroundingService, engine: Engine, metrics: Metrics,
+                 conversations=None):
         self.settings = settings
         self.grounding = grounding
         self.engine = engine
         self.metrics = metrics
+        self.conversations = conversations  # the conversation log, when a profile logs
+
+    async def record(self, profile: Profile, request: ChatCompletionRequest, response_id: str, answer: str,
+                     citations: list[dict], outcome: str, started: float) -> None:
+        """Log the exchange (redacted) when the profile asks for it; a log failure never fails the answer."""
+        if self.conversations is None or not profile.log_conversations:
+            return
+        question = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
+        try:
+            await to_thread.run_sync(lambda: self.conversations.record(
+                response_id=response_id, profile=profile.name, adapter=profile.adapter, question=question,
+                answer=answer, citations=citations, outcome=outcome,
+                latency_ms=round((time.perf_counter() - started) * 1000, 1)))
+        except Exception:
+            log.exception("could not write exchange %s to the conversation log", response_id)
 
     async def ground(self, profile: Profile, request: ChatCompletionRequest) -> Grounded:
         grounded = await to_thread.run_sync(lambda: self.grounding.ground(
@@ -65,12 +84,15 @@ class ChatService:
 
     # -- not streamed -----------------------------------------------------------------
     async def complete(self, profile: Profile, request: ChatCompletionRequest) -> ChatCompletion:
+        started = time.perf_counter()
         grounded = await self.ground(profile, request)
         if grounded.no_answer is not None:
             text = grounded.no_answer
             usage = Usage(prompt_tokens=0, completion_tokens=approx_tokens(text), total_tokens=approx_tokens(text))
             choices = [Choice(index=i, message=ResponseMessage(content=text)) for i in range(request.n)]
-            return ChatCompletion(model=profile.name, choices=choices, usage=usage)
+            response = ChatCompletion(model=profile.name, choices=choices, usage=usage)
+            await self.record(profile, request, response.id, text, [], "no_answer", started)
+            return response
         result = await self.engine.chat(self.payload(profile, request, grounded))
         self.metrics.count_usage(profile.name, result.get("usage"))
         choices = [
@@ -78,8 +100,11 @@ class ChatService:
                    message=ResponseMessage(content=(c.get("message") or {}).get("content")))
             for i, c in enumerate(result.get("choices", []))
         ]
-        return ChatCompletion(model=profile.name, choices=choices, usage=Usage(**(result.get("usage") or {})),
-                              citations=grounded.citations)
+        response = ChatCompletion(model=profile.name, choices=choices, usage=Usage(**(result.get("usage") or {})),
+                                  citations=grounded.citations)
+        answer = (choices[0].message.content or "") if choices else ""
+        await self.record(profile, request, response.id, answer, grounded.citations, "answered", started)
+        return response
 
     # -- streamed ----------------------------------------------------------------------
     async def stream(self, profile: Profile, request: ChatCompletionRequest) -> AsyncIterator[dict]:
@@ -88,18 +113,21 @@ class ChatService:
         grounded = await self.ground(profile, request)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         if grounded.no_answer is not None:
-            return self._canned(profile, request, grounded.no_answer, include_usage)
+            return self._canned(profile, request, grounded.no_answer, include_usage, started)
         payload = self.payload(profile, request, grounded)
         payload["stream_options"] = {"include_usage": True}  # always: the metrics need it
         chunks = await self.engine.stream_chat(payload)
-        return self._relay(profile, chunks, grounded.citations, include_usage, started)
+        return self._relay(profile, request, chunks, grounded.citations, include_usage, started)
 
-    async def _relay(self, profile: Profile, chunks: AsyncIterator[dict], citations: list[dict],
-                     include_usage: bool, started: float) -> AsyncIterator[dict]:
+    async def _relay(self, profile: Profile, request: ChatCompletionRequest, chunks: AsyncIterator[dict],
+                     citations: list[dict], include_usage: bool, started: float) -> AsyncIterator[dict]:
         cid = completion_id()
         first = True
         first_token = True
+        answer = []
         async for chunk in chunks:
+            answer += [(c.get("delta") or {}).get("content") or "" for c in chunk.get("choices", [])
+                       if c.get("index", 0) == 0]
             chunk["id"] = cid
             chunk["model"] = profile.name
             if first:
@@ -115,9 +143,10 @@ class ChatService:
                 self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
                 first_token = False
             yield chunk
+        await self.record(profile, request, cid, "".join(answer), citations, "answered", started)
 
     async def _canned(self, profile: Profile, request: ChatCompletionRequest, text: str,
-                      include_usage: bool) -> AsyncIterator[dict]:
+                      include_usage: bool, started: float) -> AsyncIterator[dict]:
         cid, created = completion_id(), int(time.time())
 
         def chunk(choices, **extra) -> dict:
@@ -132,3 +161,4 @@ class ChatService:
         if include_usage:
             n = approx_tokens(text) * request.n
             yield chunk([], usage=Usage(prompt_tokens=0, completion_tokens=n, total_tokens=n))
+        await self.record(profile, request, cid, text, [], "no_answer", started)

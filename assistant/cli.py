@@ -1,4 +1,4 @@
-"""`tenor serve`, `tenor chat`, `tenor adapters load`."""
+"""`tenor serve`, `tenor chat`, `tenor adapters load`, `tenor feedback export`, `tenor gaps`."""
 
 from __future__ import annotations
 
@@ -154,3 +154,65 @@ def adapters_load(
     body = response.json()
     users = ", ".join(body.get("profiles") or []) or "no profile yet"
     console.err.print(f"loaded adapter [bold]{name}[/] from {folder} (used by: {users})", highlight=False)
+
+
+def feedback_export(
+    out: Path = typer.Option(..., "--out", "-o", help="JSONL file to write (OpenAI chat format)"),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="only this profile's answers"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON summary on stdout"),
+) -> None:
+    """Turn feedback into training data: corrected and liked answers become chat examples for
+    `tenor finetune`; disliked answers without a correction are listed, not exported."""
+    from assistant.conversation_log import ConversationLog, dumps, training_examples
+
+    settings = console.settings()
+    try:
+        log = ConversationLog.from_settings(settings)
+    except Exception as exc:  # a database that cannot be reached or opened
+        console.fail(f"cannot open the conversation log: {exc}")
+    examples, disliked = training_examples(log, profile)
+    log.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dumps(examples))
+    summary = {"out": str(out), "examples": len(examples), "disliked": disliked}
+    if as_json:
+        console.print_json(summary)
+        return
+    console.err.print(f"wrote {len(examples)} examples to [bold]{out}[/]; "
+                      f"{len(disliked)} disliked answers without a correction:", highlight=False)
+    for row in disliked:
+        console.err.print(f"  {row['response_id']}: {row['question'][:80]!r}"
+                          + (f" ({row['comment']})" if row["comment"] else ""), highlight=False)
+
+
+def gaps(
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="only this profile's questions"),
+    threshold: float = typer.Option(0.7, "--threshold", min=0, max=1, help="cosine similarity that groups questions"),
+    report: Optional[Path] = typer.Option(None, "--report", help="folder for report.md and gaps.png"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON document on stdout"),
+) -> None:
+    """Content gaps: questions the documents did not cover, grouped by meaning, and the most
+    disliked answers (from the conversation log)."""
+    from assistant.conversation_log import ConversationLog
+    from assistant.gaps import content_gaps, markdown, save_chart
+    from ingest.embedder import get_embedder
+
+    settings = console.settings()
+    try:
+        log = ConversationLog.from_settings(settings)
+    except Exception as exc:
+        console.fail(f"cannot open the conversation log: {exc}")
+    embedder = get_embedder(settings.embed, settings.models_dir)
+    found = content_gaps(log, embedder.encode, profile, threshold=threshold)
+    log.close()
+    if report:
+        report.mkdir(parents=True, exist_ok=True)
+        chart = "gaps.png" if found.gaps else None
+        if chart:
+            save_chart(found, report / chart)
+        (report / "report.md").write_text(markdown(found, chart))
+        console.err.print(f"report written to [bold]{report / 'report.md'}[/]", highlight=False)
+    if as_json:
+        console.print_json(found.to_dict())
+    elif not report:
+        console.out.print(markdown(found), highlight=False)

@@ -329,3 +329,24 @@ class SourceStatus(_Out):
 class SourceList(_Out):
     object: Literal["list"] = "list"
     data: list[SourceStatus]
+
+
+# -- feedback ----------------------------------------------------------------------
+
+class FeedbackRequest(_Lenient):
+    response_id: str = Field(min_length=1, max_length=64, description="the `id` of the chat completion rated")
+    rating: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=2000, description="what was wrong (or right)")
+    correction: str | None = Field(None, max_length=8000, description="the answer it should have given")
+
+
+class FeedbackCreated(_Out):
+    object: Literal["feedback"] = "feedback"
+    id: int
+    response_id: str
+
+
+class GapsReport(_Out):
+    """``assistant.gaps``' report (unanswered questions grouped by meaning, disliked answers), as its fields."""
+
+    object: Literal["gaps"] = "gaps"

@@ -75,7 +75,8 @@ class VllmProcess:
     # -- what to run -----------------------------------------------------------------
     def _base_model(self) -> tuple[str, list[str]]:
         names = list(dict.fromkeys(p.base_model for p in self.settings.profiles.values()))
-        paths = {self.settings.resolve_model(n) for n in names}
+        paths = {self.settings.resolve_model(p.base_model, f"profiles.{p.name}.base_model")
+                 for p in self.settings.profiles.values()}
         if len(paths) != 1:
             raise ConfigError(
                 "a managed vLLM serves one base model, but the profiles use "

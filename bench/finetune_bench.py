@@ -1,14 +1,17 @@
 """Training throughput: Tenor's trainer vs a plain peft + transformers baseline.
 
-Both train the same LoRA (same model, data, batch size, steps, seed) with the
-transformers ``Trainer``. They differ only in batching, the two choices Tenor
-makes for CPUs:
+Both train a LoRA of the same shape (r 16, alpha 32, every linear projection)
+on the same tokenized examples (Tenor's formatting: the served prompt, labels
+on the assistant's tokens only), batch size, steps and seed:
 
-- tenor:    batches padded to their longest example, similar lengths grouped
-            (``train_sampling_strategy="group_by_length"``);
-- baseline: every batch padded to ``--max-seq-len`` (the smallest length that
-            fits the data, by default), random order: the usual recipe
-            (``tokenizer(..., padding="max_length")``).
+- tenor:    ``finetune.train`` as ``tenor finetune`` runs it: batches padded to
+            their longest example rounded up to a multiple of 64, similar
+            lengths grouped (``train_sampling_strategy="group_by_length"``);
+- baseline: the plain recipe, no Tenor code: ``peft.get_peft_model`` on
+            ``AutoModelForCausalLM`` and a transformers ``Trainer`` with
+            transformers' own ``DataCollatorForSeq2Seq`` at its default padding
+            (each batch to its longest example, labels padded with -100) and the
+            Trainer's default random order.
 
 Throughput counts real tokens only (non-padding), so the ratio is the speed-up
 on the same work, per wall-clock second and per CPU second of the process
@@ -34,6 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 DATA = REPO / "examples" / "larkfield" / "voice" / "train.jsonl"
 CONFIG = REPO / "examples" / "larkfield" / "tenor.yaml"
+SEED = 42
 
 
 def features(args):
@@ -61,20 +65,44 @@ def features(args):
     return base, tokenizer, feats
 
 
+def run_tenor(args, base, tokenizer, feats):
+    """Tenor's trainer, as `tenor finetune` sets it up."""
+    from finetune.train import TrainConfig, load_lora_model, make_trainer
+
+    config = TrainConfig(batch_size=args.batch_size, max_steps=len(feats) // args.batch_size, epochs=1,
+                         eval_fraction=0, seed=SEED)
+    trainer = make_trainer(load_lora_model(base, config), tokenizer, feats, [], config,
+                           Path(args.workdir) / "tenor", show_progress=False)
+    trainer.args.save_strategy = "no"
+    return trainer
+
+
+def run_baseline(args, base, tokenizer, feats):
+    """The plain peft + transformers recipe, with transformers' own collator and padding."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, DataCollatorForSeq2Seq, Trainer, TrainingArguments, set_seed
+
+    set_seed(SEED)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32),
+        LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
+                   target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
+    )
+    training = TrainingArguments(
+        output_dir=str(Path(args.workdir) / "baseline"), per_device_train_batch_size=args.batch_size,
+        max_steps=len(feats) // args.batch_size, learning_rate=2e-4, seed=SEED, save_strategy="no",
+        report_to="none", disable_tqdm=True, include_num_input_tokens_seen="non_padding",  # the measurement
+    )
+    return Trainer(model=model, args=training, processing_class=tokenizer,
+                   train_dataset=[{"input_ids": f.input_ids, "labels": f.labels} for f in feats],
+                   data_collator=DataCollatorForSeq2Seq(tokenizer))
+
+
 def run_one(args) -> dict:
     """One training run in this process; prints its figures as JSON."""
-    from finetune.train import PadToLongest, TrainConfig, load_lora_model, make_trainer
-
     base, tokenizer, feats = features(args)
-    pad_to = max(len(f) for f in feats) if args.max_seq_len is None else args.max_seq_len
-    config = TrainConfig(batch_size=args.batch_size, max_steps=len(feats) // args.batch_size, epochs=1,
-                         eval_fraction=0, group_by_length=args.one == "tenor", max_seq_len=pad_to)
-    model = load_lora_model(base, config)
-    out = Path(args.workdir) / args.one
-    trainer = make_trainer(model, tokenizer, feats, [], config, out, show_progress=False)
-    trainer.args.save_strategy = "no"
-    if args.one == "baseline":
-        trainer.data_collator = PadToLongest(tokenizer.pad_token_id, pad_to=pad_to)
+    trainer = (run_tenor if args.one == "tenor" else run_baseline)(args, base, tokenizer, feats)
     started, cpu_started = time.monotonic(), time.process_time()
     trainer.train()
     seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
@@ -82,7 +110,7 @@ def run_one(args) -> dict:
     return {"run": args.one, "steps": trainer.state.global_step, "real_tokens": tokens,
             "seconds": round(seconds, 1), "tokens_per_s": round(tokens / seconds, 1),
             "cpu_seconds": round(cpu, 1), "tokens_per_cpu_s": round(tokens / cpu, 1),
-            "padded_to": "longest in batch" if args.one == "tenor" else pad_to,
+            "padded_to": "longest, x64" if args.one == "tenor" else "longest",
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 
@@ -90,7 +118,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=32, help="sample conversations to train on (one pass)")
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--max-seq-len", type=int, default=None, help="baseline padding (default: longest example)")
     parser.add_argument("--grounded", action="store_true", help="grounded prompts (needs the indexed collection)")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "finetune_bench.json")
     parser.add_argument("--one", choices=["tenor", "baseline"], help=argparse.SUPPRESS)
@@ -104,8 +131,6 @@ def main() -> None:
     for name in ("tenor", "baseline"):
         command = [sys.executable, __file__, "--one", name, "--examples", str(args.examples),
                    "--batch-size", str(args.batch_size)] + (["--grounded"] if args.grounded else [])
-        if args.max_seq_len:
-            command += ["--max-seq-len", str(args.max_seq_len)]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode:
             sys.exit(f"{name} run failed:\n{done.stderr[-3000:]}")

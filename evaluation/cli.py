@@ -26,12 +26,17 @@ THRESHOLDS = {
 
 def gate(summary: dict[str, dict], limits: dict[str, float | None]) -> list[str]:
     """The thresholds the headline configuration (adapter+retrieval, or base+retrieval
-    with --base-only) misses (empty: all met)."""
+    with --base-only) misses (empty: all met). ``max_errors`` counts failed requests
+    in every configuration: one that failed skews the comparison whichever it was."""
     from evaluation.runner import headline
 
     row, failures = summary[headline(summary)], []
+    errors = {name: r["errors"] for name, r in summary.items() if r["errors"]}
+    if limits.get("max_errors") is not None and sum(errors.values()) > limits["max_errors"]:
+        where = ", ".join(f"{name} {count}" for name, count in errors.items())
+        failures.append(f"errors = {sum(errors.values())} ({where}), above --max-errors {limits['max_errors']}")
     for option, limit in limits.items():
-        if limit is None:
+        if limit is None or option == "max_errors":
             continue
         key, at_least = THRESHOLDS[option]
         value = row.get(key)
@@ -60,11 +65,13 @@ def run_eval(
     min_refusal: Optional[float] = typer.Option(None, help="gate: refusal rate on unanswerable at least"),
     max_false_refusal: Optional[float] = typer.Option(None, help="gate: false refusal rate at most"),
     min_recall: Optional[float] = typer.Option(None, help="gate: retrieval recall@5 at least"),
+    max_errors: int = typer.Option(0, "--max-errors", min=0, help="gate: failed requests at most, all configurations together (each also counts as a wrong answer in every rate)"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON document on stdout"),
 ) -> None:
     """Score four configurations (base / adapter, without / with retrieval) on a question set.
 
-    Gates (--min-*/--max-*) apply to adapter+retrieval (base+retrieval with --base-only)."""
+    Gates (--min-*/--max-*) apply to adapter+retrieval (base+retrieval with --base-only);
+    --max-errors (default 0) to every configuration."""
     from evaluation import report
     from evaluation.freshness import check_freshness, load_spec
     from evaluation.runner import (EvalError, TenorClient, answer_all, configurations, load_question_set,
@@ -73,7 +80,8 @@ def run_eval(
 
     settings = console.settings()
     limits = {"min_correctness": min_correctness, "min_citation": min_citation, "min_voice": min_voice,
-              "min_refusal": min_refusal, "max_false_refusal": max_false_refusal, "min_recall": min_recall}
+              "min_refusal": min_refusal, "max_false_refusal": max_false_refusal, "min_recall": min_recall,
+              "max_errors": max_errors}
     try:
         brand = settings.profile(profile)
         if base_only and not brand.adapter and not base_profile:
@@ -107,7 +115,7 @@ def run_eval(
         console.fail(str(exc))
     score(records, items, brand)
     summary = summarise(records, items, configs, recall)
-    failures = gate(summary, limits) if any(v is not None for v in limits.values()) else None
+    failures = gate(summary, limits)
     if fresh and not fresh["passed"]:
         failures = (failures or []) + [f"freshness: {fresh['verdict']}"]
     meta = {

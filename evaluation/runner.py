@@ -165,20 +165,22 @@ def answer_all(client: TenorClient, items: list[dict], configs: list[Configurati
 
 
 def score(records: list[Record], items: list[dict], profile: Profile) -> None:
+    """A failed request scores as a failed answer on every rate: not correct, not
+    citing its source, out of voice, and no refusal (so, on an answerable question,
+    counted with the false refusals by `summarise`). An error never leaves a rate's
+    denominator, so a configuration cannot look better by failing its hard questions."""
     by_id = {item["id"]: item for item in items}
     for record in records:
         item = by_id[record.id]
-        if record.error:
-            continue
-        refused = metrics.is_refusal(record.answer, profile.no_answer)
+        failed = record.error is not None
         record.scores = {
-            "refused": refused,
-            "voice": voice_adherence(record.answer, profile.voice)[0],
+            "refused": not failed and metrics.is_refusal(record.answer, profile.no_answer),
+            "voice": not failed and voice_adherence(record.answer, profile.voice)[0],
         }
         if not item.get("unanswerable"):
-            record.scores["correct"] = metrics.correctness(item, record.answer)
+            record.scores["correct"] = 0.0 if failed else metrics.correctness(item, record.answer)
             if item.get("source"):
-                record.scores["cited_source"] = item["source"] in metrics.cited_documents(
+                record.scores["cited_source"] = not failed and item["source"] in metrics.cited_documents(
                     record.answer, record.citations)
 
 
@@ -189,9 +191,9 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
     summary = {}
     for config in configs:
         rows = [r for r in records if r.configuration == config.name]
-        ok = [r for r in rows if not r.error]
-        answerable = [r for r in ok if r.id not in unanswerable]
-        refusable = [r for r in ok if r.id in unanswerable]
+        ok = [r for r in rows if not r.error]  # only for latencies: a failed request has none
+        answerable = [r for r in rows if r.id not in unanswerable]
+        refusable = [r for r in rows if r.id in unanswerable]
         with_source = [r for r in answerable if "cited_source" in r.scores]
         summary[config.name] = {
             "profile": config.profile,
@@ -202,8 +204,9 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
             "citation_correctness": (metrics.mean([float(r.scores["cited_source"]) for r in with_source])
                                      if config.retrieval else None),
             "refusal_rate": metrics.mean([float(r.scores["refused"]) for r in refusable]),
-            "false_refusal_rate": metrics.mean([float(r.scores["refused"]) for r in answerable]),
-            "voice_adherence": metrics.mean([float(r.scores["voice"]) for r in ok]),
+            "false_refusal_rate": metrics.mean([float(r.scores["refused"] or r.error is not None)
+                                                for r in answerable]),
+            "voice_adherence": metrics.mean([float(r.scores["voice"]) for r in rows]),
             "latency_p50_s": metrics.percentile([r.latency_s for r in ok], 50),
             "latency_p95_s": metrics.percentile([r.latency_s for r in ok], 95),
             "ttft_p50_s": metrics.percentile([r.ttft_s for r in ok if r.ttft_s is not None], 50),

@@ -35,13 +35,14 @@ def merge_adapter(settings: Settings, adapter: Path, out: Path | str, *, base: s
     if out.exists() and any(out.iterdir()) and not force:
         raise ValueError(f"{out} exists and is not empty (pass --force to replace it)")
     manifest = read_manifest(adapter) or {}
+    setting = "--base" if base else f"{adapter}'s base model (pass --base to use another)"
     if base is None:
         base = manifest.get("base_model_name") or manifest.get("base_model")
         if base is None:
             base = json.loads((adapter / "adapter_config.json").read_text()).get("base_model_name_or_path")
     if not base:
         raise ValueError(f"{adapter}: the base model is unknown; pass --base")
-    base_path = resolve_base(settings, base)
+    base_path = resolve_base(settings, base, setting=setting)
 
     # Merge in fp32 (bf16 adds of a small delta lose precision), then save in ``dtype``.
     model = AutoModelForCausalLM.from_pretrained(base_path, dtype=torch.float32)

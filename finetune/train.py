@@ -7,8 +7,8 @@ three choices that matter on a CPU: batches are padded to their longest
 example (rounded up to a multiple of 64), not to ``max_seq_len``; examples of
 similar length are batched together (``train_sampling_strategy="group_by_length"``);
 and the rounding keeps the number of distinct shapes small, because on a CPU
-every new sequence length costs kernel set-up (exact per-batch lengths made
-steps ~5x slower here). `bench/finetune_bench.py` measures the difference.
+every new sequence length costs kernel set-up. `bench/finetune_bench.py`
+measures the difference against the plain peft + transformers recipe.
 
 The output folder is what vLLM loads with ``--lora-modules NAME=PATH``:
 ``adapter_config.json`` + ``adapter_model.safetensors``, plus ``tenor.json``
@@ -91,8 +91,9 @@ def _say(message: str) -> None:
 # ---- load ------------------------------------------------------------------------------
 
 def resolve_base(settings: Settings, base: str, *, prepare: bool = True,
-                 say: Callable[[str], None] = _say) -> str:
-    """A loadable base model: the embedded one is converted first if needed."""
+                 say: Callable[[str], None] = _say, setting: str = "--base") -> str:
+    """A loadable base model: the embedded one is converted first if needed; a missing
+    path is an error naming ``setting`` (the option or profile key it came from)."""
     if base == EMBEDDED_BASE_MODEL:
         from finetune.base_model import is_prepared, prepare_base_model
 
@@ -101,7 +102,7 @@ def resolve_base(settings: Settings, base: str, *, prepare: bool = True,
             say(f"preparing the embedded base model in {folder} (once, ~30 s)")
             prepare_base_model(settings)
         return str(folder.resolve())
-    resolved = settings.resolve_model(base)
+    resolved = settings.resolve_model(base, setting)
     return str(Path(resolved).resolve()) if Path(resolved).exists() else resolved
 
 
@@ -123,16 +124,15 @@ class PadToLongest:
     rounded up to a multiple of ``multiple``: on a CPU every new sequence length
     costs kernel set-up, so a few bucketed shapes train faster than exact ones."""
 
-    def __init__(self, pad_id: int, pad_to: int | None = None, multiple: int = 64) -> None:
+    def __init__(self, pad_id: int, multiple: int = 64) -> None:
         self.pad_id = pad_id
-        self.pad_to = pad_to  # a fixed length instead (the naive recipe; the bench's baseline)
         self.multiple = multiple
 
     def __call__(self, batch: Sequence[dict]) -> dict:
         import torch
 
         longest = max(len(item["input_ids"]) for item in batch)
-        width = self.pad_to or -(-longest // self.multiple) * self.multiple
+        width = -(-longest // self.multiple) * self.multiple
         ids, labels, mask = [], [], []
         for item in batch:
             gap = width - len(item["input_ids"])
@@ -340,7 +340,8 @@ def train_adapter(
         say(f"skipped {problem}")
     for problem in report.duplicates:
         say(f"dropped {problem}")
-    base_path = resolve_base(settings, base or profile.base_model, say=say)
+    base_path = resolve_base(settings, base or profile.base_model, say=say,
+                             setting="--base" if base else f"profiles.{profile.name}.base_model")
     tokenizer = load_tokenizer(base_path)
 
     # format

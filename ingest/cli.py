@@ -15,8 +15,9 @@ JsonOpt = typer.Option(False, "--json", help="print one JSON document on stdout"
 
 def _index_errors():
     from ingest.index import IndexStoreError
+    from tenor.config import ConfigError
 
-    return IndexStoreError
+    return IndexStoreError, ConfigError  # ConfigError: e.g. an embed.model path that does not exist
 
 
 def ingest(

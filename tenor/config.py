@@ -7,11 +7,17 @@ if it exists; with neither, the defaults below apply.
 
 Environment overrides use ``TENOR_`` plus the field path joined by ``__``:
 ``TENOR_CHROMA_URL=http://127.0.0.1:8000``, ``TENOR_VLLM__PORT=8100``,
-``TENOR_PROFILES__LARKFIELD__ADAPTER=/srv/adapters/v2``.
+``TENOR_PROFILES__LARKFIELD__ADAPTER=/srv/adapters/v2``. A bad value is reported
+against its variable, not the file. A ``TENOR_`` variable whose first part names no
+top-level setting (``TENOR_CHECKOUT``, a script's own ``TENOR_PORT``) is ignored with
+a warning: the prefix is shared with other tools, and failing every command over a
+variable meant for something else helps nobody. Inside a section (``TENOR_VLLM__PROT``)
+an unknown name is an error: it can only be a typo.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 import re
@@ -158,6 +164,10 @@ class Profile(_Model):
         default_factory=list, description="where the collection's documents live; `tenor sync` keeps it in step"
     )
     handoff_url: str | None = None
+    log_conversations: bool = Field(
+        False, description="record this profile's exchanges (redacted) in the conversation log, for feedback, "
+        "content gaps and training data"
+    )
 
 
 class EmbedSettings(_Model):
@@ -242,6 +252,14 @@ class ServerSettings(_Model):
     )
 
 
+class ConversationSettings(_Model):
+    retention_days: int = Field(90, ge=1, description="exchanges older than this are deleted")
+    redact_patterns: dict[str, str] = Field(
+        default_factory=dict, description="label -> regular expression replaced by [label] before anything is "
+        "stored, e.g. {order: 'LK-\\d{6}'}; e-mail addresses, phone and card numbers are always redacted"
+    )
+
+
 class Settings(_Model):
     home: Path = Field(default_factory=lambda: Path("~/.tenor").expanduser())
     chroma_url: str | None = Field(None, description="Chroma server; unset = embedded under home")
@@ -252,6 +270,11 @@ class Settings(_Model):
     default_profile: str = "default"
     profiles: dict[str, Profile] = Field(default_factory=lambda: {"default": Profile()})
     api_keys: list[ApiKey] = Field(default_factory=list)
+    database_url: str | None = Field(
+        None, description="the conversation log's database (SQLAlchemy URL, e.g. postgresql+psycopg://...); "
+        "unset = SQLite at $TENOR_HOME/tenor.db"
+    )
+    conversations: ConversationSettings = Field(default_factory=ConversationSettings)
 
     @model_validator(mode="after")
     def _fill_profiles(self) -> "Settings":
@@ -312,15 +335,15 @@ class Settings(_Model):
                               f"{', '.join(known) or 'none (add profiles.<name>.sources to the config)'}")
         return [known[n] for n in names]
 
-    def resolve_model(self, name: str) -> str:
-        """A model folder under home/models, a local path, or an HF id, as given."""
+    def resolve_model(self, name: str, setting: str = "base_model") -> str:
+        """A model folder under home/models, a local path, or an HF id, as given;
+        ``setting`` names where ``name`` came from, for the error when a path is missing."""
         local = self.models_dir / name
         if local.is_dir():
             return str(local)
         if name == EMBEDDED_BASE_MODEL:
             return str(local)  # not prepared yet; `tenor model prepare` creates it
-        path = Path(name).expanduser()
-        return str(path) if path.exists() else name
+        return local_or_hub(name, setting)
 
     def resolve_adapter(self, adapter: str) -> Path:
         path = Path(adapter).expanduser()
@@ -329,12 +352,43 @@ class Settings(_Model):
         return self.adapters_dir / adapter
 
 
-def _env_overrides(environ: dict[str, str]) -> dict:
+def looks_like_path(name: str) -> bool:
+    """A model named by a path, not a hub id (``org/name``): absolute, ``./``, ``../``,
+    ``~``, or more than one separator deep."""
+    return (name.startswith(("/", "./", "../", "~")) or name.count("/") > 1
+            or (os.sep != "/" and os.sep in name))
+
+
+def local_or_hub(name: str, setting: str) -> str:
+    """``name`` as an existing local path, else as a hub id. A name that looks like a
+    path must exist: a typo must not turn into a download attempt (or an offline
+    hub error about a model nobody meant)."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path)
+    if looks_like_path(name):
+        raise ConfigError(f"{setting}: {name} does not exist (a local model folder was expected; "
+                          "a model id on the hub looks like org/name)")
+    return name
+
+
+# TENOR_ variables Tenor reads that are not settings: the config path and the CLI's client options.
+NOT_SETTINGS = {"TENOR_CONFIG", "TENOR_API_KEY", "TENOR_URL"}
+_log = logging.getLogger(__name__)
+_warned: set[str] = set()
+
+
+def _env_overrides(environ: dict[str, str]) -> tuple[dict, dict[tuple[str, ...], str]]:
+    """The overrides as a tree, and which variable set each path (for error messages)."""
     tree: dict = {}
+    sources: dict[tuple[str, ...], str] = {}
     for key, value in environ.items():
-        if not key.startswith("TENOR_") or key in ("TENOR_CONFIG",):
+        if not key.startswith("TENOR_") or key in NOT_SETTINGS:
             continue
         parts = [p.lower() for p in key[len("TENOR_"):].split("__")]
+        if parts[0] not in Settings.model_fields:
+            _warn_unknown(key, parts[0])
+            continue
         node = tree
         for part in parts[:-1]:
             node = node.setdefault(part, {})
@@ -342,7 +396,23 @@ def _env_overrides(environ: dict[str, str]) -> dict:
                 break
         else:
             node[parts[-1]] = _parse_scalar(value)
-    return tree
+            sources[tuple(parts)] = key
+    return tree, sources
+
+
+def _warn_unknown(key: str, name: str) -> None:
+    if key in _warned:
+        return
+    _warned.add(key)
+    section = next((f for f in Settings.model_fields if name.startswith(f + "_")), None)
+    hint = f" (did you mean TENOR_{section.upper()}__{key[len('TENOR_') + len(section) + 1:]}?)" if section else ""
+    _log.warning("environment variable %s ignored: no setting %r%s", key, name, hint)
+
+
+def _blame(loc: tuple, sources: dict[tuple[str, ...], str]) -> str | None:
+    """The environment variable that set ``loc`` or a section above it, if any."""
+    path = tuple(str(p).lower() for p in loc)
+    return next((var for keys, var in sources.items() if path[:len(keys)] == keys), None)
 
 
 def _parse_scalar(value: str):
@@ -384,12 +454,15 @@ def load_settings(path: Path | str | None = None, environ: dict[str, str] | None
             raise ConfigError(f"{path}: expected a mapping at the top level")
     elif environ.get("TENOR_CONFIG"):
         raise ConfigError(f"{path}: config file not found (from TENOR_CONFIG)")
-    data = _merge(data, _env_overrides(environ))
+    overrides, sources = _env_overrides(environ)
+    data = _merge(data, overrides)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top)"
+            variable = _blame(err["loc"], sources)
+            origin = f"environment variable {variable}" if variable else str(path)
+            problems.append(f"{origin}: {where}: {err['msg']}")
+        raise ConfigError("; ".join(problems)) from None

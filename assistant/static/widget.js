@@ -57,6 +57,9 @@
     ".sources summary{cursor:pointer;color:#444}",
     ".sources p{margin:6px 0 2px;color:#333;white-space:pre-wrap}",
     ".sources a{color:inherit;font-weight:600}",
+    ".feedback{margin-top:6px;display:flex;gap:6px;align-items:center;font-size:13px;color:#555}",
+    ".feedback button{background:none;border:1px solid #c9ced6;border-radius:8px;padding:2px 8px;cursor:pointer}",
+    ".feedback textarea{flex:1;height:34px;font-size:13px}",
     ".typing{align-self:flex-start;color:#666;font-style:italic;font-size:13px}",
     ".error{align-self:stretch;background:#fff4f4;border:1px solid #f1b7b7;color:#8a1f1f;border-radius:10px;padding:8px 10px;font-size:13px}",
     ".error button{margin-left:8px;background:#8a1f1f;color:#fff;border:0;border-radius:6px;padding:3px 8px;cursor:pointer}",
@@ -210,6 +213,49 @@
       });
       node.appendChild(sources);
     }
+    if (message.id) node.appendChild(feedbackBar(message));
+  }
+
+  // Thumbs under an answer; a thumbs-down asks what was wrong. Sent to /v1/feedback.
+  function feedbackBar(message) {
+    var bar = document.createElement("div");
+    bar.className = "feedback";
+    function thanks() {
+      bar.textContent = "Thanks for your feedback.";
+    }
+    if (message.rating) { thanks(); return bar; }
+    function rate(rating, comment) {
+      message.rating = rating;
+      save();
+      thanks();
+      fetch(server + "/v1/feedback", {
+        method: "POST", headers: headers(),
+        body: JSON.stringify({ response_id: message.id, rating: rating, comment: comment || undefined }),
+      }).catch(function () { /* feedback is best effort */ });
+    }
+    function thumb(label, symbol, onClick) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.setAttribute("aria-label", label);
+      b.textContent = symbol;
+      b.addEventListener("click", onClick);
+      bar.appendChild(b);
+    }
+    thumb("Helpful", "\uD83D\uDC4D", function () { rate("up"); });
+    thumb("Not helpful", "\uD83D\uDC4E", function () {
+      bar.textContent = "";
+      var why = document.createElement("textarea");
+      why.setAttribute("aria-label", "What was wrong?");
+      why.placeholder = "What was wrong?";
+      var submit = document.createElement("button");
+      submit.type = "button";
+      submit.textContent = "Send feedback";
+      submit.addEventListener("click", function () { rate("down", why.value.trim()); });
+      bar.appendChild(why);
+      bar.appendChild(submit);
+      why.focus();
+    });
+    return bar;
   }
 
   function render() {
@@ -318,6 +364,7 @@
                 err.retry = true;
                 throw err;
               }
+              if (chunk.id && !answer.id) answer.id = chunk.id;  // what feedback refers to
               if (chunk.citations) answer.citations = chunk.citations;
               var delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
               if (delta && delta.content) {

@@ -83,6 +83,44 @@ def test_a_failed_request_is_counted_not_fatal():
     assert "vLLM went away" in records[1].error
 
 
+def test_a_failed_request_counts_against_every_rate_and_fails_the_gate():
+    class Flaky:
+        def chat(self, profile, messages, retrieval, max_tokens, seed):
+            if messages[-1]["content"] != ITEMS[0]["question"]:
+                raise ConnectionError("vLLM went away")
+            return "Hey rider! It costs $2,499 [1].", [{"index": 1, "document_id": "products.md"}], 0.5, 0.1
+
+    configs = [Configuration("adapter+retrieval", "brand", True)]
+    records = answer_all(Flaky(), ITEMS, configs, concurrency=1)
+    score(records, ITEMS, PROFILE)
+    row = summarise(records, ITEMS, configs, None)["adapter+retrieval"]
+    assert (row["answers"], row["errors"]) == (3, 2)
+    assert row["correctness"] == 0.5  # the failed "hours" is a wrong answer, not a missing one
+    assert row["citation_correctness"] == 0.5
+    assert row["refusal_rate"] == 0.0  # the failed "kids" did not refuse
+    assert row["false_refusal_rate"] == 0.5  # an answerable question left unanswered
+    assert row["voice_adherence"] == pytest.approx(1 / 3)
+    assert row["latency_p50_s"] == 0.5  # latencies: only answers that came back
+
+    assert gate({"adapter+retrieval": row}, {"max_errors": 0}) == [
+        "errors = 2 (adapter+retrieval 2), above --max-errors 0"]
+    assert gate({"adapter+retrieval": row}, {"max_errors": 2, "min_correctness": 0.5}) == []
+
+
+def test_max_errors_counts_every_configuration_not_only_the_headline():
+    summary = {"base": {"errors": 1, "correctness": 0.0}, "adapter+retrieval": {"errors": 0, "correctness": 1.0}}
+    assert gate(summary, {"max_errors": 0}) == ["errors = 1 (base 1), above --max-errors 0"]
+    assert gate(summary, {"max_errors": None, "min_correctness": 0.9}) == []
+
+
+def test_eval_gates_on_errors_by_default():
+    import inspect
+
+    from evaluation.cli import run_eval
+
+    assert inspect.signature(run_eval).parameters["max_errors"].default.default == 0
+
+
 def test_question_set_errors_name_the_line(tmp_path):
     bad = tmp_path / "q.jsonl"
     bad.write_text('{"question": "ok"}\n{"question": "x", "patterns": ["("]}\n')

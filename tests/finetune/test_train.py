@@ -56,13 +56,15 @@ def test_adapter_folder_is_what_vllm_and_peft_load(settings, small_data, tiny_ba
 def test_unchanged_data_settings_and_base_reuse_the_adapter(settings, small_data, tiny_base):
     out = settings.adapters_dir / "voice"
     first = train(settings, small_data, out, tiny_base, config={"max_steps": 2})
+    first_weights = weights(out)  # read now: retraining below overwrites the file
     again = train(settings, small_data, out, tiny_base, config={"max_steps": 2})
     assert again.reused and again.manifest == first.manifest
 
     forced = train(settings, small_data, out, tiny_base, config={"max_steps": 2}, force=True)
     assert not forced.reused and forced.manifest["created_at"] >= first.manifest["created_at"]
-    for name, tensor in weights(out).items():  # same seed, same data: the same adapter
-        assert tensor.equal(load_file(str(out / "adapter_model.safetensors"))[name])
+    forced_weights = weights(out)
+    assert forced_weights.keys() == first_weights.keys()
+    assert all(forced_weights[k].equal(first_weights[k]) for k in first_weights)  # same seed, same data
 
     changed = train(settings, small_data, out, tiny_base, config={"max_steps": 2, "lr": 5e-4})
     assert not changed.reused

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ingest.index import open_index
-from ingest.pipeline import ingest_paths
+from ingest.pipeline import file_hash, ingest_paths
 from tenor.config import Settings
 from tenor.net import free_port
 from tests.conftest import SAMPLE_DOCS
@@ -19,15 +19,31 @@ from tests.ingest.test_index import snapshot
 
 pytestmark = pytest.mark.integration
 
-INGEST_SCRIPT = "import sys; from ingest.pipeline import ingest_paths; from tenor.config import Settings; " \
-                "ingest_paths(Settings(home=sys.argv[1], embed={'batch_size': 4}), [sys.argv[2]])"
+# The real ingest in a child process; it prints a line after each document it has written
+# (the pipeline writes nothing until its embedding batch is full), so the test can kill it
+# mid-write rather than after a guessed delay.
+INGEST_SCRIPT = """
+import sys
+from ingest.index import Index
+from ingest.pipeline import file_hash, ingest_paths
+from tenor.config import Settings
+
+write = Index.write_document
+def reporting_write(self, document_id, *args, **kwargs):
+    write(self, document_id, *args, **kwargs)
+    print("wrote", document_id, flush=True)
+Index.write_document = reporting_write
+ingest_paths(Settings(home=sys.argv[1], embed={"batch_size": 4}), [sys.argv[2]])
+print("done", flush=True)
+"""
 
 
-def many_docs(root, count=24):
-    root.mkdir()
+def write_corpus(root, revision, count=24):
+    root.mkdir(exist_ok=True)
     for i in range(count):
         (root / f"doc{i:02}.md").write_text(
-            f"# Document {i}\n\n" + " ".join(f"Fact {j} of document {i} about bikes." for j in range(40))
+            f"# Document {i}\n\nRevision {revision}. "
+            + " ".join(f"Fact {j} of document {i} about bikes." for j in range(40))
         )
     return root
 
@@ -35,33 +51,41 @@ def many_docs(root, count=24):
 KILLS = int(os.environ.get("TENOR_KILL_REPEATS", "3"))  # bench/ingest_kill_bench.py does 20, with checks after each
 
 
-def test_ingest_killed_at_random_points_converges_to_a_clean_run(tmp_path):
-    corpus = many_docs(tmp_path / "docs")
-    clean = Settings(home=tmp_path / "clean")
-    ingest_paths(clean, [corpus])
-    expected = [row[:3] for row in snapshot(clean)]
+def documents_fully_at(settings, corpus) -> set[str]:
+    """The documents whose chunks in the index all carry the file's current hash."""
+    current = {p.name: file_hash(p) for p in corpus.iterdir()}
+    hashes: dict[str, set] = {}
+    for _, doc, content_hash, _ in snapshot(settings):
+        hashes.setdefault(doc, set()).add(content_hash)
+    return {doc for doc, seen in hashes.items() if seen == {current[doc]}}
 
+
+def test_ingest_killed_mid_write_converges_to_a_clean_run(tmp_path):
+    corpus = tmp_path / "docs"
     killed = Settings(home=tmp_path / "killed")
     rng = random.Random(7)
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    for _ in range(KILLS):
-        proc = subprocess.Popen([sys.executable, "-c", INGEST_SCRIPT, str(killed.home), str(corpus)], env=env)
-        time.sleep(rng.uniform(8.0, 14.0))  # import + model load take ~7 s; then it is writing
+    for revision in range(KILLS):  # the first run adds every document, the later ones replace them all
+        write_corpus(corpus, revision)
+        proc = subprocess.Popen([sys.executable, "-c", INGEST_SCRIPT, str(killed.home), str(corpus)], env=env,
+                                stdout=subprocess.PIPE, text=True)
+        after = rng.randint(1, 20)
+        lines = [proc.stdout.readline().strip() for _ in range(after)]
+        time.sleep(rng.uniform(0, 0.05))  # somewhere inside the next document's write
+        running = proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        # every other kill: also change a document, so a replacement gets interrupted too
-        (corpus / "doc03.md").write_text(f"# Document 3\n\nRevision {rng.random()}.\n")
-    final = (corpus / "doc03.md").read_text()
+        assert running and all(line.startswith("wrote ") for line in lines), lines
+        done = documents_fully_at(killed, corpus)
+        assert after <= len(done) < 24, (revision, after, len(done))  # killed with the index half-written
     ingest_paths(killed, [corpus])
 
-    clean_again = Settings(home=tmp_path / "clean2")
-    (corpus / "doc03.md").write_text(final)
-    ingest_paths(clean_again, [corpus])
-    got, want = snapshot(killed), snapshot(clean_again)
-    assert got == want  # chunk ids, document ids, content hashes and texts
+    clean = Settings(home=tmp_path / "clean")
+    ingest_paths(clean, [corpus])
+    got, want = snapshot(killed), snapshot(clean)
+    assert len(want) >= 24 and got == want  # chunk ids, document ids, content hashes and texts
     assert len({row[0] for row in got}) == len(got) and {row[1] for row in got} == {p.name for p in corpus.iterdir()}
-    assert len(expected) > 0
-
+    assert documents_fully_at(killed, corpus) == {p.name for p in corpus.iterdir()}
 
 
 @pytest.fixture

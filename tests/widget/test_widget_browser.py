@@ -167,6 +167,35 @@ def test_a_citation_links_to_the_page_it_came_from(tenor_server, context):
     assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
 
 
+def test_thumbs_down_asks_what_was_wrong_and_sends_it_as_feedback(tenor_server, context):
+    chunks = [{"id": "chatcmpl-w1", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}],
+               "citations": []},
+              {"id": "chatcmpl-w1", "choices": [{"index": 0, "delta": {"content": "Hey rider! Two years."}}]},
+              {"id": "chatcmpl-w1", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+    body = "".join(f"data: {json.dumps({'object': 'chat.completion.chunk', **c})}\n\n" for c in chunks)
+    sent = []
+
+    def feedback(route):
+        sent.append(json.loads(route.request.post_data))
+        route.fulfill(status=201, json={"object": "feedback", "id": 1, "response_id": "chatcmpl-w1"})
+
+    page = context.new_page()
+    page.route(f"{tenor_server.url}/v1/chat/completions", lambda route: route.fulfill(
+        status=200, headers={"Content-Type": "text/event-stream"}, body=body + "data: [DONE]\n\n"))
+    page.route(f"{tenor_server.url}/v1/feedback", feedback)
+    panel = open_widget(page, f"{tenor_server.url}/demo")
+    ask(page, QUESTION)
+    panel.get_by_role("button", name="Not helpful").click()
+    panel.get_by_label("What was wrong?").fill("The battery warranty is longer.")
+    panel.get_by_role("button", name="Send feedback").click()
+    panel.get_by_text("Thanks for your feedback.").wait_for()
+    assert sent == [{"response_id": "chatcmpl-w1", "rating": "down", "comment": "The battery warranty is longer."}]
+    page.reload()  # the rating is kept with the conversation: no second vote
+    page.get_by_role("dialog").wait_for()
+    assert panel.get_by_text("Thanks for your feedback.").is_visible()
+    assert panel.get_by_role("button", name="Helpful").count() == 0
+
+
 def test_keyboard_and_screen_reader_basics(tenor_server, context):
     page = context.new_page()
     page.goto(f"{tenor_server.url}/demo")
