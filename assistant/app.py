@@ -25,7 +25,7 @@ from assistant.chat_service import ChatService
 from assistant.conversation_log import ConversationLog
 from assistant.documents_service import DocumentError, DocumentNotFound, DocumentsService
 from assistant.engine import Engine, EngineError, missing_models
-from assistant.grounding import GroundingError, GroundingService, token_counter
+from assistant.grounding import GroundingError, GroundingService
 from assistant.metrics import Metrics, RequestMetrics
 from assistant.request_log import RequestLog
 from assistant.retrieve_service import RetrieveService
@@ -57,7 +57,7 @@ def make_index_for(settings: Settings) -> Callable[[str], object]:
 
 
 def _load_embedder(index_for: Callable[[str], object], collection: str) -> None:
-    """Load the query embedder before the first request; with torch, on one thread.
+    """Load the query embedder and the BM25 index before the first request; with torch, on one thread.
 
     The server embeds one short query per request; with vLLM keeping the other
     cores busy, a second torch thread only waits on a busy core (measured here:
@@ -65,10 +65,17 @@ def _load_embedder(index_for: Callable[[str], object], collection: str) -> None:
     """
     import sys
 
-    index_for(collection).embedder
+    from ingest.index import IndexStoreError
+
+    index = index_for(collection)
+    index.embedder
     torch = sys.modules.get("torch")  # absent with a torch-free embedder backend
     if torch is not None:
         torch.set_num_threads(1)
+    try:
+        index.lexical_index()  # BM25 (and its library's ~2 s import) now, not on the first question
+    except IndexStoreError:
+        pass  # Chroma not reachable yet: the first search rebuilds, or reports it
 
 
 def _first_error(exc: BaseException) -> BaseException:
@@ -140,8 +147,10 @@ def create_app(
             raise
         if managed is not None:
             client = client or Engine(managed.url, settings.vllm.api_key)
-        grounding = GroundingService(settings, index_for, count_tokens=token_counter(
-            managed.model_path if managed else settings.resolve_model(settings.profile().base_model)))
+            metrics.track_vllm(managed)
+        grounding = GroundingService(settings, index_for)
+        for profile in settings.profiles.values():  # load each base model's tokenizer now, not on a request
+            grounding.meter_for(profile)
         app.state.engine = client
         app.state.vllm = managed
         app.state.grounding = grounding

@@ -10,7 +10,8 @@ Any key with ``origins`` is refused (403) when a browser sends another ``Origin`
 
 Keys come from the config file's ``api_keys`` or the environment
 (``TENOR_API_KEYS='[{key: ..., scope: admin}]'``). Keys are compared in
-constant time. ``--no-auth`` (dev mode) accepts every request as admin.
+constant time. With no chat or admin key configured, Tenor generates an admin key
+(``ensure_keys``). ``--no-auth`` (dev mode) accepts every request as admin.
 """
 
 from __future__ import annotations
@@ -132,13 +133,15 @@ def rate_limited(wait_s: float, what: str) -> ApiError:
 
 
 def ensure_keys(settings: Settings, no_auth: bool) -> tuple[list[ApiKey], str | None]:
-    """The configured keys; with none configured (and auth on), a generated admin key.
+    """The configured keys; with no chat or admin key configured (and auth on), a generated
+    admin key as well. Widget keys do not count: they are published in web pages, so a
+    config with only widget keys (the quickstart's) would leave the operator no key.
 
     The generated key is stored in ``$TENOR_HOME/admin.key`` (mode 600) and reused
     on the next start, so `tenor chat` and scripts can read it. Returns the keys
-    and the path of a generated key file, if one is in use.
+    (the generated one first) and the path of a generated key file, if one is in use.
     """
-    if no_auth or settings.api_keys:
+    if no_auth or any(k.scope != "widget" for k in settings.api_keys):
         return list(settings.api_keys), None
     path = Path(settings.home) / GENERATED_KEY_FILE
     if path.is_file() and len(path.read_text().strip()) >= 8:
@@ -148,7 +151,7 @@ def ensure_keys(settings: Settings, no_auth: bool) -> tuple[list[ApiKey], str | 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(key + "\n")
         path.chmod(0o600)
-    return [ApiKey(key=key, scope="admin", name="generated-admin")], str(path)
+    return [ApiKey(key=key, scope="admin", name="generated-admin"), *settings.api_keys], str(path)
 
 
 def read_generated_key(settings: Settings) -> str | None:

@@ -8,10 +8,12 @@ import logging
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from assistant.auth import Principal
 from assistant.deps import Caller, Chat, profile_for
 from assistant.engine import EngineError
-from assistant.errors import INTERNAL_ERROR, ApiError
+from assistant.errors import INTERNAL_ERROR, ApiError, bad_request
 from assistant.protocol import ChatCompletion, ChatCompletionRequest
+from tenor.config import ServerSettings
 
 router = APIRouter()
 log = logging.getLogger("tenor.server")
@@ -34,9 +36,24 @@ async def _frames(chunks):
     yield sse("[DONE]")
 
 
+def check_size(body: ChatCompletionRequest, who: Principal, limits: ServerSettings) -> None:
+    """A 400 for more messages or content than the caller's key may send (before any tokenizing)."""
+    widget = who.scope == "widget"
+    prefix = "widget_" if widget else ""
+    content = sum(len(m.text().encode("utf-8", "surrogatepass")) for m in body.messages)
+    for setting, value, what, code in (
+            (f"{prefix}max_request_messages", len(body.messages), "messages", "array_above_max_length"),
+            (f"{prefix}max_request_content_bytes", content, "bytes of message content", "string_above_max_length")):
+        limit = getattr(limits, setting)
+        if value > limit:
+            raise bad_request(f"This request has {value:,} {what}; the limit{' for widget keys' if widget else ''} "
+                              f"is {limit:,} (setting server.{setting}).", param="messages", code=code)
+
+
 @router.post("/v1/chat/completions", response_model=ChatCompletion, response_model_exclude_none=False)
 async def chat_completions(body: ChatCompletionRequest, request: Request, who: Caller, chat: Chat):
     profile = profile_for(request, who, body.model)
+    check_size(body, who, request.app.state.settings.server)
     if body.stream:
         chunks = await chat.stream(profile, body)
         return StreamingResponse(_frames(chunks), media_type="text/event-stream",

@@ -70,7 +70,7 @@ class ChatService:
     async def ground(self, profile: Profile, request: ChatCompletionRequest) -> Grounded:
         grounded = await to_thread.run_sync(lambda: self.grounding.ground(
             profile, request.conversation(), retrieval=request.retrieval,
-            filters=request.filters, max_tokens=request.requested_max_tokens,
+            filters=request.filters, max_tokens=request.requested_max_tokens or profile.decoding.max_tokens,
         ))
         if request.retrieval:
             self.metrics.retrieval.labels(profile.name).observe(grounded.retrieval_s)

@@ -76,6 +76,14 @@ def too_large(limit: int) -> ApiError:
     return ApiError(413, f"Request body is larger than the limit of {limit} bytes.", code="request_too_large")
 
 
+def _validation_error(exc: RequestValidationError) -> ApiError:
+    message, param = _validation_message(exc)
+    first = (exc.errors() or [{}])[0]
+    if first.get("type") == "unsupported_parameter":  # protocol.UNSUPPORTED: OpenAI's own code for it
+        return ApiError(400, first["msg"], param=param, code="unsupported_parameter")
+    return ApiError(400, message, param=param)
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     errors = exc.errors()
     if not errors:
@@ -99,8 +107,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
-        message, param = _validation_message(exc)
-        return ApiError(400, message, param=param).response()
+        return _validation_error(exc).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

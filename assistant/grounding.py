@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from assistant.protocol import Citation
+from assistant.tokens import cached_meter
 from tenor.config import Profile, Settings
-from tenor.prompt import approx_tokens, build_prompt, retrieval_query
+from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 
-PROMPT_MARGIN_TOKENS = 64  # the chat template's own tokens, and estimation slack
+PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
 
 
 class GroundingError(Exception):
@@ -42,8 +42,17 @@ class Grounded:
 
 
 def citation(index: int, passage) -> dict:
-    return Citation(index=index, document_id=passage.document_id, section=passage.section, page=passage.page,
-                    text=passage.text, score=round(float(passage.score), 4), url=public_url(passage)).model_dump()
+    return Citation(
+        index=index, document_id=passage.document_id, section=passage.section, page=passage.page,
+        text=passage.text, score=round(float(passage.score), 4), url=public_url(passage),
+        dense_score=_rounded(getattr(passage, "dense_score", None)),
+        lexical_score=_rounded(getattr(passage, "lexical_score", None)),
+        fused_score=_rounded(getattr(passage, "fused_score", None)),
+    ).model_dump()
+
+
+def _rounded(score: float | None) -> float | None:
+    return None if score is None else round(float(score), 4)
 
 
 def public_url(passage) -> str | None:
@@ -52,38 +61,29 @@ def public_url(passage) -> str | None:
     return url if isinstance(url, str) and url.lower().startswith(("https://", "http://")) else None
 
 
-def token_counter(model_path: str | Path) -> Callable[[str], int]:
-    """Count tokens with the base model's own tokenizer when its folder has one."""
-    try:
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
-    except Exception:
-        return approx_tokens
-
-    def count(text: str) -> int:
-        return len(tokenizer.encode(text, add_special_tokens=False).ids)
-
-    return count
-
-
 class GroundingService:
     def __init__(self, settings: Settings, index_for: Callable[[str], object],
-                 count_tokens: Callable[[str], int] = approx_tokens):
+                 meter_for: Callable[[Profile], TokenMeter] | None = None):
         self.settings = settings
         self.index_for = index_for  # collection name -> ingest Index
-        self.count_tokens = count_tokens
+        self.meter_for = meter_for or self.base_model_meter
+
+    def base_model_meter(self, profile: Profile) -> TokenMeter:
+        """Counts with the profile's own base model (tokenizer and chat template), loaded once."""
+        return cached_meter(self.settings.resolve_model(profile.base_model))
 
     def retrieve(self, profile: Profile, conversation: list[dict], k: int | None = None,
-                 filters: dict | None = None) -> tuple[list, str, float]:
-        """Top-k passages for the conversation (all scores), the query used, seconds taken."""
+                 filters: dict | None = None, mode: str | None = None) -> tuple[list, str, float]:
+        """Top-k passages for the conversation (all scores), the query used, seconds taken;
+        ``mode`` (hybrid or dense) overrides the profile's."""
         from ingest.index import IndexUnavailable, IndexStoreError
 
         query = retrieval_query(conversation)
         started = time.perf_counter()
         try:
             passages = self.index_for(profile.collection).search(
-                query, k=k or profile.retrieval.k, filters=filters or None)
+                query, k=k or profile.retrieval.k, filters=filters or None,
+                mode=mode or profile.retrieval.mode)
         except IndexUnavailable:
             raise
         except IndexStoreError as exc:
@@ -105,7 +105,7 @@ class GroundingService:
         budget = self.prompt_budget(max_tokens)
         if not retrieval:
             prompt = build_prompt(profile.system_prompt, conversation, grounded=False,
-                                  max_prompt_tokens=budget, count_tokens=self.count_tokens)
+                                  max_prompt_tokens=budget, tokens=self.meter_for(profile))
             return Grounded(messages=prompt.messages, trimmed_turns=prompt.trimmed_turns)
 
         passages, query, seconds = self.retrieve(profile, conversation, filters=filters)
@@ -115,7 +115,7 @@ class GroundingService:
         prompt = build_prompt(
             profile.system_prompt, conversation, passages, grounded=True,
             max_prompt_tokens=budget, max_context_tokens=profile.retrieval.max_context_tokens,
-            count_tokens=self.count_tokens,
+            tokens=self.meter_for(profile),
         )
         return Grounded(
             messages=prompt.messages,

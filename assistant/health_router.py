@@ -19,7 +19,9 @@ async def health() -> Health:
 @router.get("/ready", response_model=Health, responses={503: {"model": Health}})
 async def ready(request: Request):
     state = request.app.state
-    checks = {"vllm": "ok" if await state.engine.healthy() else "unavailable"}
+    supervisor = state.vllm.status() if state.vllm is not None else None
+    up = await state.engine.healthy() and (supervisor is None or supervisor["state"] == "ready")
+    checks = {"vllm": "ok" if up else "unavailable" + _why(supervisor)}
     try:
         profile = state.settings.profile()
         await to_thread.run_sync(lambda: state.index_for(profile.collection).ping())
@@ -27,8 +29,20 @@ async def ready(request: Request):
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         checks["index"] = f"unavailable: {exc}"
     ok = all(v == "ok" for v in checks.values())
-    body = Health(status="ready" if ok else "not ready", checks=checks).model_dump()
+    body = Health(status="ready" if ok else "not ready", checks=checks, vllm=supervisor).model_dump(exclude_none=True)
     return JSONResponse(body, status_code=200 if ok else 503, headers={} if ok else {"Retry-After": "5"})
+
+
+def _why(supervisor: dict | None) -> str:
+    """What the managed vLLM's supervisor is doing about it, e.g. ': restarting (2 attempts failed; ...)'."""
+    if supervisor is None:
+        return ""
+    parts = [f"{supervisor['failed_restarts']} restart attempts failed"] if supervisor["failed_restarts"] else []
+    if supervisor["last_error"]:
+        parts.append(f"last: {supervisor['last_error']}")
+    if supervisor["next_attempt_in_s"] is not None:
+        parts.append(f"next attempt in {supervisor['next_attempt_in_s']:.0f} s")
+    return f": {supervisor['state']}" + (f" ({'; '.join(parts)})" if parts else "")
 
 
 @router.get("/metrics", include_in_schema=False)

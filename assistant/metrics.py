@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -27,6 +28,10 @@ class Metrics:
                                  ["profile"], registry=r)
         self.engine_errors = Counter("tenor_engine_errors_total", "failed calls to vLLM", ["kind"], registry=r)
 
+    def track_vllm(self, vllm) -> None:
+        """Export the managed vLLM's supervisor (``VllmProcess.status()``), read at each scrape."""
+        self.registry.register(_Supervisor(vllm))
+
     def count_usage(self, profile: str, usage: dict | None) -> None:
         if usage:
             self.tokens.labels(profile, "prompt").inc(usage.get("prompt_tokens") or 0)
@@ -34,6 +39,25 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Supervisor:
+    """tenor_vllm_state{state} (1 for the current one), tenor_vllm_restarts_total (attempts, failed ones
+    included) and tenor_vllm_failed_restarts (attempts in a row that failed; 0 once vLLM is back)."""
+
+    def __init__(self, vllm):
+        self.vllm = vllm
+
+    def collect(self):
+        status = self.vllm.status()
+        state = GaugeMetricFamily("tenor_vllm_state", "the managed vLLM's state (1 = current)", labels=["state"])
+        for name in self.vllm.STATES:
+            state.add_metric([name], 1.0 if status["state"] == name else 0.0)
+        yield state
+        yield CounterMetricFamily("tenor_vllm_restarts", "restart attempts of the managed vLLM",
+                                  value=status["restarts"])
+        yield GaugeMetricFamily("tenor_vllm_failed_restarts", "restart attempts in a row that failed",
+                                value=status["failed_restarts"])
 
 
 class RequestMetrics:

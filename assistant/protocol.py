@@ -14,6 +14,7 @@ import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic_core import PydanticCustomError
 
 
 class _Lenient(BaseModel):
@@ -46,6 +47,20 @@ class StreamOptions(_Lenient):
     include_usage: bool = False
 
 
+# OpenAI parameters Tenor does not implement, each with the values that ask for nothing
+# (clients send some by default, e.g. `logprobs: false`) and why any other value is refused:
+# answering as if the field were absent would silently give the client something else.
+UNSUPPORTED: dict[str, tuple[tuple[Any, ...], str]] = {
+    "tools": ((None, []), "Tenor answers from its documents and does not call tools"),
+    "functions": ((None, []), "Tenor answers from its documents and does not call functions"),
+    "tool_choice": ((None, "none", "auto"), "Tenor does not call tools"),
+    "function_call": ((None, "none", "auto"), "Tenor does not call functions"),
+    "response_format": ((None, {"type": "text"}), "Tenor answers in text (with citations), not in JSON"),
+    "logprobs": ((None, False), "Tenor does not return log probabilities"),
+    "top_logprobs": ((None, 0), "Tenor does not return log probabilities"),
+}
+
+
 class ChatCompletionRequest(_Lenient):
     model: str | None = Field(None, description="profile name; default: the configured default profile")
     messages: list[ChatMessage] = Field(min_length=1)
@@ -64,6 +79,23 @@ class ChatCompletionRequest(_Lenient):
     # Tenor extensions.
     retrieval: bool = Field(True, description="ground the answer in retrieved passages")
     filters: dict[str, Any] | None = Field(None, description="document metadata filter, e.g. {\"document_id\": \"warranty.pdf\"}")
+    # Not supported: only a value that asks for nothing is accepted (see UNSUPPORTED).
+    tools: Any = Field(None, description="not supported: null or [] only")
+    functions: Any = Field(None, description="not supported: null or [] only")
+    tool_choice: Any = Field(None, description="not supported: null, \"none\" or \"auto\" only")
+    function_call: Any = Field(None, description="not supported: null, \"none\" or \"auto\" only")
+    response_format: Any = Field(None, description="not supported: null or {\"type\": \"text\"} only")
+    logprobs: Any = Field(None, description="not supported: null or false only")
+    top_logprobs: Any = Field(None, description="not supported: null or 0 only")
+
+    @field_validator(*UNSUPPORTED)
+    @classmethod
+    def _asks_for_nothing(cls, value: Any, info) -> Any:
+        harmless, why = UNSUPPORTED[info.field_name]
+        if not any(value == ok and type(value) is type(ok) for ok in harmless):
+            raise PydanticCustomError("unsupported_parameter", "Unsupported parameter: '{param}': {why}.",
+                                      {"param": info.field_name, "why": why})
+        return value
 
     @field_validator("messages")
     @classmethod
@@ -95,7 +127,10 @@ class Citation(_Out):
     section: str | None = None
     page: int | None = None
     text: str
-    score: float
+    score: float  # dense cosine similarity (what retrieval.min_score gates)
+    dense_score: float | None = None
+    lexical_score: float | None = None  # BM25
+    fused_score: float | None = None  # reciprocal rank fusion (hybrid retrieval)
     url: str | None = Field(None, description="the document's public page (web and export sources, "
                             "folders with url_prefix)")
 
@@ -190,6 +225,7 @@ class RetrieveRequest(_Lenient):
     messages: list[ChatMessage] | None = None
     k: int | None = Field(None, ge=1, le=50)
     filters: dict[str, Any] | None = None
+    mode: Literal["hybrid", "dense"] | None = None  # default: the profile's retrieval.mode
 
     @field_validator("messages")
     @classmethod
@@ -213,6 +249,7 @@ class RetrieveResponse(_Out):
     query: str
     data: list[Citation]
     min_score: float
+    mode: Literal["hybrid", "dense"]
     retrieval_ms: float
 
 
@@ -305,6 +342,8 @@ class ErrorResponse(_Out):
 class Health(_Out):
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+    vllm: dict[str, Any] | None = Field(None, description="the managed vLLM's supervisor: state, restarts, "
+                                        "failed_restarts, last_error, next_attempt_in_s (managed mode only)")
 
 
 # -- sources ---------------------------------------------------------------------

@@ -18,4 +18,5 @@ async def retrieve(body: RetrieveRequest, request: Request, who: Caller, retriev
     conversation = body.conversation()
     if conversation is None:
         raise bad_request("Give a 'query' or 'messages'.", param="query")
-    return await to_thread.run_sync(lambda: retrieval.retrieve(profile, conversation, k=body.k, filters=body.filters))
+    return await to_thread.run_sync(
+        lambda: retrieval.retrieve(profile, conversation, k=body.k, filters=body.filters, mode=body.mode))

@@ -17,10 +17,10 @@ class RetrieveService:
         self.metrics = metrics
 
     def retrieve(self, profile: Profile, conversation: list[dict], k: int | None = None,
-                 filters: dict | None = None) -> RetrieveResponse:
-        passages, query, seconds = self.grounding.retrieve(profile, conversation, k=k, filters=filters)
+                 filters: dict | None = None, mode: str | None = None) -> RetrieveResponse:
+        passages, query, seconds = self.grounding.retrieve(profile, conversation, k=k, filters=filters, mode=mode)
         kept = self.grounding.relevant(profile, passages)
         self.metrics.retrieval.labels(profile.name).observe(seconds)
         return RetrieveResponse(model=profile.name, query=query, min_score=profile.retrieval.min_score,
-                                retrieval_ms=round(seconds * 1000, 2),
+                                mode=mode or profile.retrieval.mode, retrieval_ms=round(seconds * 1000, 2),
                                 data=[Citation(**citation(i, p)) for i, p in enumerate(kept, start=1)])

@@ -9,6 +9,11 @@ the module is run directly). It listens on loopback only; its output goes to
 a watcher thread restarts it if it dies (re-registering adapters loaded at run
 time) and ``stop()`` ends it. Without an adapter in any profile, vLLM runs
 without ``--enable-lora`` (the merged-model deployment).
+
+The watcher never gives up: a restart that fails (vLLM exits, or is not ready
+within ``vllm.start_timeout_s``) is killed and tried again after a back-off
+that doubles up to ``BACKOFF_MAX_S``, until one succeeds or ``stop()``.
+``status()`` says where it stands, for ``/ready`` and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -64,9 +69,13 @@ class VllmProcess:
         self.port = settings.vllm.port
         self.model_path, self.served_names = self._base_model()
         self.loras: dict[str, str] = self._profile_adapters()
-        self.state = "stopped"
-        self.restarts = 0
+        self.state = "stopped"  # starting -> ready -> restarting -> ready ... -> stopped
+        self.restarts = 0  # restart attempts since start(), failed ones included
+        self.failed_restarts = 0  # restart attempts in a row that failed (0 once one succeeds)
+        self.last_error: str | None = None
+        self.next_attempt_at: float | None = None  # time.monotonic() of the next restart attempt
         self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()  # spawning vs stop(): never leave a vLLM behind
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
         self._tail: deque[str] = deque(maxlen=40)
@@ -138,35 +147,53 @@ class VllmProcess:
         return env
 
     # -- lifecycle --------------------------------------------------------------------
+    STATES = ("starting", "ready", "restarting", "stopped")
+
     def start(self, timeout_s: float | None = None) -> None:
         """Start vLLM and block until it answers /health (or raise VllmStartError)."""
-        self._stopping.clear()
-        self.port = free_port(self.host, self.port)
-        self._spawn()
-        self._wait_ready(timeout_s or self.settings.vllm.start_timeout_s)
-        self._watcher = threading.Thread(target=self._watch, name="vllm-watcher", daemon=True)
-        self._watcher.start()
+        self._begin()
+        try:
+            self._wait_ready(timeout_s or self.settings.vllm.start_timeout_s)
+        except BaseException:
+            self.state = "stopped"
+            raise
+        self._watch_in_background()
 
     async def astart(self, timeout_s: float | None = None) -> None:
         """``start`` for an event loop: spawned from the loop's thread, waited for in a worker."""
         from anyio import to_thread
 
+        self._begin()  # here, not in a worker thread: the child gets SIGTERM when its spawning thread ends
+        try:
+            await to_thread.run_sync(self._wait_ready, timeout_s or self.settings.vllm.start_timeout_s)
+        except BaseException:
+            self.state = "stopped"
+            raise
+        self._watch_in_background()
+
+    def _begin(self) -> None:
         self._stopping.clear()
+        self.restarts = self.failed_restarts = 0
+        self.last_error = None
         self.port = free_port(self.host, self.port)
-        self._spawn()  # here, not in a worker thread: the child gets SIGTERM when its spawning thread ends
-        await to_thread.run_sync(self._wait_ready, timeout_s or self.settings.vllm.start_timeout_s)
+        self._spawn()
+
+    def _watch_in_background(self) -> None:
         self._watcher = threading.Thread(target=self._watch, name="vllm-watcher", daemon=True)
         self._watcher.start()
 
-    def _spawn(self) -> None:
-        self.state = "starting"
+    def _spawn(self, state: str = "starting") -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         cmd = self.command()
-        self._log(f"starting vLLM: {' '.join(cmd)}")
-        self._proc = subprocess.Popen(
-            cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, bufsize=1, preexec_fn=_die_with_parent,
-        )
+        with self._lock:
+            if self._stopping.is_set():
+                raise VllmStartError("stopped before vLLM was started")
+            self.state = state
+            self._log(f"starting vLLM: {' '.join(cmd)}")
+            self._proc = subprocess.Popen(
+                cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, text=True, bufsize=1, preexec_fn=_die_with_parent,
+            )
         threading.Thread(target=self._pump, args=(self._proc,), name="vllm-log", daemon=True).start()
 
     def _pump(self, proc: subprocess.Popen) -> None:
@@ -203,8 +230,12 @@ class VllmProcess:
                 pass
             if self._stopping.wait(1.0):
                 raise VllmStartError("stopped while vLLM was starting")
-        self.stop()
+        self._terminate(self._proc)  # a vLLM that never got ready must not hold the port
         raise VllmStartError(f"vLLM did not become ready in {timeout_s:.0f} s; see {self.log_path}")
+
+    # Restart back-off: BACKOFF_S after a crash, doubled after each failed attempt, at most BACKOFF_MAX_S.
+    BACKOFF_S = 2.0
+    BACKOFF_MAX_S = 60.0
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
@@ -212,17 +243,41 @@ class VllmProcess:
             code = proc.wait() if proc else None
             if self._stopping.is_set():
                 return
-            self.restarts += 1
             self.state = "restarting"
-            delay = min(30, 2 ** min(self.restarts, 5))
-            self._log(f"vLLM exited with code {code}; restarting in {delay} s (restart {self.restarts})")
-            if self._stopping.wait(delay):
+            self.last_error = f"vLLM exited with code {code}"
+            if self._restart_until_ready():
                 return
+
+    def _restart_until_ready(self) -> bool:
+        """Restart with back-off until vLLM is ready (False) or ``stop()`` is called (True)."""
+        while True:
+            delay = min(self.BACKOFF_MAX_S, self.BACKOFF_S * 2 ** self.failed_restarts)
+            self._log(f"{self.last_error}; restarting in {delay:g} s (restart {self.restarts + 1})")
+            self.next_attempt_at = time.monotonic() + delay
+            if self._stopping.wait(delay):
+                return True
+            self.next_attempt_at = None
+            self.restarts += 1
             try:
-                self._spawn()
+                self._spawn("restarting")
                 self._wait_ready(self.settings.vllm.start_timeout_s)
             except (VllmStartError, OSError) as exc:
-                self._log(f"restart failed: {exc}")
+                if self._stopping.is_set():
+                    return True
+                self._terminate(self._proc)
+                self.state = "restarting"
+                self.failed_restarts += 1
+                self.last_error = f"restart {self.restarts} failed: {str(exc).splitlines()[0]}"
+                continue
+            self.failed_restarts = 0
+            self.last_error = None
+            return False
+
+    def status(self) -> dict:
+        """Where the supervisor stands: state, restart attempts, the last failure, the next attempt."""
+        wait = None if self.next_attempt_at is None else max(0.0, self.next_attempt_at - time.monotonic())
+        return {"state": self.state, "restarts": self.restarts, "failed_restarts": self.failed_restarts,
+                "last_error": self.last_error, "next_attempt_in_s": None if wait is None else round(wait, 1)}
 
     def record_adapter(self, name: str, path: str) -> None:
         """Remember an adapter loaded at run time, so a restart loads it again."""
@@ -234,19 +289,25 @@ class VllmProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        self._stopping.set()
-        proc = self._proc
+        with self._lock:  # after this, no new vLLM is spawned
+            self._stopping.set()
+            proc = self._proc
+        if proc is not None and proc.poll() is None:
+            self._log("stopping vLLM")
+            self._terminate(proc, timeout_s)
+        self.next_attempt_at = None
+        self.state = "stopped"
+
+    def _terminate(self, proc: subprocess.Popen | None, timeout_s: float = 20.0) -> None:
+        """SIGTERM the process group, SIGKILL it after ``timeout_s``."""
         if proc is None or proc.poll() is not None:
-            self.state = "stopped"
             return
-        self._log("stopping vLLM")
         try:
             os.killpg(proc.pid, signal.SIGTERM)
         except ProcessLookupError:
-            pass
+            return
         try:
             proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
-        self.state = "stopped"

@@ -5,7 +5,8 @@
 - ``GET /widget/<version>.js``: the same bytes under their content hash, cached
   for a year (``immutable``); for sites that pin a version.
 - ``GET /demo``: a sample page embedding the widget for the default profile
-  (or ``?model=``), with a widget key that allows this server's own origin.
+  (or ``?model=``), with a widget key that allows this server's own origin,
+  titled and greeted from the profile (``title``, ``greeting``).
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ async def demo(request: Request, model: str | None = None) -> HTMLResponse:
                 f"chat is not available here. Add one to the config and restart the server: api_keys: "
                 f"[{{key: pk-CHOOSE-A-KEY, scope: widget, profiles: [{name}], origins: [\"{origin}\"]}}] "
                 f"(or try it locally with `tenor serve --no-auth`).")
-    values = {"MODEL": name, "KEY": key, "NOTE": note, "ORIGIN": origin, "WIDGET_URL": f"/widget/{widget()[1]}.js"}
+    profile = settings.profiles[name]
+    values = {"MODEL": name, "KEY": key, "NOTE": note, "ORIGIN": origin, "WIDGET_URL": f"/widget/{widget()[1]}.js",
+              "TITLE": profile.title or name, "GREETING": profile.greeting or ""}  # "": the widget's own
     page = (STATIC / "demo.html").read_text()
     for placeholder, value in values.items():
         page = page.replace("{{" + placeholder + "}}", html.escape(value, quote=True))

@@ -12,7 +12,8 @@ Prints, all measured in this run on this machine:
      with random unit vectors (real texts would take an hour to embed here);
      HNSW search time depends on the count and dimension, not on meaning;
   4. recall@1 / recall@5 of the sample questions against their source
-     documents, with HNSW and with exact (brute-force) search.
+     documents: dense with HNSW, dense with exact (brute-force) search, and
+     hybrid (BM25 + HNSW fused by rank; bench/hybrid_bench.py has its latency).
 """
 
 from __future__ import annotations
@@ -172,8 +173,9 @@ def bench_recall(settings: Settings) -> dict:
         scores = matrix @ index.embedder.encode([item["question"]])[0]
         return [Passage("", float(scores[i]), chunk_docs[i], "") for i in np.argsort(-scores)[:k]]
 
-    hnsw = retrieval_recall(lambda item, k: index.search(item["question"], k=k), questions)
+    hnsw = retrieval_recall(lambda item, k: index.search(item["question"], k=k, mode="dense"), questions)
     exact = retrieval_recall(exact_search, questions)
+    hybrid = retrieval_recall(lambda item, k: index.search(item["question"], k=k, mode="hybrid"), questions)
     return {
         "questions": hnsw.questions,
         "chunks": summary.chunks,
@@ -181,6 +183,8 @@ def bench_recall(settings: Settings) -> dict:
         "recall@5": hnsw.recall[5],
         "exact_recall@1": exact.recall[1],
         "exact_recall@5": exact.recall[5],
+        "hybrid_recall@1": hybrid.recall[1],
+        "hybrid_recall@5": hybrid.recall[5],
         "top1_misses": hnsw.misses,
     }
 
@@ -220,7 +224,8 @@ def main() -> None:
 
         print("== retrieval quality (examples/larkfield/questions.jsonl)", flush=True)
         recall = bench_recall(settings)
-        for key in ("questions", "chunks", "recall@1", "recall@5", "exact_recall@1", "exact_recall@5"):
+        for key in ("questions", "chunks", "recall@1", "recall@5", "exact_recall@1", "exact_recall@5",
+                    "hybrid_recall@1", "hybrid_recall@5"):
             print(f"  {key:28} {recall[key]}")
         for miss in recall["top1_misses"]:
             print(f"  top-1 miss: {miss['question']!r} -> {miss['top']} (source {miss['source']})")

@@ -185,11 +185,10 @@ def grounded_bodies(settings, prompts: list[str], max_tokens: int) -> tuple[list
     """Request bodies for Tenor (the question) and for vLLM (the prompt Tenor builds)."""
     from assistant.app import make_index_for
     from assistant.engine import engine_model
-    from assistant.grounding import GroundingService, token_counter
+    from assistant.grounding import GroundingService
 
     profile = settings.profile("larkfield")
-    grounding = GroundingService(settings, make_index_for(settings),
-                                 token_counter(settings.resolve_model(profile.base_model)))
+    grounding = GroundingService(settings, make_index_for(settings))
     tenor, direct = [], []
     for q in prompts:
         conversation = [{"role": "user", "content": q}]

@@ -18,6 +18,8 @@ COLUMNS = [
     ("voice_adherence", "voice", "pct"),
     ("recall@1", "recall@1", "ratio"),
     ("recall@5", "recall@5", "ratio"),
+    ("dense_recall@1", "recall@1 dense", "ratio"),  # dense alone, against the profile's mode above
+    ("dense_recall@5", "recall@5 dense", "ratio"),
     ("latency_p50_s", "p50 s", "sec"),
     ("latency_p95_s", "p95 s", "sec"),
     ("errors", "errors", "int"),

@@ -123,8 +123,10 @@ class TenorClient:
                 parts.append(chunk.choices[0].delta.content)
         return "".join(parts), citations, time.perf_counter() - started, ttft
 
-    def retrieve(self, profile: str, messages: list[dict], k: int) -> list[dict]:
-        reply = self.http.post("/v1/retrieve", json={"model": profile, "messages": messages, "k": k})
+    def retrieve(self, profile: str, messages: list[dict], k: int, mode: str | None = None) -> list[dict]:
+        """``mode``: hybrid or dense; None: the profile's."""
+        body = {"model": profile, "messages": messages, "k": k, **({"mode": mode} if mode else {})}
+        reply = self.http.post("/v1/retrieve", json=body)
         _check(reply)
         return reply.json()["data"]
 
@@ -212,17 +214,24 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
             "ttft_p50_s": metrics.percentile([r.ttft_s for r in ok if r.ttft_s is not None], 50),
             "recall@1": recall.get("recall@1") if recall and config.retrieval else None,
             "recall@5": recall.get("recall@5") if recall and config.retrieval else None,
+            "dense_recall@1": recall.get("dense_recall@1") if recall and config.retrieval else None,
+            "dense_recall@5": recall.get("dense_recall@5") if recall and config.retrieval else None,
         }
     return summary
 
 
 def measure_recall(client: TenorClient, profile: str, items: list[dict]) -> dict[str, float] | None:
-    """recall@1/@5 of the passages the server would ground on (conversation included)."""
+    """recall@1/@5 of the passages the server would ground on (conversation included), with
+    the profile's retrieval mode and, to compare, with dense retrieval alone (``dense_recall@k``)."""
     with_source = [i for i in items if i.get("source") and not i.get("unanswerable")]
     if not with_source:
         return None
-    report = retrieval_recall(lambda item, k: client.retrieve(profile, conversation(item), k), with_source)
-    return {"recall@1": report.recall[1], "recall@5": report.recall[5], "questions": report.questions}
+    served = retrieval_recall(lambda item, k: client.retrieve(profile, conversation(item), k), with_source)
+    dense = retrieval_recall(lambda item, k: client.retrieve(profile, conversation(item), k, mode="dense"),
+                             with_source)
+    return {"recall@1": served.recall[1], "recall@5": served.recall[5],
+            "dense_recall@1": dense.recall[1], "dense_recall@5": dense.recall[5],
+            "questions": served.questions}
 
 
 def records_as_dicts(records: list[Record]) -> list[dict]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from finetune.adapters import read_manifest
+from finetune.data import file_hash
 from finetune.train import TrainConfig, TrainResult, train_adapter
 from tenor.config import Settings
 
@@ -40,11 +42,25 @@ def ensure_sample_adapter(
     profile = settings.profile(profile_name)
     if not profile.adapter:
         raise ValueError(f"profile {profile_name!r} names no adapter to train")
+    out = settings.resolve_adapter(profile.adapter)
+    _refuse_other_adapter(out, Path(data))
     _require_documents(settings, profile.collection)
     extra = {"say": report} if report else {}
-    return train_adapter(settings, data, settings.resolve_adapter(profile.adapter), config,
+    return train_adapter(settings, data, out, config,
                          profile=profile, grounded=True, collection=profile.collection,
                          force=force, show_progress=show_progress, **extra)
+
+
+def _refuse_other_adapter(out: Path, data: Path) -> None:
+    """Retraining the sample adapter is fine; overwriting one trained on other data is not."""
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    trained_on = (read_manifest(out) or {}).get("data") or {}
+    if trained_on.get("file") == str(data.resolve()) or trained_on.get("hash") == file_hash(data):
+        return
+    raise ValueError(f"{out} holds an adapter that was not trained on the sample data ({data.name}; it was "
+                     f"trained on {trained_on.get('file') or 'unknown data'}); the quickstart will not overwrite it. "
+                     "Move it, or give the sample profile another adapter folder.")
 
 
 def _require_documents(settings: Settings, collection: str) -> None:

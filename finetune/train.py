@@ -353,7 +353,8 @@ def train_adapter(
             from ingest import search
 
             def retrieve(query: str, k: int):
-                return search(query, k=k, collection=collection, settings=settings)
+                return search(query, k=k, collection=collection, settings=settings,
+                              mode=profile.retrieval.mode)
 
         examples = build_grounded_examples(
             report.examples, retrieve=retrieve, system_prompt=profile.system_prompt,

@@ -12,10 +12,11 @@ __all__ = ["DocumentInfo", "IngestSummary", "Passage", "search"]
 
 
 def search(query: str, k: int = 4, collection: str | None = None, filters: dict | None = None,
-           *, settings) -> list[Passage]:
+           *, settings, mode: str = "hybrid") -> list[Passage]:
     """Top-k passages for ``query`` (best first). ``filters`` is a Chroma ``where``
     on chunk metadata (e.g. ``{"document_id": "warranty.pdf"}``); ``settings`` is
-    the caller's ``tenor.config.Settings`` (the index never loads them itself)."""
+    the caller's ``tenor.config.Settings`` (the index never loads them itself);
+    ``mode``: hybrid (BM25 and dense ranks fused) or dense."""
     from ingest.index import open_index
 
-    return open_index(settings, collection).search(query, k=k, filters=filters)
+    return open_index(settings, collection).search(query, k=k, filters=filters, mode=mode)

@@ -6,15 +6,20 @@ never straddles two sections and always knows its heading and page.
 
 from __future__ import annotations
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
+from typing import TYPE_CHECKING
 
 from ingest.models import Chunk, LoadedDocument
 from tenor.config import ChunkSettings
+
+if TYPE_CHECKING:  # langchain loads in seconds; search needs embedding_text, not the splitter
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 
 def make_splitter(tokenizer, settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
     """``tokenizer``: a transformers tokenizer, or a ``tokenizers.Tokenizer`` (the ONNX
     embedder's, no transformers needed); both count the same tokens."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
     kwargs = dict(
         chunk_size=settings.tokens,
         chunk_overlap=min(settings.overlap, settings.tokens // 2),

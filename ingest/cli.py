@@ -62,9 +62,11 @@ def search(
     k: int = typer.Option(5, "-k", min=1, max=100, help="number of passages"),
     collection: Optional[str] = CollectionOpt,
     where: List[str] = typer.Option([], "--where", help="metadata filter KEY=VALUE (repeatable)"),
+    mode: Optional[str] = typer.Option(None, "--mode", help="hybrid (BM25 + dense, fused by rank) or dense "
+                                       "(default: the default profile's retrieval.mode)"),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Print the passages that best match QUERY, best first."""
+    """Print the passages that best match QUERY, best first, with their dense (cosine) and BM25 scores."""
     from ingest.index import open_index
 
     filters = {}
@@ -73,8 +75,12 @@ def search(
         if not sep or not key:
             console.fail(f"--where expects KEY=VALUE, got {item!r}")
         filters[key] = value
+    settings = console.settings()
+    mode = mode or settings.profile().retrieval.mode
+    if mode not in ("hybrid", "dense"):
+        console.fail(f"--mode expects hybrid or dense, got {mode!r}")
     try:
-        passages = open_index(console.settings(), collection).search(query, k=k, filters=filters or None)
+        passages = open_index(settings, collection).search(query, k=k, filters=filters or None, mode=mode)
     except _index_errors() as exc:
         console.fail(str(exc))
     if as_json:
@@ -84,8 +90,9 @@ def search(
         console.err.print("no passages (is the collection empty? run `tenor ingest PATH`)")
     for rank, p in enumerate(passages, start=1):
         where_in_doc = " > ".join(x for x in (p.section, f"page {p.page}" if p.page else None) if x)
+        bm25 = f"  bm25 [cyan]{p.lexical_score:.2f}[/]" if p.lexical_score is not None else ""
         console.out.print(
-            f"[bold]{rank}.[/] [cyan]{p.score:.3f}[/]  [bold]{p.document_id}[/]"
+            f"[bold]{rank}.[/] dense [cyan]{p.score:.3f}[/]{bm25}  [bold]{p.document_id}[/]"
             + (f"  [dim]{where_in_doc}[/]" if where_in_doc else ""),
             highlight=False,
         )

@@ -8,22 +8,40 @@ Writes are ordered so that a run killed at any point converges when re-run:
 a document's new chunks are upserted under ids derived from its content hash,
 then chunks with any other hash are deleted. A document counts as unchanged
 only when every one of its chunks carries the current hash and none is missing.
+
+Search is hybrid by default: Chroma's dense (HNSW) results and BM25 results
+fused by rank (``ingest.fusion``). Chroma 1.5 has no sparse index or Search API
+in local mode (embedded or ``chroma run``: both raise "not implemented", see
+docs/ingest.md), so the BM25 index (``ingest.lexical``) is built in memory from
+the texts Chroma stores. Every write ends by putting a fresh stamp in the
+collection's metadata; a reader compares (stamp, count) with what its BM25
+index was built from before each search and rebuilds when they differ. The
+stamp is read before the texts, and written after them, so a write that races
+a rebuild leaves a stamp the reader has not seen: the next search rebuilds.
+Any process or replica converges this way, with no state of its own.
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from urllib.parse import urlparse
 
+from ingest.chunking import embedding_text
 from ingest.embedder import Embedder, get_embedder
+from ingest.fusion import reciprocal_rank_fusion
+from ingest.lexical import LexicalIndex, tokenize
 from ingest.models import Chunk, DocumentInfo, Passage
 from ingest.query_batch import query_batcher
 from tenor.config import Settings
 
 _ADD_BATCH = 1000  # below Chroma's max batch size
+_READ_PAGE = 5000
+HYBRID_DEPTH = 20  # candidates each side contributes to the fusion, at least k
+CONTENT_STAMP = "tenor_content_stamp"  # collection metadata: changes with every write
 
 
 class IndexStoreError(Exception):
@@ -112,6 +130,8 @@ class Index:
         self.name = name
         self._collection = None
         self._embedder: Embedder | None = None
+        self._lexical: tuple[tuple, LexicalIndex] | None = None  # (contents key, index)
+        self._lexical_lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------
     @property
@@ -170,11 +190,18 @@ class Index:
         return self._call("count chunks", lambda: self.collection.count())
 
     # -- search -----------------------------------------------------------------
-    def search(self, query: str, k: int = 4, filters: dict | None = None) -> list[Passage]:
+    def search(self, query: str, k: int = 4, filters: dict | None = None,
+               mode: str = "hybrid") -> list[Passage]:
+        """The ``k`` best passages: ``hybrid`` fuses dense and BM25 ranks, ``dense`` is
+        Chroma's vector search alone. ``score`` is the dense cosine either way."""
+        if mode not in ("hybrid", "dense"):
+            raise ValueError(f"search mode must be 'hybrid' or 'dense', not {mode!r}")
         if not query.strip():
             return []
-        vector = query_batcher(self.embedder).encode(query)
-        return self.search_vector(vector.tolist(), k=k, filters=filters)
+        vector = query_batcher(self.embedder).encode(query).tolist()
+        if mode == "dense":
+            return self.search_vector(vector, k=k, filters=filters)
+        return self._search_hybrid(query, vector, k, filters)
 
     def search_vector(self, vector: list[float], k: int = 4, filters: dict | None = None) -> list[Passage]:
         result = self._call(
@@ -184,22 +211,93 @@ class Index:
                 include=["documents", "metadatas", "distances"],
             ),
         )
+        return [
+            _passage(chunk_id, text, meta, 1.0 - float(distance))  # cosine distance -> similarity
+            for chunk_id, text, meta, distance in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0])
+        ]
+
+    def _search_hybrid(self, query: str, vector: list[float], k: int, filters: dict | None) -> list[Passage]:
+        depth = max(k, HYBRID_DEPTH)
+        dense = self.search_vector(vector, k=depth, filters=filters)
+        lexical = self.lexical_index()
+        bm25 = lexical.scores(query)
+        allowed = self._ids_where(filters) if filters else None
+        lexical_ranking = [chunk_id for chunk_id, _ in lexical.top(bm25, depth, allowed)]
+        fused = reciprocal_rank_fusion([[p.chunk_id for p in dense], lexical_ranking])[:k]
+        found = {p.chunk_id: p for p in dense}
+        lexical_only = [chunk_id for chunk_id, _ in fused if chunk_id not in found]
+        if lexical_only:
+            found.update((p.chunk_id, p) for p in self._passages_by_id(lexical_only, vector))
         passages = []
-        for chunk_id, text, meta, distance in zip(
-            result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
-        ):
-            meta = dict(meta or {})
-            passages.append(Passage(
-                text=text or "",
-                score=round(1.0 - float(distance), 6),  # cosine distance -> similarity
-                document_id=meta.pop("document_id", ""),
-                source=meta.pop("source", ""),
-                section=meta.pop("section", None),
-                page=meta.pop("page", None),
-                chunk_id=chunk_id,
-                metadata=meta,
-            ))
+        for chunk_id, fused_score in fused:
+            passage = found.get(chunk_id)
+            if passage is None:
+                continue  # deleted after the BM25 index was built; the next search rebuilds it
+            position = lexical.position.get(chunk_id)
+            passage.lexical_score = round(float(bm25[position]), 4) if position is not None else 0.0
+            passage.fused_score = round(fused_score, 6)
+            passages.append(passage)
         return passages
+
+    def _passages_by_id(self, ids: list[str], vector: list[float]) -> list[Passage]:
+        """Passages for chunk ids, with their dense cosine to ``vector`` computed here."""
+        import numpy as np
+
+        result = self._call("read chunks", lambda: self.collection.get(
+            ids=ids, include=["documents", "metadatas", "embeddings"]))
+        query = np.asarray(vector, dtype=np.float32)
+        passages = []
+        for chunk_id, text, meta, embedding in zip(
+                result["ids"], result["documents"], result["metadatas"], result["embeddings"]):
+            embedding = np.asarray(embedding, dtype=np.float32)
+            norms = float(np.linalg.norm(query) * np.linalg.norm(embedding)) or 1.0
+            passages.append(_passage(chunk_id, text, meta, float(query @ embedding) / norms))
+        return passages
+
+    def _ids_where(self, filters: dict) -> set[str]:
+        return set(self._call("filter chunks", lambda: self.collection.get(
+            where=_where(filters), include=[]))["ids"])
+
+    # -- the BM25 side, kept in step with the collection ------------------------------
+    def _contents_key(self) -> tuple:
+        """Changes whenever the collection's chunks do (see the module docstring)."""
+        client = client_for(self.settings)
+
+        def read():
+            stamp = (client.get_collection(self.name, embedding_function=None).metadata or {}).get(CONTENT_STAMP)
+            return stamp, self.collection.count()
+
+        return self._call("read the collection's stamp", read)
+
+    def lexical_index(self) -> LexicalIndex:
+        """BM25 over the collection's current chunks, rebuilt when they changed."""
+        current = self._lexical
+        if current is not None and current[0] == self._contents_key():
+            return current[1]
+        with self._lexical_lock:  # one rebuild at a time; the key is read again, after any other
+            key = self._contents_key()
+            if self._lexical is None or self._lexical[0] != key:
+                self._lexical = (key, self._build_lexical())
+            return self._lexical[1]
+
+    def _build_lexical(self) -> LexicalIndex:
+        ids, tokens = [], []
+        offset = 0
+        while True:
+            batch = self._call("read chunk texts", lambda: self.collection.get(
+                include=["documents", "metadatas"], limit=_READ_PAGE, offset=offset))
+            ids += batch["ids"]
+            tokens += [tokenize(_searchable_text(text, meta))
+                       for text, meta in zip(batch["documents"], batch["metadatas"])]
+            if len(batch["ids"]) < _READ_PAGE:
+                return LexicalIndex(ids, tokens)
+            offset += _READ_PAGE
+
+    def _mark_changed(self) -> None:
+        """A fresh stamp in the collection's metadata: every reader's BM25 index is stale."""
+        self._call("stamp the collection", lambda: self.collection.modify(
+            metadata={**(self.collection.metadata or {}), CONTENT_STAMP: uuid.uuid4().hex}))
 
     # -- documents ----------------------------------------------------------------
     def document_states(self, document_ids: list[str] | None = None) -> dict[str, DocumentState]:
@@ -225,7 +323,7 @@ class Index:
                     state.chunk_count = -1  # mixed hashes: an interrupted replacement
         return states
 
-    def _iter_metadatas(self, where: dict | None, page: int = 5000):
+    def _iter_metadatas(self, where: dict | None, page: int = _READ_PAGE):
         offset = 0
         while True:
             batch = self._call(
@@ -328,6 +426,7 @@ class Index:
         self._call("drop stale chunks", lambda: self.collection.delete(
             where={"$and": [{"document_id": document_id}, {"content_hash": {"$ne": content_hash}}]}
         ))
+        self._mark_changed()
 
     def delete_document(self, document_id: str) -> bool:
         existed = bool(self._call(
@@ -335,7 +434,29 @@ class Index:
         )["ids"])
         if existed:
             self._call("delete a document", lambda: self.collection.delete(where={"document_id": document_id}))
+            self._mark_changed()
         return existed
+
+
+def _searchable_text(text: str | None, meta: dict | None) -> str:
+    """What BM25 indexes: the text the chunk's embedding was made from (title, section, text)."""
+    meta = meta or {}
+    return embedding_text(Chunk(text or "", section=meta.get("section")), meta.get("title"))
+
+
+def _passage(chunk_id: str, text: str | None, meta: dict | None, cosine: float) -> Passage:
+    meta = dict(meta or {})
+    return Passage(
+        text=text or "",
+        score=round(cosine, 6),
+        dense_score=round(cosine, 6),
+        document_id=meta.pop("document_id", ""),
+        source=meta.pop("source", ""),
+        section=meta.pop("section", None),
+        page=meta.pop("page", None),
+        chunk_id=chunk_id,
+        metadata=meta,
+    )
 
 
 def _is_connection_error(exc: Exception) -> bool:

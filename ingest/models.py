@@ -38,13 +38,16 @@ class Passage:
     """A retrieved chunk: what search returns and what the assistant grounds on."""
 
     text: str
-    score: float  # cosine similarity, higher is closer
+    score: float  # cosine similarity, higher is closer (= dense_score; what min_score gates)
     document_id: str
     source: str
     section: str | None = None
     page: int | None = None
     chunk_id: str = ""
     metadata: dict = field(default_factory=dict)
+    dense_score: float | None = None  # cosine similarity to the query
+    lexical_score: float | None = None  # BM25; 0 when no query term is in the passage
+    fused_score: float | None = None  # reciprocal rank fusion of both ranks (hybrid search only)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -45,6 +45,10 @@ class _Model(BaseModel):
 
 class RetrievalSettings(_Model):
     k: int = Field(4, ge=1, le=50, description="passages retrieved per request")
+    mode: Literal["hybrid", "dense"] = Field(
+        "hybrid", description="hybrid: BM25 and dense ranks fused (exact names, prices, codes match); "
+        "dense: embeddings only"
+    )
     min_score: float = Field(
         0.3, ge=-1, le=1, description="cosine similarity below which a passage is ignored"
     )
@@ -168,6 +172,9 @@ class Profile(_Model):
         False, description="record this profile's exchanges (redacted) in the conversation log, for feedback, "
         "content gaps and training data"
     )
+    title: str | None = Field(None, description="the assistant's name on the widget and the demo page; "
+                              "unset: the profile's name")
+    greeting: str | None = Field(None, description="the widget's first message on the demo page; unset: the widget's")
 
 
 class EmbedSettings(_Model):
@@ -235,6 +242,18 @@ class ServerSettings(_Model):
     )
     widget_ip_rate_per_minute: int = Field(
         30, ge=0, description="requests per minute per client IP with a widget key; 0: no limit"
+    )
+    max_request_messages: int = Field(
+        2048, ge=1, description="messages in one chat request (OpenAI's own limit); more is a 400"
+    )
+    max_request_content_bytes: int = Field(
+        1_000_000, ge=1, description="bytes (UTF-8) of message content in one chat request; more is a 400"
+    )
+    widget_max_request_messages: int = Field(
+        100, ge=1, description="the same for widget keys (the widget sends its last 40 messages)"
+    )
+    widget_max_request_content_bytes: int = Field(
+        64_000, ge=1, description="the same for widget keys"
     )
     drain_timeout_s: float = Field(
         30, ge=0, description="on SIGTERM, how long in-flight requests (streams) may take to finish"

@@ -45,6 +45,28 @@ def approx_tokens(text: str) -> int:
     return max(1, (len(text) + 3) // 4)
 
 
+def approx_tail(text: str, tokens: int) -> str:
+    """The end of ``text`` that ``approx_tokens`` counts as at most ``tokens``."""
+    return text[-tokens * 4:] if tokens > 0 else ""
+
+
+@dataclass(frozen=True)
+class TokenMeter:
+    """How a prompt's length is measured: the tokens of a text, the last ``n``
+    tokens of a text, and the chat template's own tokens, around each message
+    and once per prompt (the generation prompt, a BOS). The default is the
+    tokenizer-free estimate; the server builds a real one per base model
+    (``assistant.tokens``)."""
+
+    count: Callable[[str], int] = approx_tokens
+    tail: Callable[[str, int], str] = approx_tail
+    per_message: int = 8  # no template to measure: more than ChatML's 5 or Llama 3's 5-7
+    per_prompt: int = 8
+
+
+APPROX = TokenMeter()
+
+
 def passage_label(passage: PassageLike) -> str:
     # The document id, not the file path: the same on the machine that trains
     # the adapter and the one that serves it, and no server paths in answers.
@@ -83,7 +105,7 @@ def build_prompt(
     grounded: bool = True,
     max_prompt_tokens: int | None = None,
     max_context_tokens: int | None = None,
-    count_tokens: Callable[[str], int] = approx_tokens,
+    tokens: TokenMeter = APPROX,
 ) -> Prompt:
     """Messages for one grounded (or, with ``grounded=False``, plain) request.
 
@@ -93,6 +115,10 @@ def build_prompt(
     then the oldest turns are dropped until the whole prompt fits
     ``max_prompt_tokens``. The last user turn is always kept (cut to fit, from
     its start, if it alone is too long). Nothing here raises on length.
+
+    Trimming reads the turns newest first and stops at the first that does not
+    fit, so each turn is tokenized at most once and turns beyond the budget not
+    at all: a request with 10,000 turns costs no more than one with 300.
     """
     client_system = [m["content"] for m in conversation if m.get("role") == "system"]
     turns = [dict(m) for m in conversation if m.get("role") != "system"]
@@ -105,7 +131,7 @@ def build_prompt(
         budget = max_context_tokens
         used = 0
         for p in passages:
-            cost = count_tokens(p.text) + 8
+            cost = tokens.count(p.text) + 8
             if budget is not None and kept and used + cost > budget:
                 break
             kept.append(p)
@@ -113,21 +139,27 @@ def build_prompt(
     system = system_message(base, kept) if grounded else base
 
     trimmed = 0
-    if max_prompt_tokens is not None:
-        def total() -> int:
-            return count_tokens(system) + sum(count_tokens(str(m.get("content", ""))) + 4 for m in turns)
+    if max_prompt_tokens is not None and turns:
+        def fixed() -> int:  # everything but the turns
+            return tokens.per_prompt + tokens.count(system) + tokens.per_message
 
-        while len(turns) > 1 and total() > max_prompt_tokens:
-            turns.pop(0)
-            trimmed += 1
-        while grounded and len(kept) > 1 and total() > max_prompt_tokens:
+        room = max_prompt_tokens - fixed()
+        spent = kept_turns = 0
+        for m in reversed(turns):
+            cost = tokens.count(str(m.get("content", ""))) + tokens.per_message
+            if kept_turns and spent + cost > room:
+                break
+            spent += cost
+            kept_turns += 1
+        trimmed = len(turns) - kept_turns
+        turns = turns[trimmed:]
+        while grounded and len(kept) > 1 and spent > room:
             kept.pop()
             system = system_message(base, kept)
-        if turns and total() > max_prompt_tokens:
-            spare = max_prompt_tokens - count_tokens(system) - 4
+            room = max_prompt_tokens - fixed()
+        if spent > room:  # the last turn alone is too long: keep its end
             last = str(turns[-1].get("content", ""))
-            keep_chars = max(0, spare * 4)
-            turns[-1]["content"] = last[-keep_chars:] if keep_chars else ""
+            turns[-1]["content"] = tokens.tail(last, room - tokens.per_message)
     return Prompt(messages=[{"role": "system", "content": system}, *turns], passages=kept, trimmed_turns=trimmed)
 
 

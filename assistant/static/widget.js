@@ -322,7 +322,8 @@
 
     var answer = { role: "assistant", content: "", citations: [] };
     var node = null;
-    var history = state.messages.map(function (m) { return { role: m.role, content: m.content }; });
+    // The last 40 messages: the server's widget cap (server.widget_max_request_messages) is 100.
+    var history = state.messages.slice(-40).map(function (m) { return { role: m.role, content: m.content }; });
 
     fetch(server + "/v1/chat/completions", {
       method: "POST",

@@ -163,7 +163,14 @@ def test_retrieve_returns_the_passages_without_generating(client, fake_vllm):
     body = r.json()
     assert r.status_code == 200 and body["data"][0]["document_id"] == "warranty.pdf" and len(body["data"]) <= 2
     assert body["retrieval_ms"] > 0 and len(fake_vllm.requests) == before
+    assert body["mode"] == "hybrid"
+    top = body["data"][0]
+    assert top["score"] == top["dense_score"] > 0 and top["lexical_score"] > 0 and top["fused_score"] > 0
+    dense = client.post("/v1/retrieve", headers=admin(),
+                        json={"model": "larkfield", "query": QUESTION, "k": 2, "mode": "dense"}).json()
+    assert dense["mode"] == "dense" and dense["data"][0]["fused_score"] is None
     assert_error(client.post("/v1/retrieve", headers=admin(), json={"model": "larkfield"}), 400)
+    assert_error(client.post("/v1/retrieve", headers=admin(), json={"query": QUESTION, "mode": "bm25"}), 400)
 
 
 def test_health_ready_and_metrics(client):
@@ -178,3 +185,69 @@ def test_health_ready_and_metrics(client):
     assert 'tenor_retrieval_seconds_count{profile="larkfield"} 2.0' in text
     assert 'tenor_time_to_first_token_seconds_count{profile="larkfield"} 1.0' in text
     assert "tenor_request_seconds_bucket" in text
+
+
+UNSUPPORTED_REQUESTS = [
+    ("tools", {"tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]}),
+    ("tool_choice", {"tool_choice": "required"}),
+    ("functions", {"functions": [{"name": "get_weather", "parameters": {}}]}),
+    ("response_format", {"response_format": {"type": "json_object"}}),
+    ("logprobs", {"logprobs": True}),
+    ("top_logprobs", {"top_logprobs": 3}),
+]
+
+
+def test_unsupported_openai_parameters_are_a_400_naming_them_not_ignored(client, fake_vllm):
+    before = len(fake_vllm.requests)
+    for param, fields in UNSUPPORTED_REQUESTS:
+        for stream in (False, True):
+            r = chat(client, stream=stream, **fields)
+            assert_error(r, 400, "invalid_request_error")
+            error = r.json()["error"]
+            assert (error["param"], error["code"]) == (param, "unsupported_parameter"), error
+            assert error["message"].startswith(f"Unsupported parameter: '{param}'")
+    assert len(fake_vllm.requests) == before  # nothing was generated for them
+
+
+def test_values_that_ask_for_nothing_are_accepted(client):
+    # What clients send by default or to be explicit (e.g. older LangChain: logprobs false).
+    harmless = {"tools": [], "tool_choice": "none", "response_format": {"type": "text"}, "logprobs": False,
+                "top_logprobs": 0, "functions": None, "function_call": "auto", "parallel_tool_calls": False}
+    r = chat(client, **harmless)
+    assert r.status_code == 200, r.text
+
+
+def test_the_official_client_gets_the_unsupported_parameter_as_a_bad_request(client):
+    import openai
+
+    oa = openai.OpenAI(base_url=str(client.base_url) + "/v1", api_key="admin-key-123456", http_client=client,
+                       max_retries=0)
+    ask = {"model": "larkfield", "messages": [{"role": "user", "content": QUESTION}]}
+    assert oa.chat.completions.create(**ask, logprobs=False).choices[0].message.content.startswith("You asked")
+    try:
+        oa.chat.completions.create(**ask, response_format={"type": "json_object"})
+    except openai.BadRequestError as exc:
+        assert exc.param == "response_format" and exc.code == "unsupported_parameter"
+    else:
+        raise AssertionError("response_format json_object was accepted")
+
+
+def test_langchain_chat_openai_works_with_its_defaults_and_is_told_about_tools(client):
+    import openai
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(model="larkfield", base_url=str(client.base_url) + "/v1", api_key="admin-key-123456",
+                     http_client=client, max_retries=0)
+    assert llm.invoke(QUESTION).content.startswith("You asked")
+    assert "".join(chunk.content for chunk in llm.stream(QUESTION)).startswith("You asked")
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return "sunny"
+
+    try:
+        llm.bind_tools([get_weather]).invoke(QUESTION)
+    except openai.BadRequestError as exc:
+        assert exc.param == "tools"
+    else:
+        raise AssertionError("a tool call request was answered as if it had no tools")

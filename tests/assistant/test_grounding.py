@@ -7,6 +7,11 @@ from assistant.grounding import GroundingError, GroundingService
 from tests.assistant.conftest import sample_settings
 
 
+def prompt_tokens(meter, messages) -> int:
+    """The prompt's length as the meter counts it, chat template included."""
+    return meter.per_prompt + sum(meter.count(m["content"]) + meter.per_message for m in messages)
+
+
 @pytest.fixture(scope="module")
 def service(indexed_home):
     settings = sample_settings(indexed_home)
@@ -66,17 +71,15 @@ def test_a_very_long_conversation_is_trimmed_not_rejected(service):
     turns.append({"role": "user", "content": "How should I store the battery in winter?"})
     g = grounding.ground(profile, turns)
     assert g.trimmed_turns > 300
-    total = sum(grounding.count_tokens(m["content"]) for m in g.messages)
-    assert total <= settings.vllm.max_model_len - settings.server.default_max_tokens
+    assert prompt_tokens(grounding.meter_for(profile), g.messages) <= grounding.prompt_budget(None)
     assert g.messages[-1]["content"] == "How should I store the battery in winter?"
 
 
 def test_a_single_huge_message_is_cut_to_fit(service):
     grounding, settings = service
-    g = grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "battery " * 20000}],
-                         max_tokens=256)
-    total = sum(grounding.count_tokens(m["content"]) for m in g.messages)
-    assert total <= settings.vllm.max_model_len - 256
+    profile = settings.profile("larkfield")
+    g = grounding.ground(profile, [{"role": "user", "content": "battery " * 20000}], max_tokens=256)
+    assert prompt_tokens(grounding.meter_for(profile), g.messages) <= grounding.prompt_budget(256)
 
 
 def test_retrieval_off_sends_the_plain_prompt(service):

@@ -47,3 +47,15 @@ def test_responses_parse_with_the_official_client_types():
     assert parsed.model_extra["citations"][0]["document_id"] == "warranty.pdf"
     chunk = ChatCompletionChunk(id="c1", model="larkfield", choices=[{"delta": {"content": "Hi"}}])
     assert OpenAIChunk.model_validate(chunk.model_dump()).choices[0].delta.content == "Hi"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("tools", [{"type": "function", "function": {"name": "f"}}]), ("tool_choice", "required"),
+    ("tool_choice", {"type": "function", "function": {"name": "f"}}), ("response_format", {"type": "json_schema"}),
+    ("logprobs", True), ("top_logprobs", 2), ("functions", [{"name": "f"}]), ("function_call", {"name": "f"}),
+])
+def test_unsupported_parameters_are_refused_by_name(field, value):
+    with pytest.raises(ValidationError) as refused:
+        ChatCompletionRequest.model_validate({"messages": [{"role": "user", "content": "hi"}], field: value})
+    [error] = refused.value.errors()
+    assert error["type"] == "unsupported_parameter" and error["loc"] == (field,)

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from assistant.engine import Engine, lora_name, missing_models
@@ -94,6 +95,109 @@ def test_supervisor_restarts_a_crashed_vllm_and_stops_it(tmp_path):
     finally:
         proc.stop()
     assert not proc.running and proc.state == "stopped"
+
+
+class SlowStarts(FakeProcess):
+    """The fake vLLM, each start waiting ``delays[i]`` seconds before it listens (then none)."""
+
+    BACKOFF_S = 0.2
+
+    def __init__(self, settings, delays=()):
+        super().__init__(settings)
+        self.delays = list(delays)
+
+    def command(self):
+        lora = VllmProcess.command(self)
+        modules = lora[lora.index("--lora-modules") + 1:] if "--lora-modules" in lora else []
+        delay = self.delays.pop(0) if self.delays else 0
+        return super().command() + ["--startup-delay-s", str(delay), "--lora-modules", *modules]
+
+
+class NoIndex:
+    """The app's index, for tests of the supervisor only (/ready pings it)."""
+
+    embedder = None
+
+    def ping(self):
+        return True
+
+
+def managed_app(proc):
+    from fastapi.testclient import TestClient
+
+    from assistant.app import create_app
+
+    return TestClient(create_app(proc.settings, no_auth=True, vllm=proc, index_for=lambda name: NoIndex()))
+
+
+def wait_for(condition, seconds: float, what: str):
+    deadline = time.time() + seconds
+    while not (found := condition()):
+        assert time.time() < deadline, what
+        time.sleep(0.1)
+    return found
+
+
+def test_supervisor_keeps_restarting_after_a_restart_too_slow_to_be_ready(tmp_path):
+    # Start fast; the first restart hangs past start_timeout_s (killed); the second is slowish and succeeds.
+    s = settings_with(tmp_path, {"b": {}}, port=0, start_timeout_s=15)
+    proc = SlowStarts(s, delays=[0, 600, 1])
+    with managed_app(proc) as client:
+        assert client.get("/ready").json()["vllm"]["state"] == "ready"
+        os.kill(proc._proc.pid, signal.SIGKILL)
+
+        def failed_once():
+            ready = client.get("/ready")
+            return ready if ready.json()["vllm"]["failed_restarts"] == 1 else None
+
+        ready = wait_for(failed_once, 60, "the slow restart was not given up on")
+        assert ready.status_code == 503 and ready.headers["Retry-After"]
+        body = ready.json()
+        assert body["vllm"]["state"] == "restarting" and body["vllm"]["restarts"] >= 1
+        assert "restart 1 failed: vLLM did not become ready in 15 s" in body["checks"]["vllm"]
+        assert body["checks"]["vllm"].startswith("unavailable: restarting")
+
+        wait_for(lambda: client.get("/ready").status_code == 200, 60, "vLLM never came back")
+        assert proc.status() == {"state": "ready", "restarts": 2, "failed_restarts": 0, "last_error": None,
+                                 "next_attempt_in_s": None}
+        metrics = client.get("/metrics").text
+        assert 'tenor_vllm_state{state="ready"} 1.0' in metrics
+        assert 'tenor_vllm_state{state="restarting"} 0.0' in metrics
+        assert "tenor_vllm_restarts_total 2.0" in metrics and "tenor_vllm_failed_restarts 0.0" in metrics
+        log = proc.log_path.read_text()
+        assert "restart 1 failed" in log and "restarting in 0.4 s (restart 2)" in log
+    assert not proc.running and proc.state == "stopped"
+
+
+def test_stop_during_a_restart_ends_the_supervisor_and_leaves_no_vllm(tmp_path):
+    s = settings_with(tmp_path, {"b": {}}, port=0, start_timeout_s=60)
+    proc = SlowStarts(s, delays=[0, 600])
+    proc.start()
+    os.kill(proc._proc.pid, signal.SIGKILL)
+    first = proc._proc
+    restarting = wait_for(lambda: proc._proc is not first and proc._proc, 30, "no restart attempted")
+    assert proc.state == "restarting"
+    proc.stop()
+    assert restarting.poll() is not None and proc.state == "stopped"
+    proc._watcher.join(10)
+    assert not proc._watcher.is_alive()
+
+
+def test_a_hot_swapped_adapter_is_registered_again_after_a_restart(tmp_path):
+    make_adapter(tmp_path / "adapters" / "voice")
+    v2 = make_adapter(tmp_path / "adapters" / "voice-v2")
+    seasonal = make_adapter(tmp_path / "elsewhere" / "seasonal")
+    s = settings_with(tmp_path, {"shop": {"adapter": "voice"}}, port=0, start_timeout_s=60)
+    proc = SlowStarts(s)
+    with managed_app(proc) as client:
+        for name, path in (("voice", v2), ("seasonal", seasonal)):
+            loaded = client.post("/v1/admin/adapters", json={"name": name, "path": str(path)})
+            assert loaded.status_code == 200, loaded.text
+        before = proc._proc.pid
+        os.kill(before, signal.SIGKILL)
+        wait_for(lambda: proc.state == "ready" and proc._proc.pid != before, 60, "not restarted")
+        served = {m["id"]: m["root"] for m in httpx.get(f"{proc.url}/v1/models").json()["data"]}
+    assert served["voice"] == str(v2) and served["seasonal"] == str(seasonal)
 
 
 def test_external_vllm_missing_adapter_is_named(fake_vllm):

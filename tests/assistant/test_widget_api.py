@@ -15,7 +15,7 @@ WIDGET = {"key": WIDGET_KEY, "scope": "widget", "profiles": ["larkfield"], "orig
           "name": "widget"}
 # What a widget key may call; every other /v1 route must refuse it.
 WIDGET_ROUTES = {("POST", "/v1/chat/completions"), ("GET", "/v1/models"), ("GET", "/v1/models/{model}"),
-                 ("POST", "/v1/retrieve")}
+                 ("POST", "/v1/retrieve"), ("POST", "/v1/feedback")}
 
 
 def widget(origin: str | None = SITE, **headers) -> dict:
@@ -79,7 +79,7 @@ def test_widget_key_cannot_reach_any_admin_endpoint(widget_client):
             assert_error(r, 403, "permission_error")
             checked.append(f"{method} {route.path}")
     assert {"POST /v1/admin/adapters", "GET /v1/documents", "DELETE /v1/documents/{document_id:path}",
-            "POST /v1/documents/reindex"} <= set(checked)
+            "POST /v1/documents/reindex", "GET /v1/admin/sources", "GET /v1/admin/gaps"} <= set(checked)
 
 
 def test_profile_card_carries_the_handoff_url(widget_client):
@@ -166,6 +166,31 @@ def test_demo_page_without_a_matching_key_says_how_to_add_one(widget_client, mak
     assert "--no-auth" in make_client(no_auth=True).get("/demo").text
     assert_error(widget_client().get("/demo?model=gpt-4"), 404)
     assert 'data-model="larkfield-base"' in widget_client().get("/demo?model=larkfield-base").text
+
+
+def test_demo_page_is_titled_and_greeted_from_the_profile(widget_client, make_client):
+    sample = widget_client().get("/demo").text
+    assert "<title>Larkfield support (Tenor widget demo)</title>" in sample and 'data-title="Larkfield support"' in sample
+    assert 'data-greeting="Hey rider! Ask me about our bikes, orders, warranty or service."' in sample
+    client = make_client(no_auth=True, default_profile="acme", profiles={
+        "acme": {"collection": "larkfield", "title": "Acme Tools help", "greeting": "Hi, I'm Acme's assistant."},
+        "plain": {"collection": "larkfield"},
+    })
+    acme = client.get("/demo").text
+    assert "<h1>Acme Tools help</h1>" in acme and 'data-greeting="Hi, I&#x27;m Acme&#x27;s assistant."' in acme
+    plain = client.get("/demo?model=plain").text
+    assert "<h1>plain</h1>" in plain and 'data-greeting=""' in plain  # "": the widget's own greeting
+    assert "Larkfield" not in acme + plain and "rider" not in acme + plain
+
+
+def test_widget_keys_alone_still_get_a_generated_admin_key(make_client, tmp_path):
+    from assistant.auth import read_generated_key
+
+    client = make_client(home=tmp_path / "h", api_keys=[WIDGET])  # what the quickstart configures
+    key = read_generated_key(type("S", (), {"home": tmp_path / "h"}))
+    assert key and client.get("/v1/documents", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert client.post("/v1/chat/completions", headers=widget(), json={**Q, "model": "larkfield"}).status_code == 200
+    assert f'data-key="{WIDGET_KEY}"' in client.get("/demo").text
 
 
 def test_widget_key_without_origins_is_a_config_error(tmp_path):

@@ -181,3 +181,21 @@ def test_base_only_runs_and_gates_the_base_configurations():
 ])
 def test_refusals_are_recognised_in_their_usual_wordings(answer, refused):
     assert metrics.is_refusal(answer, PROFILE.no_answer) is refused
+
+
+def test_recall_is_measured_with_the_profiles_mode_and_with_dense_alone():
+    from evaluation.runner import measure_recall
+
+    class Client:  # the server: hybrid finds the price's source first, dense ranks it second
+        def retrieve(self, profile, messages, k, mode=None):
+            first = ["store.md", "products.md"] if mode == "dense" else ["products.md", "store.md"]
+            return [{"document_id": d} for d in first][:k]
+
+    recall = measure_recall(Client(), "brand", ITEMS)
+    assert (recall["recall@1"], recall["dense_recall@1"]) == (0.5, 0.5)  # hours: store.md
+    assert recall["dense_recall@5"] == recall["recall@5"] == 1.0
+    price_only = measure_recall(Client(), "brand", ITEMS[:1])
+    assert (price_only["recall@1"], price_only["dense_recall@1"]) == (1.0, 0.0)
+    summary = summarise([], ITEMS, configurations("brand", "base"), price_only)
+    assert summary["adapter+retrieval"]["dense_recall@1"] == 0.0
+    assert "recall@1 dense" in [title for _, title, _ in report.COLUMNS]

@@ -31,9 +31,16 @@ def test_ingest_json_summary_then_search_json_passages(tenor_home, tmp_path):
     result = tenor("search", "What are the store opening hours on Saturday?", "-k", "3", "-c", "larkfield", "--json")
     passages = json.loads(result.stdout)
     assert len(passages) == 3
-    assert set(passages[0]) >= {"text", "score", "document_id", "source", "section", "page"}
+    assert set(passages[0]) >= {"text", "score", "document_id", "source", "section", "page",
+                                "dense_score", "lexical_score", "fused_score"}
     assert passages[0]["document_id"] == "store-and-contact.md"
-    assert passages[0]["score"] >= passages[1]["score"] >= passages[2]["score"]
+    assert passages[0]["fused_score"] >= passages[1]["fused_score"] >= passages[2]["fused_score"]
+
+    result = tenor("search", "What are the store opening hours on Saturday?", "-k", "3", "-c", "larkfield")
+    assert result.exit_code == 0 and "dense 0." in result.stdout and "bm25 " in result.stdout
+    dense = json.loads(tenor("search", "opening hours", "-c", "larkfield", "--mode", "dense", "--json").stdout)
+    assert dense[0]["score"] >= dense[1]["score"] and dense[0]["lexical_score"] is None
+    assert tenor("search", "x", "--mode", "bm25").exit_code == 1
 
 
 def test_strict_exits_nonzero_when_a_file_failed(tenor_home, tmp_path):

@@ -96,7 +96,8 @@ def test_vllm_killed_mid_stream_gives_an_error_event_and_comes_back(tenor_server
     down = httpx.post(f"{tenor_server.url}/v1/chat/completions", headers=headers, timeout=60,
                       json={**body, "stream": False, "max_tokens": 4})
     assert down.status_code == 503 and down.headers["retry-after"], down.text
-    assert httpx.get(f"{tenor_server.url}/ready", timeout=30).json()["checks"]["vllm"] == "unavailable"
+    ready = httpx.get(f"{tenor_server.url}/ready", timeout=30).json()
+    assert ready["checks"]["vllm"].startswith("unavailable: restarting") and ready["vllm"]["state"] == "restarting"
 
     # The supervisor restarts it; requests succeed again, Tenor itself never restarted.
     deadline = time.monotonic() + 600
