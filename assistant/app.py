@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from assistant import errors
+from assistant.adapters_service import AdaptersService, AdaptersUnavailable
 from assistant.auth import KeyStore, ensure_keys
 from assistant.chat_service import ChatService
 from assistant.conversation_log import ConversationLog
@@ -27,6 +28,7 @@ from assistant.engine import Engine, EngineError, EngineUnavailable, missing_mod
 from assistant.grounding import GroundingError, GroundingService
 from assistant.metrics import Metrics, RequestMetrics
 from assistant.request_log import RequestLog
+from assistant.retrieve_service import RetrieveService
 from assistant.sources_service import SourcesService
 from assistant.vllm_process import VllmProcess
 from tenor.config import Settings
@@ -92,6 +94,7 @@ def _install_error_mapping(app: FastAPI) -> None:
         (DocumentNotFound, lambda e: errors.not_found(str(e), param=e.param)),
         (PathNotAllowed, lambda e: errors.ApiError(403, str(e), param=e.param, code="path_not_allowed")),
         (DocumentError, lambda e: errors.bad_request(str(e), param=e.param)),
+        (AdaptersUnavailable, lambda e: errors.bad_request(str(e))),
         (IndexUnavailable, lambda e: errors.unavailable(errors.INDEX_UNAVAILABLE, detail=str(e))),
         (IndexStoreError, lambda e: errors.bad_request(str(e))),
     ]
@@ -167,6 +170,8 @@ def create_app(
             app.state.conversations = await to_thread.run_sync(ConversationLog.from_settings, settings)
         app.state.chat = ChatService(settings, grounding, client, metrics, conversations=app.state.conversations)
         app.state.documents = DocumentsService(settings, index_for)
+        app.state.retrieval = RetrieveService(grounding, metrics)
+        app.state.adapters = AdaptersService(settings, client, managed)
         app.state.sources = SourcesService(settings)
         app.state.sources.start()
         metrics_server = None

@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import logging
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from assistant import widget_policy
 from assistant.auth import Principal
-from assistant.chat_service import ChatService
-from assistant.deps import principal, profile_for, state
+from assistant.deps import Caller, Chat, profile_for
 from assistant.engine import EngineError
-from assistant.errors import ApiError, bad_request
+from assistant.errors import INTERNAL_ERROR, ApiError, bad_request
 from assistant.protocol import ChatCompletion, ChatCompletionRequest
 from tenor.config import ServerSettings
 
@@ -32,12 +31,10 @@ async def _frames(chunks):
             yield sse(chunk)
     except EngineError as exc:  # headers are sent: report in-band, as OpenAI does
         log.warning("chat stream ended by an engine error: %s", exc)
-        yield sse({"error": {"message": exc.message, "type": "service_unavailable", "param": None,
-                             "code": "engine_unavailable"}})
+        yield sse(ApiError(503, exc.message, code="engine_unavailable").body())
     except Exception:  # a bug: still end the stream well-formed; the traceback goes to the log
         log.exception("unexpected error while streaming a chat completion")
-        yield sse({"error": {"message": "The server had an internal error; it has been logged.",
-                             "type": "api_error", "param": None, "code": None}})
+        yield sse(ApiError(500, INTERNAL_ERROR).body())
     yield sse("[DONE]")
 
 
@@ -56,9 +53,7 @@ def check_size(body: ChatCompletionRequest, who: Principal, limits: ServerSettin
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion, response_model_exclude_none=False)
-async def chat_completions(body: ChatCompletionRequest, request: Request,
-                           who: Principal = Depends(principal),
-                           chat: ChatService = Depends(state("chat"))):
+async def chat_completions(body: ChatCompletionRequest, request: Request, who: Caller, chat: Chat):
     profile = profile_for(request, who, body.model)
     check_size(body, who, request.app.state.settings.server)
     if who.scope == "widget":

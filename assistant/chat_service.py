@@ -28,8 +28,8 @@ from anyio import to_thread
 from assistant.engine import Engine, engine_model
 from assistant.grounding import Grounded, GroundingService
 from assistant.metrics import Metrics
-from assistant.protocol import (ChatCompletion, ChatCompletionRequest, Choice, ResponseMessage, Usage,
-                                completion_id)
+from assistant.protocol import (ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice,
+                                Delta, ResponseMessage, Usage, completion_id)
 from tenor.answers import says_not_covered
 from tenor.config import Profile, Settings
 from tenor.prompt import approx_tokens
@@ -272,8 +272,7 @@ class ChatService:
             verdicts = [await to_thread.run_sync(self.verify, profile, grounded, "".join(texts[i]), request_id)
                         for i in sorted(texts)]
             outcome = self.outcome_fields(verdicts)
-            yield {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": profile.name,
-                   "choices": [], "citations": citations, **outcome}
+            yield ChatCompletionChunk(id=cid, model=profile.name, citations=citations, **outcome).model_dump()
         if usage_chunk is not None:
             yield usage_chunk
         await self.record(profile, request, cid, "".join(texts.get(0, [])), citations,
@@ -286,17 +285,16 @@ class ChatService:
         then the attribution chunk, then usage if asked."""
         cid, created = completion_id(), int(time.time())
 
-        def chunk(choices, **extra):
-            return {"id": cid, "object": "chat.completion.chunk", "created": created,
-                    "model": profile.name, "choices": choices, **extra}
+        def chunk(choices, **extra) -> dict:
+            return ChatCompletionChunk(id=cid, created=created, model=profile.name, choices=choices,
+                                       **extra).model_dump()
 
         for i, (text, reason) in enumerate(zip(texts, finish)):
-            yield chunk([{"index": i, "delta": {"role": "assistant", "content": ""}, "finish_reason": None,
-                          "logprobs": None}])
-            yield chunk([{"index": i, "delta": {"content": text}, "finish_reason": None, "logprobs": None}])
-            yield chunk([{"index": i, "delta": {}, "finish_reason": reason or "stop", "logprobs": None}])
+            yield chunk([ChunkChoice(index=i, delta=Delta(role="assistant", content=""))])
+            yield chunk([ChunkChoice(index=i, delta=Delta(content=text))])
+            yield chunk([ChunkChoice(index=i, delta=Delta(), finish_reason=reason or "stop")])
         yield chunk([], **final)
         if usage:
-            yield chunk([], usage=usage)
+            yield chunk([], usage=Usage(**usage))
         await self.record(profile, request, cid, texts[0] if texts else "", final["citations"],
                           final["answer_outcome"] or "answered", started)

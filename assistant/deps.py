@@ -1,11 +1,21 @@
-"""FastAPI dependencies: the components built once in the lifespan, and the caller's key."""
+"""FastAPI dependencies: the components built once in the lifespan, and the caller's key.
+
+A router names what it needs by type: ``who: Admin``, ``chat: Chat``.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import Depends, Request
 
+from assistant.adapters_service import AdaptersService
 from assistant.auth import Principal
+from assistant.chat_service import ChatService
+from assistant.documents_service import DocumentsService
 from assistant.errors import forbidden, not_found
+from assistant.retrieve_service import RetrieveService
+from assistant.sources_service import SourcesService
 from tenor.config import Profile
 
 
@@ -39,7 +49,30 @@ def collection_for(request: Request, who: Principal, model: str | None, collecti
     return profile_for(request, who, model).collection
 
 
-def state(name: str):
-    def get(request: Request):
-        return getattr(request.app.state, name)
-    return get
+def _chat(request: Request) -> ChatService:
+    return request.app.state.chat
+
+
+def _documents(request: Request) -> DocumentsService:
+    return request.app.state.documents
+
+
+def _retrieval(request: Request) -> RetrieveService:
+    return request.app.state.retrieval
+
+
+def _adapters(request: Request) -> AdaptersService:
+    return request.app.state.adapters
+
+
+def _sources(request: Request) -> SourcesService:
+    return request.app.state.sources
+
+
+Caller = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin)]
+Chat = Annotated[ChatService, Depends(_chat)]
+Documents = Annotated[DocumentsService, Depends(_documents)]
+Retrieval = Annotated[RetrieveService, Depends(_retrieval)]
+Adapters = Annotated[AdaptersService, Depends(_adapters)]
+Sources = Annotated[SourcesService, Depends(_sources)]

@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant.protocol import ErrorDetail, ErrorResponse
+
 log = logging.getLogger("tenor.server")
 
 _TYPES = {
@@ -28,6 +30,7 @@ _TYPES = {
     429: "rate_limit_error",
     503: "service_unavailable",
 }
+INTERNAL_ERROR = "The server had an internal error; it has been logged."
 
 
 MAX_MESSAGE_CHARS = 1000  # an error may quote what the client sent: never all of it
@@ -53,7 +56,8 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        detail = ErrorDetail(message=self.message, type=self.type, param=self.param, code=self.code)
+        return ErrorResponse(error=detail).model_dump()
 
     def response(self) -> JSONResponse:
         return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
@@ -136,7 +140,7 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception):
         rid = getattr(request.state, "request_id", None)  # set by assistant.request_log
         log.exception("unexpected error on %s %s (request_id=%s)", request.method, request.url.path, rid)
-        return ApiError(500, "The server had an internal error; it has been logged.", type="api_error",
+        return ApiError(500, INTERNAL_ERROR, type="api_error",
                         headers={"X-Request-ID": rid} if rid else None).response()
 
 

@@ -9,19 +9,18 @@ profile): an answer that was not logged cannot be rated.
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from assistant.auth import Principal
 from assistant.conversation_log import UnknownExchange
-from assistant.deps import admin, principal
+from assistant.deps import Admin, Caller
 from assistant.errors import not_found
-from assistant.protocol import FeedbackCreated, FeedbackRequest
+from assistant.protocol import FeedbackCreated, FeedbackRequest, GapsReport
 
 router = APIRouter(tags=["feedback"])
 
 
 @router.post("/v1/feedback", response_model=FeedbackCreated, status_code=201)
-async def feedback(body: FeedbackRequest, request: Request, who: Principal = Depends(principal)) -> FeedbackCreated:
+async def feedback(body: FeedbackRequest, request: Request, who: Caller) -> FeedbackCreated:
     log = request.app.state.conversations
     missing = not_found(f"No logged answer has the id '{body.response_id}' (answers are logged only for "
                         "profiles with log_conversations: true).", param="response_id", code="response_not_found")
@@ -37,8 +36,8 @@ async def feedback(body: FeedbackRequest, request: Request, who: Principal = Dep
 
 
 @router.get("/v1/admin/gaps")
-async def content_gaps(request: Request, model: str | None = None, threshold: float = Query(0.7, ge=0, le=1),
-                       who: Principal = Depends(admin)) -> dict:
+async def content_gaps(request: Request, who: Admin, model: str | None = None,
+                       threshold: float = Query(0.7, ge=0, le=1)) -> GapsReport:
     """Questions the documents did not cover (grouped by meaning) and the most disliked answers."""
     from assistant.gaps import content_gaps as find
 
@@ -52,4 +51,4 @@ async def content_gaps(request: Request, model: str | None = None, threshold: fl
     embed = request.app.state.index_for(collection).embedder.encode
     report = await to_thread.run_sync(lambda: find(log, embed, profile.name if profile else None,
                                                    threshold=threshold))
-    return {"object": "gaps", **report.to_dict()}
+    return GapsReport(**report.to_dict())

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from assistant.protocol import Citation
 from assistant.tokens import cached_meter
 from tenor.config import Profile, Settings
 from tenor.evidence import coverage, select_evidence
@@ -63,14 +64,13 @@ class Grounded:
 
 def citation(index: int, passage) -> dict:
     """A passage as the client sees it: its whole text, even when the prompt carried only its evidence."""
-    return {
-        "index": index, "document_id": passage.document_id,
-        "section": passage.section, "page": passage.page, "text": getattr(passage, "full_text", passage.text),
-        "score": round(float(passage.score), 4), "url": public_url(passage),
-        "dense_score": _rounded(getattr(passage, "dense_score", None)),
-        "lexical_score": _rounded(getattr(passage, "lexical_score", None)),
-        "fused_score": _rounded(getattr(passage, "fused_score", None)),
-    }
+    return Citation(
+        index=index, document_id=passage.document_id, section=passage.section, page=passage.page,
+        text=getattr(passage, "full_text", passage.text), score=round(float(passage.score), 4), url=public_url(passage),
+        dense_score=_rounded(getattr(passage, "dense_score", None)),
+        lexical_score=_rounded(getattr(passage, "lexical_score", None)),
+        fused_score=_rounded(getattr(passage, "fused_score", None)),
+    ).model_dump()
 
 
 def _rounded(score: float | None) -> float | None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from assistant.auth import Principal
-from assistant.deps import principal, profile_for
+from assistant.deps import Caller, profile_for
 from assistant.protocol import ModelCard, ModelList
 
 router = APIRouter()
@@ -17,11 +16,11 @@ def _card(profile) -> ModelCard:
 
 
 @router.get("/v1/models", response_model=ModelList)
-async def list_models(request: Request, who: Principal = Depends(principal)) -> ModelList:
+async def list_models(request: Request, who: Caller) -> ModelList:
     profiles = request.app.state.settings.profiles
     return ModelList(data=[_card(p) for name, p in profiles.items() if who.may_use(name)])
 
 
 @router.get("/v1/models/{model}", response_model=ModelCard)
-async def get_model(model: str, request: Request, who: Principal = Depends(principal)) -> ModelCard:
+async def get_model(model: str, request: Request, who: Caller) -> ModelCard:
     return _card(profile_for(request, who, model))

@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
 
@@ -214,6 +214,11 @@ class Delta(_Out):
     role: Literal["assistant"] | None = None
     content: str | None = None
 
+    @model_serializer(mode="wrap")
+    def _only_what_changes(self, handler) -> dict:
+        # As OpenAI streams: {"role": ..., "content": ""} first, then {"content": ...}, then {}.
+        return {key: value for key, value in handler(self).items() if value is not None}
+
 
 class ChunkChoice(_Out):
     index: int = 0
@@ -232,6 +237,14 @@ class ChatCompletionChunk(_Out):
     citations: list[Citation] | None = None
     groundedness: float | None = None
     answer_outcome: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _extras_only_where_sent(self, handler) -> dict:
+        # ``usage`` only on the last chunk (when asked for); ``citations`` on the first and on the
+        # attribution chunk, which alone carries ``groundedness`` and ``answer_outcome``.
+        data = handler(self)
+        optional = ("usage", "citations", "groundedness", "answer_outcome")
+        return {key: value for key, value in data.items() if key not in optional or value is not None}
 
 
 # -- models ---------------------------------------------------------------------
@@ -267,6 +280,14 @@ class RetrieveRequest(_Request):
         if messages is not None and not messages:
             raise ValueError("messages must not be empty")
         return messages
+
+    def conversation(self) -> list[dict] | None:
+        """The conversation to retrieve on: ``messages``, else ``query`` as one user turn; None if neither."""
+        if self.messages:
+            return [{"role": m.role, "content": m.text()} for m in self.messages]
+        if self.query and self.query.strip():
+            return [{"role": "user", "content": self.query}]
+        return None
 
 
 class RetrieveResponse(_Out):
@@ -337,6 +358,21 @@ class AdapterLoaded(_Out):
     profiles: list[str]
 
 
+class ProfileAdapter(_Out):
+    """One profile's adapter and whether vLLM serves it now."""
+
+    profile: str
+    adapter: str | None = None
+    model: str
+    served: bool
+
+
+class AdapterList(_Out):
+    object: Literal["list"] = "list"
+    data: list[ProfileAdapter]
+    served: list[str]  # every model name vLLM serves
+
+
 # -- errors and health -------------------------------------------------------------------
 
 class ErrorDetail(_Out):
@@ -394,3 +430,9 @@ class FeedbackCreated(_Out):
     object: Literal["feedback"] = "feedback"
     id: int
     response_id: str
+
+
+class GapsReport(_Out):
+    """``assistant.gaps``' report (unanswered questions grouped by meaning, disliked answers), as its fields."""
+
+    object: Literal["gaps"] = "gaps"

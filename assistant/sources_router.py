@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from assistant.auth import Principal
-from assistant.deps import admin, state
+from assistant.deps import Admin, Sources
 from assistant.protocol import SourceList, SourceStatus
-from assistant.sources_service import SourcesService
 
 router = APIRouter(prefix="/v1/admin", tags=["sources"])
 
 
 @router.get("/sources", response_model=SourceList)
-async def list_sources(who: Principal = Depends(admin),
-                       sources: SourcesService = Depends(state("sources"))) -> SourceList:
+async def list_sources(who: Admin, sources: Sources) -> SourceList:
     return SourceList(data=[SourceStatus(**row) for row in await to_thread.run_sync(sources.status)])

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ import httpx
 
 from assistant.engine import lora_name
 from tenor.config import ConfigError, Settings
+from tenor.net import free_port
 
 log = logging.getLogger("tenor.vllm")
 
@@ -44,17 +44,6 @@ _LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
 class VllmStartError(Exception):
     """vLLM did not come up; the message includes the end of its log."""
-
-
-def free_port(host: str = "127.0.0.1", preferred: int | None = None) -> int:
-    for port in ([preferred] if preferred else []) + [0]:
-        with socket.socket() as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
-                continue
-            return sock.getsockname()[1]
-    raise OSError("no free port")
 
 
 def _adapter_rank(path: Path) -> int:

@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 INGEST = ("import sys; from ingest.pipeline import ingest_paths; from tenor.config import Settings; "
           "ingest_paths(Settings(home=sys.argv[1], embed={'batch_size': 4}), [sys.argv[2]], prune=True)")

@@ -32,8 +32,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
 ADVERSARIAL = REPO / "examples" / "larkfield" / "adversarial"
 CANARY = "ZEBRA-PLUM-42"
 

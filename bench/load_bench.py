@@ -42,14 +42,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 EXAMPLES = REPO / "examples" / "larkfield"
 ADMIN_KEY = "bench-admin-key-0001"
 
 import httpx  # noqa: E402
 import yaml  # noqa: E402
 
-from assistant.vllm_process import free_port  # noqa: E402
+from tenor.net import free_port  # noqa: E402
 
 
 

@@ -19,16 +19,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import threading
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ingest.embedder import get_embedder  # noqa: E402
-from ingest.query_batch import QueryBatcher  # noqa: E402
-from tenor.config import EmbedSettings  # noqa: E402
+from ingest.embedder import get_embedder
+from ingest.query_batch import QueryBatcher
+from tenor.config import EmbedSettings
 
 QUESTIONS = [
     "How long is the warranty on the battery?", "Do you ship to Canada?", "What is your return policy?",

@@ -41,13 +41,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 EXAMPLES = REPO / "examples" / "larkfield"
 
 import httpx  # noqa: E402
 import yaml  # noqa: E402
 
-from assistant.vllm_process import free_port  # noqa: E402
+from tenor.net import free_port  # noqa: E402
 
 
 

@@ -24,8 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from assistant.grounding import GroundingService  # noqa: E402
 from tenor.prompt import TokenMeter  # noqa: E402
 from assistant.tokens import token_meter  # noqa: E402

@@ -13,8 +13,8 @@ from typing import Iterator
 
 import httpx
 
-from assistant.vllm_process import free_port
 from evaluation.runner import EvalError
+from tenor.net import free_port
 
 
 

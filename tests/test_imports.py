@@ -63,6 +63,14 @@ def test_evaluation_scores_with_the_ground_floor_not_finetune():
     assert _edges(import_graph(), "evaluation", "finetune") == []
 
 
+def test_evaluation_talks_to_the_server_only_through_its_api():
+    assert _edges(import_graph(), "evaluation", "assistant") == []
+
+
+def test_benchmarks_import_tenor_as_installed_not_through_sys_path():
+    assert [p.name for p in sorted((REPO / "bench").glob("*.py")) if "sys.path" in p.read_text()] == []
+
+
 def test_ground_floor_imports_no_wing_and_not_the_cli():
     graph = import_graph()
     upward = sorted(f"{a} -> {b}" for a in GROUND_FLOOR for b in graph[a]

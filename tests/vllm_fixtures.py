@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.vllm_process import free_port
+from tenor.net import free_port
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "larkfield"
 

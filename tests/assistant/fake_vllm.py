@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import threading
 import time
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+
+from tenor.net import free_port
 
 BASE = "smollm2-135m-instruct"
 MAX_MODEL_LEN = 2048
@@ -134,12 +135,6 @@ def create_fake(served: tuple[str, ...] = (BASE, "larkfield-voice"), lora_paths:
         return StreamingResponse(frames(), media_type="text/event-stream")
 
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class FakeVllm:

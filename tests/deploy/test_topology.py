@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.vllm_process import free_port
+from tenor.net import free_port
 from tests.vllm_fixtures import ADMIN_KEY, CHAT_KEY
 
 pytestmark = pytest.mark.vllm

@@ -10,10 +10,10 @@ import time
 import httpx
 import pytest
 
-from assistant.vllm_process import free_port
 from ingest.index import open_index
 from ingest.pipeline import file_hash, ingest_paths
 from tenor.config import Settings
+from tenor.net import free_port
 from tests.conftest import SAMPLE_DOCS
 from tests.ingest.test_index import snapshot
 
