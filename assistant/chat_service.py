@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import aclosing
 from typing import AsyncIterator, Callable
 
 from anyio import to_thread
@@ -184,7 +185,7 @@ class ChatService:
             n = approx_tokens(grounded.no_answer) * request.n
             usage = {"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n} if include_usage else None
             return self._replay(profile, request, [grounded.no_answer] * request.n, ["stop"] * request.n,
-                                {"citations": [], "groundedness": None, "answer_outcome": "no_answer"}, usage, started)
+                                [], {"groundedness": None, "answer_outcome": "no_answer"}, usage, started)
         payload = self.payload(profile, request, grounded)
         payload["stream_options"] = {"include_usage": True}  # always: the metrics need it
         chunks = self._charged(profile, grounded, await self.engine.stream_chat(payload), on_usage)
@@ -234,9 +235,9 @@ class ChatService:
         verdicts = [await to_thread.run_sync(self.verify, profile, grounded, "".join(texts[i]), request_id)
                     for i in indexes]
         self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
-        final = {"citations": self.cited(grounded, verdicts, profile.answer_policy), **self.outcome_fields(verdicts)}
         async for chunk in self._replay(profile, request, [v.text for v in verdicts], [finish[i] for i in indexes],
-                                        final, usage if include_usage else None, started):
+                                        self.cited(grounded, verdicts, profile.answer_policy),
+                                        self.outcome_fields(verdicts), usage if include_usage else None, started):
             yield chunk
 
     async def _relay(self, profile: Profile, request: ChatCompletionRequest, grounded: Grounded,
@@ -249,24 +250,25 @@ class ChatService:
         usage_chunk = None
         first = True
         first_token = True
-        async for chunk in chunks:
-            for c in chunk.get("choices", []):
-                texts.setdefault(c.get("index", 0), []).append((c.get("delta") or {}).get("content") or "")
-            chunk["id"] = cid
-            chunk["model"] = profile.name
-            if first:
-                chunk["citations"] = citations
-                first = False
-            if chunk.get("usage") and not chunk.get("choices"):
-                if include_usage:
-                    usage_chunk = chunk  # usage stays last, after the attribution
-                continue
-            elif not include_usage:
-                chunk.pop("usage", None)
-            if first_token and any((c.get("delta") or {}).get("content") for c in chunk.get("choices", [])):
-                self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
-                first_token = False
-            yield chunk
+        async with aclosing(chunks):  # a client that leaves closes vLLM's stream (and is charged) now
+            async for chunk in chunks:
+                for c in chunk.get("choices", []):
+                    texts.setdefault(c.get("index", 0), []).append((c.get("delta") or {}).get("content") or "")
+                chunk["id"] = cid
+                chunk["model"] = profile.name
+                if first:
+                    chunk["citations"] = citations
+                    first = False
+                if chunk.get("usage") and not chunk.get("choices"):
+                    if include_usage:
+                        usage_chunk = chunk  # usage stays last, after the attribution
+                    continue
+                elif not include_usage:
+                    chunk.pop("usage", None)
+                if first_token and any((c.get("delta") or {}).get("content") for c in chunk.get("choices", [])):
+                    self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
+                    first_token = False
+                yield chunk
         outcome = {"answer_outcome": None}
         if grounded.citations:
             verdicts = [await to_thread.run_sync(self.verify, profile, grounded, "".join(texts[i]), request_id)
@@ -279,7 +281,7 @@ class ChatService:
                           outcome["answer_outcome"] or "answered", started)
 
     async def _replay(self, profile: Profile, request: ChatCompletionRequest, texts: list[str],
-                      finish: list[str | None], final: dict, usage: dict | None,
+                      finish: list[str | None], citations: list[dict], outcome: dict, usage: dict | None,
                       started: float) -> AsyncIterator[dict]:
         """Whole answers in OpenAI's framing: per choice a role chunk, the text, the finish;
         then the attribution chunk, then usage if asked."""
@@ -293,8 +295,8 @@ class ChatService:
             yield chunk([ChunkChoice(index=i, delta=Delta(role="assistant", content=""))])
             yield chunk([ChunkChoice(index=i, delta=Delta(content=text))])
             yield chunk([ChunkChoice(index=i, delta=Delta(), finish_reason=reason or "stop")])
-        yield chunk([], **final)
+        yield chunk([], citations=citations, **outcome)
         if usage:
             yield chunk([], usage=Usage(**usage))
-        await self.record(profile, request, cid, texts[0] if texts else "", final["citations"],
-                          final["answer_outcome"] or "answered", started)
+        await self.record(profile, request, cid, texts[0] if texts else "", citations,
+                          outcome["answer_outcome"] or "answered", started)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from assistant.deps import admin
+from assistant.deps import Admin
 from assistant.protocol import Health
 
 log = logging.getLogger("tenor.server")
@@ -51,8 +51,8 @@ def _why(supervisor: dict | None) -> str:
     return f": {supervisor['state']}" + (f" ({'; '.join(parts)})" if parts else "")
 
 
-@router.get("/metrics", include_in_schema=False, dependencies=[Depends(admin)])
-async def metrics(request: Request) -> Response:
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request, who: Admin) -> Response:
     """Without a key: ``server.metrics_port`` (assistant.metrics)."""
     m = request.app.state.metrics
     return Response(m.render(), media_type=m.content_type)

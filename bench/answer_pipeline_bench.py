@@ -23,18 +23,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from evaluation.runner import conversation, load_question_set  # noqa: E402
-from ingest.index import open_index  # noqa: E402
-from tenor import console  # noqa: E402
-from tenor.evidence import coverage, select_evidence  # noqa: E402
-from tenor.prompt import retrieval_query  # noqa: E402
-from tenor.verify import apply_policy, attribute  # noqa: E402
+from evaluation.runner import conversation, load_question_set
+from ingest.index import open_index
+from tenor import console
+from tenor.evidence import coverage, select_evidence
+from tenor.prompt import retrieval_query
+from tenor.verify import apply_policy, attribute
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "larkfield" / "eval" / "questions.jsonl"
 

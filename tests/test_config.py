@@ -56,7 +56,10 @@ def test_file_and_variable_errors_are_reported_together(tmp_path):
     assert "environment variable TENOR_EMBED__BATCH_SIZE: embed.batch_size:" in message
 
 
-def test_an_unrelated_tenor_variable_is_ignored_with_a_warning(tmp_path, caplog):
+def test_an_unrelated_tenor_variable_is_ignored_with_a_warning(tmp_path, caplog, monkeypatch):
+    import tenor.config
+
+    monkeypatch.setattr(tenor.config, "_warned", set())  # each variable is warned about once per process
     with caplog.at_level(logging.WARNING, logger="tenor.config"):
         settings = load(tmp_path, "", TENOR_CHECKOUT="/src/tenor", TENOR_VLLM_URL="http://vllm:8000")
     assert settings.vllm.url is None

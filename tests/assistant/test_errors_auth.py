@@ -131,7 +131,7 @@ def test_outage_answers_name_no_internal_address_or_path_and_the_log_has_them(in
         def ping(self, *args, **kwargs):
             raise IndexUnavailable(f"cannot open the Chroma index at {secret_path}: disk I/O error")
 
-        search = ping
+        search = lexical_index = ping
 
     app = create_app(sample_settings(indexed_home), engine=Engine(vllm_url), index_for=lambda name: IndexDown())
     caplog.set_level(logging.WARNING, logger="tenor")

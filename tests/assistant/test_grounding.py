@@ -124,7 +124,8 @@ def test_the_prompt_carries_evidence_within_the_budget_numbered_like_the_citatio
     profile.retrieval.evidence_tokens = 60
     g = grounding.ground(profile, [{"role": "user", "content": "What does the Cargo K1 cost?"}])
     assert "$3,899" in g.messages[0]["content"]
-    assert sum(grounding.count_tokens(e.text) for e in g.evidence) <= 60 + 8 * len(g.evidence)
+    count = grounding.meter_for(settings.profile("larkfield")).count
+    assert sum(count(e.text) for e in g.evidence) <= 60 + 8 * len(g.evidence)
     for c, e in zip(g.citations, g.evidence, strict=True):
         assert f"[{c['index']}] {e.document_id}" in g.messages[0]["content"] and c["text"] == e.full_text
 

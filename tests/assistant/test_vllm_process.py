@@ -121,6 +121,9 @@ class NoIndex:
     def ping(self):
         return True
 
+    def lexical_index(self):
+        return None
+
 
 def managed_app(proc):
     from fastapi.testclient import TestClient

@@ -360,6 +360,7 @@ def test_a_stream_left_early_is_charged_what_it_used(client):
     from assistant.protocol import ChatCompletionRequest
 
     chat, profile = client.app.state.chat, client.app.state.settings.profile("larkfield")
+    profile.answer_policy = "off"  # relayed live (strict generates the whole answer before sending any of it)
     request = ChatCompletionRequest(model="larkfield", stream=True, messages=PIRATE[1:])
     charged = []
 
