@@ -38,6 +38,9 @@ from tenor.verify import Verdict, apply_policy, attribute
 
 log = logging.getLogger("tenor.server")
 OnUsage = Callable[[dict], None]  # told each answer's usage (a key's token budget)
+# The verifier's outcomes, as the conversation log records them (answered / replaced / no answer).
+_LOGGED_OUTCOME = {"shipped": "answered", "annotated": "answered", "extract": "replaced",
+                   "refused": "no_answer", "no_answer": "no_answer", "answered": "answered"}
 
 
 _SAMPLING = ("temperature", "top_p", "stop", "seed", "n", "user", "presence_penalty", "frequency_penalty")
@@ -74,6 +77,7 @@ class ChatService:
         """Log the exchange (redacted) when the profile asks for it; a log failure never fails the answer."""
         if self.conversations is None or not profile.log_conversations:
             return
+        outcome = _LOGGED_OUTCOME.get(outcome, "answered")
         question = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
         try:
             await to_thread.run_sync(lambda: self.conversations.record(

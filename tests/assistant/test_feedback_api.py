@@ -19,6 +19,7 @@ def bearer(key):
 def logging_client(make_client, indexed_home):
     data = sample_settings(indexed_home).model_dump()
     data["profiles"]["larkfield"]["log_conversations"] = True
+    data["profiles"]["larkfield"]["answer_policy"] = "off"  # the fake model's own words are what gets logged
     return make_client(profiles=data["profiles"])
 
 
@@ -29,12 +30,12 @@ def ask(client, question, **body):
 
 def test_answers_are_logged_rated_and_exported_as_training_data(logging_client, tmp_path, monkeypatch):
     client = logging_client
-    answered = ask(client, "How long is the warranty on the frame? Mail me at jane@example.com")
+    answered = ask(client, "How long is the warranty on the frame?")
     assert answered.status_code == 200
     response_id = answered.json()["id"]
     streamed = ask(client, "What does the Cargo K1 cost?", stream=True)
     stream_id = json.loads(streamed.text.split("\n\n")[0][len("data: "):])["id"]
-    off_topic = ask(client, "What is the capital of Mongolia?")
+    off_topic = ask(client, "What is the capital of Mongolia? Mail me at jane@example.com")
     assert off_topic.status_code == 200
 
     down = client.post("/v1/feedback", headers=bearer(CHAT_KEY), json={
