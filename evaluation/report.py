@@ -102,7 +102,7 @@ def abstention_chart(plt, curve: list[dict], current: dict | None, out: Path) ->
     ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=f"min_score {curve[0]['min_score']}")
     for x, y, c in points[::2]:
         ax.annotate(f"{c:.2f}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
-    if current:
+    if current and current.get("refusal") is not None and current.get("false_refusal") is not None:
         ax.plot([current["false_refusal"] * 100], [current["refusal"] * 100], "r*", markersize=14,
                 label=f"profile: min_coverage {current['min_coverage']}")
     ax.set_xlabel("false refusals (answerable questions refused), %")
