@@ -130,6 +130,9 @@ class Engine:
                     raise EngineUnavailable("The language model failed mid-stream.",
                                             f"vLLM failed mid-stream: {_error_message_of(chunk)}")
                 yield chunk
+            # the connection closed without vLLM's [DONE]: vLLM died (a clean close is no answer)
+            raise EngineUnavailable("The language model's stream broke off.",
+                                    "vLLM's stream ended without [DONE]")
         except (httpx.TransportError, OSError) as exc:
             raise EngineUnavailable("The language model's stream broke off.",
                                     f"vLLM stream broke off: {type(exc).__name__}: {exc}") from exc
