@@ -105,7 +105,8 @@ class Topology:
             link.symlink_to(self.base_model, target_is_directory=True)
         port = free_port()
         env = {**os.environ, "TENOR_HOME": str(home), "TENOR_CONFIG": str(self.config),
-               "TENOR_VLLM__URL": self.vllm_url, "TENOR_CHROMA_URL": self.chroma_url}
+               "TENOR_VLLM__URL": self.vllm_url, "TENOR_CHROMA_URL": self.chroma_url,
+               "TENOR_SERVER__METRICS_PORT": "0"}  # the session server's config holds its own metrics port
         if light:  # as the light image: ONNX embedder, and no torch to import at all
             env.update(TENOR_EMBED__BACKEND="onnx", TENOR_EMBED__ONNX_PATH=str(self.onnx_dir),
                        PYTHONPATH=os.pathsep.join([str(HERE / "torchless"), env.get("PYTHONPATH", "")]))
