@@ -34,7 +34,7 @@ from assistant.protocol import (ChatCompletion, ChatCompletionChunk, ChatComplet
 from tenor.answers import says_not_covered
 from tenor.config import Profile, Settings
 from tenor.prompt import approx_tokens
-from tenor.verify import Verdict, apply_policy, attribute
+from tenor.verify import Verdict, apply_policy, attribute, checkable
 
 log = logging.getLogger("tenor.server")
 OnUsage = Callable[[dict], None]  # told each answer's usage (a key's token budget)
@@ -98,7 +98,7 @@ class ChatService:
         if profile.verify.embeddings:
             embedder = self.grounding.index_for(profile.collection).embedder
             embed = embedder.encode
-        attribution = attribute(answer, [c["text"] for c in grounded.citations], embed=embed,
+        attribution = attribute(answer, [checkable(c) for c in grounded.citations], embed=embed,
                                 min_support=profile.verify.min_support,
                                 voice_phrases=[greeting, sign_off, *profile.voice.required])
         verdict = apply_policy(profile.answer_policy, answer, attribution, grounded.evidence,

@@ -31,6 +31,7 @@ many may me might more most much must my no nor not now of off on once only or o
 per please same shall she should so some something such tell than that the their them then there these they
 this those through to too under until up upon us very was we were what when where whether which while who
 whom why will with would yes yet you your yours hi hello hey thanks thank okay ok want need
+everything explain describe detail details info information wondering
 don doesn didn isn aren wasn weren won can't won't cannot couldn wouldn shouldn haven hasn anymore
 """.split())
 

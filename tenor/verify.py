@@ -4,7 +4,8 @@
 the numbered passages that support it: lexical overlap of content terms, plus
 embedding similarity when an ``embed`` function is given. A sentence is
 supported only if every number, price, duration, date, e-mail address and
-phone number in it appears in a passage it cites. The server then writes the
+phone number in it appears in a passage it cites, and each number in a
+sentence of that passage about the same thing (``bound``). The server then writes the
 ``[n]`` markers itself (the model's own are dropped), whatever the model wrote.
 
 ``apply_policy`` turns the result into the shipped text under a profile's
@@ -17,12 +18,13 @@ Pure Python (no torch, no HTTP): the server, fine-tuning and the eval use it.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER
-from tenor.evidence import EvidencePassage, coverage, terms
+from tenor.evidence import EvidencePassage, coverage, split_units, terms
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
 UNSUPPORTED_MARK = "[unverified]"
@@ -36,6 +38,8 @@ _NUMBER_WORDS.update({w: str(10 * n) for n, w in enumerate(
 _WORDS = re.compile(r"[a-z]+")
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n")
 _TRAILING = re.compile(r"[\s.!?:;,\"')\]]*$")
+_UNIT_AFTER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?%?[ -]?([A-Za-z]+)")  # "2 years", "2-year", "30 days": the figure's unit
+_ANAPHOR = re.compile(r"^(?:it|its|they|their|this|these|that|those|he|she)\b", re.IGNORECASE)
 FACTUAL_MIN_TERMS = 3  # a sentence with fewer content terms and no figures is chatter ("Happy to help!")
 
 
@@ -79,6 +83,67 @@ def vouched(fact: str, figures: set[str]) -> bool:
         digits = fact[6:]
         return any(f.startswith("phone:") and (f[6:].endswith(digits) or digits.endswith(f[6:])) for f in figures)
     return False
+
+
+@dataclass
+class _FigureUnit:
+    figures: set[str]
+    terms: set[str]  # its own, its table header's, its heading's (and the sentence before, for "It costs ...")
+
+
+@dataclass
+class PassageFigures:
+    """Where a passage states its numbers: the sentences and table rows that hold one,
+    and how many of all its units each term appears in (a term in every sentence,
+    like the brand's name, says little about which number is meant)."""
+
+    units: list[_FigureUnit]
+    count: int
+    df: dict[str, int]
+
+    @classmethod
+    def of(cls, passage: str) -> PassageFigures:
+        units, df, previous = [], {}, set()
+        split = split_units(passage)
+        for unit in split:
+            own = set(terms(unit.text)) | set(terms(unit.header or "")) | set(terms(unit.heading))
+            for t in own:
+                df[t] = df.get(t, 0) + 1
+            figures = passage_facts(unit.text)
+            if figures:
+                units.append(_FigureUnit(figures, own | (previous if _ANAPHOR.match(unit.text) else set())))
+            previous = own
+        return cls(units, len(split), df)
+
+    def bound(self, fact: str, context: set[str]) -> bool:
+        """Does the passage state this number about what the answer says it is about? Of
+        the answer's context terms the passage knows, weighted by rarity, at least half
+        must stand in a sentence or row that holds the number: "the frame: 2 years" is
+        not bound in "Frames: lifetime. Motors and batteries: 2 years." E-mails and
+        phones name themselves; a number held only outside any sentence (a heading) is
+        not judged."""
+        if not fact.startswith("n:"):
+            return True
+        holders = [u for u in self.units if fact in u.figures]
+        known = {t for t in context if t in self.df}
+        if not holders or not known:
+            return True
+        weight = {t: math.log(1 + (self.count + 1) / (1 + self.df[t])) for t in known}
+        total = sum(weight.values())
+        return any(sum(weight[t] for t in known & u.terms) >= total / 2 for u in holders)
+
+
+def checkable(citation: dict) -> str:
+    """A citation's text as ``attribute`` should read it: under its section's heading, which
+    a chunk's text leaves out and which often names what its numbers are about."""
+    text, section = citation.get("text") or "", citation.get("section")
+    return f"# {section}\n{text}" if section else text
+
+
+def figure_context(sentence: str) -> set[str]:
+    """The terms a sentence's numbers are about: its content words, less the units the numbers carry."""
+    units = {t for m in _UNIT_AFTER.finditer(sentence) for t in terms(m.group(1))}
+    return {t for t in terms(sentence) if not t.isdigit()} - units
 
 
 @dataclass
@@ -185,10 +250,12 @@ def attribute(answer: str, passages: Sequence[str], *, embed: Callable[[list[str
     (one with figures, or with ``FACTUAL_MIN_TERMS`` content terms once the
     brand's ``voice_phrases`` are removed) cites the best passage scoring at
     least ``min_support``, then further passages for any figure the first
-    lacks; figures no cited passage contains leave it unsupported."""
+    lacks; figures no cited passage contains, or holds only about something
+    else (``bound``), leave it unsupported."""
     text = strip_markers(answer)
     passage_terms = [set(terms(p)) for p in passages]
     passage_figures = [passage_facts(p) for p in passages]
+    passage_numbers = [PassageFigures.of(p) for p in passages]
     sentences = []
     for start, end in split_sentences(text):
         body = _without(text[start:end], voice_phrases)
@@ -212,8 +279,10 @@ def attribute(answer: str, passages: Sequence[str], *, embed: Callable[[list[str
         order = sorted(range(len(passages)), key=lambda j: -scores[j])
         cited: list[int] = []
         remaining = set(s.facts)
+        context = figure_context(_without(s.text, voice_phrases))
         for j in order:
-            found_here = {f for f in remaining if vouched(f, passage_figures[j])}
+            found_here = {f for f in remaining if vouched(f, passage_figures[j])
+                          and passage_numbers[j].bound(f, context)}
             if (scores[j] >= min_support and not cited) or (cited and found_here and scores[j] >= min_support / 2):
                 cited.append(j)
                 remaining -= found_here

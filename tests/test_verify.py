@@ -70,6 +70,24 @@ def test_figures_may_come_from_two_cited_passages_and_number_words_count():
     assert attribute("Motors are covered for 2 years.", ["Motors have a two-year warranty."]).groundedness == 1.0
 
 
+def test_a_number_the_passage_states_about_something_else_is_unsupported():
+    # "2 years" is in the passage, but for motors and batteries: the frame's is the owner's lifetime
+    a = attribute("The frame is covered for 2 years.", PASSAGES)
+    assert a.factual[0].missing == ["n:2"] and not a.factual[0].supported
+    assert not attribute("The Fold F1 costs $3,899.", PASSAGES).factual[0].supported  # the Cargo K1's price
+    assert attribute("Motors are covered for 2 years.", PASSAGES).factual[0].supported
+    assert attribute("The Fold F1 costs $1,799.", PASSAGES).factual[0].supported  # a row, with its header
+
+
+def test_a_number_is_bound_through_a_pronoun_and_despite_words_from_other_sentences():
+    hauler = "The Cargo K1 is our family hauler. It costs $3,899. The Fold F1 folds in 10 seconds."
+    assert attribute("The Cargo K1 costs $3,899.", [hauler]).factual[0].supported
+    assert not attribute("The Fold F1 costs $3,899.", [hauler]).factual[0].supported
+    returns = "You can return any bike within 30 days. Refunds are issued within 5 business days."
+    assert attribute("You can return your bike within 30 days for a refund.", [returns]).factual[0].supported
+    assert not attribute("Refunds are issued within 30 days.", [returns]).factual[0].supported
+
+
 def test_an_email_or_phone_not_in_the_passages_is_unsupported():
     assert not attribute("Claims go to claims@larkfield.example.", PASSAGES).factual[0].supported
     assert not attribute("Call us on +1 555 999 0000 for claims.", PASSAGES).factual[0].supported
