@@ -6,18 +6,9 @@ import pytest
 
 from ingest.sync_state import SyncState
 from tests.assistant.conftest import CHAT_KEY, admin
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(check, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail("timed out")
 
 
 def test_a_scheduled_folder_sync_runs_in_the_server_and_is_reported(make_client, tmp_path):
@@ -39,7 +30,7 @@ def test_a_scheduled_folder_sync_runs_in_the_server_and_is_reported(make_client,
         rows = client.get("/v1/admin/sources", headers=admin()).json()["data"]
         return rows if rows[0]["last_finished"] else None
 
-    row = wait_for(finished)[0]
+    row = wait_for(finished, 120, "the scheduled sync")[0]
     assert (row["name"], row["type"], row["collection"], row["every"]) == ("kb", "folder", "larkfield", "1h")
     assert row["last_summary"]["added"] == 1 and row["last_error"] is None and not row["running"]
     assert row["next_run"] == pytest.approx(row["last_started"] + 3600)
@@ -54,7 +45,7 @@ def test_a_scheduled_folder_sync_runs_in_the_server_and_is_reported(make_client,
     kb.rmdir()  # the folder is gone: the source fails, the document stays
     client.app.state.sources.state.collection.upsert(  # make it due now rather than in an hour
         ids=["kb"], embeddings=[[0.0]], documents=['{"last_started": 0}'])
-    row = wait_for(lambda: (r := finished()) and r[0]["last_error"] and r)[0]
+    row = wait_for(lambda: (r := finished()) and r[0]["last_error"] and r, 120, "the failing sync")[0]
     assert "no such folder" in row["last_error"]
     docs = client.get("/v1/documents?model=larkfield", headers=admin()).json()["data"]
     assert "hours.md" in {d["id"] for d in docs}

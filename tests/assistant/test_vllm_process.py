@@ -13,6 +13,7 @@ import pytest
 from assistant.engine import Engine, lora_name, missing_models
 from assistant.vllm_process import VllmProcess
 from tenor.config import ConfigError, Settings
+from tests.waiting import wait_for
 
 FAKE = Path(__file__).with_name("fake_vllm.py")
 
@@ -131,14 +132,6 @@ def managed_app(proc):
     from assistant.app import create_app
 
     return TestClient(create_app(proc.settings, no_auth=True, vllm=proc, index_for=lambda name: NoIndex()))
-
-
-def wait_for(condition, seconds: float, what: str):
-    deadline = time.time() + seconds
-    while not (found := condition()):
-        assert time.time() < deadline, what
-        time.sleep(0.1)
-    return found
 
 
 def test_supervisor_keeps_restarting_after_a_restart_too_slow_to_be_ready(tmp_path):

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from tenor.net import free_port
+from tests.waiting import wait_for
 from tests.vllm_fixtures import ADMIN_KEY, CHAT_KEY
 
 pytestmark = pytest.mark.vllm
@@ -34,17 +35,6 @@ FACT_DOC = "tandem-t9.md"
 FACT = ("# Tandem T9\n\nThe Larkfield Tandem T9 is our two-rider e-bike. The Tandem T9 costs $4,321 "
         "and comes only in teal. Each Tandem T9 ships with two 500 Wh batteries.\n")
 QUESTION = "How much does the Tandem T9 cost?"
-
-
-def _wait(predicate, timeout: float, what: str, log: Path | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.5)
-    tail = log.read_text()[-3000:] if log and log.exists() else ""
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tail}")
 
 
 def _status(url: str) -> int | None:
@@ -94,7 +84,7 @@ class Topology:
         chroma = str(Path(sys.executable).with_name("chroma"))
         proc = self._spawn("chroma", [chroma, "run", "--path", str(self.root / "chroma"), "--host", "127.0.0.1",
                                       "--port", str(self.chroma_port)], dict(os.environ))
-        _wait(lambda: _status(f"{self.chroma_url}/api/v2/heartbeat") == 200, 60, "chroma", proc.log)
+        wait_for(lambda: _status(f"{self.chroma_url}/api/v2/heartbeat") == 200, 60, "chroma", proc.log)
         return proc
 
     def start_replica(self, name: str, light: bool) -> tuple[Proc, str]:
@@ -118,7 +108,7 @@ class Topology:
                 pytest.fail(f"replica {name} exited with {proc.process.returncode}:\n{proc.log.read_text()[-3000:]}")
             return _status(f"{url}/ready") == 200
 
-        _wait(ready, 180, f"replica {name} /ready", proc.log)
+        wait_for(ready, 180, f"replica {name} /ready", proc.log)
         return proc, url
 
     def close(self) -> None:
@@ -207,7 +197,7 @@ def test_two_replicas_share_vllm_and_chroma_and_survive_failures(topology):
     topology.procs.remove(chroma)
     topology.start_chroma()
     for url in (url_a2, url_b):
-        _wait(lambda: _status(f"{url}/ready") == 200, 60, f"{url} ready again")
+        wait_for(lambda: _status(f"{url}/ready") == 200, 60, f"{url} ready again")
         assert _retrieve(url).json()["data"][0]["document_id"] == FACT_DOC
         assert _cited(_chat(url))[0] == FACT_DOC
     assert a2.process.poll() is None and b.process.poll() is None  # never restarted
