@@ -52,6 +52,8 @@ def finetune(
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint of this run"),
     force: bool = typer.Option(False, "--force", help="retrain even if an identical adapter exists"),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="skip invalid lines (listed) instead of failing"),
+    check_answers: int = typer.Option(5, "--check-answers", min=0,
+                                      help="held-out conversations to answer with the served prompt afterwards (0: none)"),
     as_json: bool = JsonOpt,
 ) -> None:
     """Train a LoRA adapter in the brand's voice (validate -> format -> train -> export)."""
@@ -67,7 +69,8 @@ def finetune(
                              eval_fraction=eval_fraction, seed=seed, grounded_k=passages)
         result = train_adapter(settings, data, adapter_path(settings, out), config, profile=chosen,
                                base=base, grounded=grounded, collection=collection, resume=resume,
-                               force=force, skip_invalid=skip_invalid, show_progress=not as_json)
+                               force=force, skip_invalid=skip_invalid, show_progress=not as_json,
+                               check_answers=check_answers)
     except _user_errors() as exc:
         console.fail(str(exc))
     if as_json:
@@ -77,6 +80,22 @@ def finetune(
     verb = "reused" if result.reused else "wrote"
     console.err.print(f"{verb} [bold]{result.path}[/]  eval loss {_num(metrics.get('base_eval_loss'))} (base) "
                       f"-> {_num(metrics.get('eval_loss'))}", highlight=False)
+    report_heldout(metrics.get("heldout"))
+
+
+def report_heldout(heldout: dict | None) -> None:
+    """The held-out answers' voice and groundedness, and a warning when either is poor."""
+    if not heldout or not heldout.get("answers"):
+        return
+    voice, grounded = heldout["voice"], heldout["groundedness"]
+    console.err.print(f"held-out answers ({heldout['answers']}, served prompt): voice {voice:.0%}, "
+                      f"groundedness {'-' if grounded is None else f'{grounded:.0%}'}", highlight=False)
+    for row in heldout["rows"][:2]:
+        console.err.print(f"  line {row['line']}: {row['answer'][:160]!r}", highlight=False)
+    if voice < 0.5 or (grounded is not None and grounded < 0.5):
+        console.warn("this adapter misses the voice or states facts its passages do not hold in most held-out "
+                     "answers: check the data, or train longer (--epochs) before serving it "
+                     "(the server's answer_policy still keeps unsupported claims out)")
 
 
 def _grounded_by_default(settings, collection: str, grounded: bool | None) -> bool:

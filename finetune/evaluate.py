@@ -56,6 +56,13 @@ def served_messages(profile: Profile, conversation: list[dict], retrieve: Retrie
 def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int = 160,
              batch_size: int = 10) -> list[str]:
     """Greedy answers to chat ``prompts`` (lists of messages), in order."""
+    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    return generate_texts(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+
+
+def generate_texts(model, tokenizer, prompts: list[str], *, max_new_tokens: int = 160,
+                   batch_size: int = 10) -> list[str]:
+    """Greedy answers to rendered prompts (chat template applied, generation prompt included)."""
     import torch
 
     side = tokenizer.padding_side
@@ -63,8 +70,7 @@ def generate(model, tokenizer, prompts: list[list[dict]], *, max_new_tokens: int
     answers = []
     try:
         for start in range(0, len(prompts), batch_size):
-            texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
-                     for p in prompts[start:start + batch_size]]
+            texts = prompts[start:start + batch_size]
             batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
             with torch.inference_mode():
                 out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
@@ -86,3 +92,30 @@ def adherence(answers: list[str], rules) -> dict:
         "total": len(answers),
         "answers": [{"text": a, "ok": ok, "reasons": r} for a, (ok, r) in zip(answers, verdicts)],
     }
+
+
+def heldout_check(model, tokenizer, examples: Sequence, profile: Profile, *, limit: int = 5,
+                  max_new_tokens: int = 120) -> dict:
+    """The new adapter answers a few held-out conversations with the prompt it will be
+    served (``examples``: TrainExample, grounded or plain): is the voice there, and is
+    what it states in the passages it was given (``tenor.verify``)? A bad adapter shows
+    here, before it serves. Examples whose passages hold no answer are left out."""
+    from finetune.format import render
+    from tenor.verify import attribute, checkable
+
+    chosen = [e for e in examples if not e.no_answer][:limit]
+    if not chosen:
+        return {"answers": 0}
+    texts = [render(tokenizer, e.messages, generation_prompt=True) for e in chosen]
+    answers = generate_texts(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=limit)
+    voice = adherence(answers, profile.voice)
+    rows = []
+    for example, answer, verdict in zip(chosen, answers, voice["answers"]):
+        passages = [checkable({"text": getattr(p, "full_text", p.text), "section": getattr(p, "section", None)})
+                    for p in example.passages]
+        groundedness = attribute(answer, passages).groundedness if passages else None
+        rows.append({"line": example.line, "answer": answer, "voice": verdict["ok"],
+                     "voice_reasons": verdict["reasons"], "groundedness": groundedness})
+    scored = [r["groundedness"] for r in rows if r["groundedness"] is not None]
+    return {"answers": len(rows), "voice": voice["adherence"],
+            "groundedness": round(sum(scored) / len(scored), 3) if scored else None, "rows": rows}

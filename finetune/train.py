@@ -323,12 +323,15 @@ def train_adapter(
     skip_invalid: bool = False,
     show_progress: bool = True,
     callbacks: Sequence = (),
+    check_answers: int = 5,
     say: Callable[[str], None] = _say,
 ) -> TrainResult:
     """Train (or reuse) a LoRA adapter on ``data``; returns where it is and its manifest.
 
     ``retrieve(query, k)`` supplies passages in grounded mode (default:
     ``ingest.search`` on ``collection``, else the profile's collection).
+    ``check_answers`` held-out conversations are then answered with the served
+    prompt and scored for voice and groundedness (manifest ``metrics.heldout``).
     """
     config = config or TrainConfig()
     profile = profile or settings.profile()
@@ -419,6 +422,15 @@ def train_adapter(
     seconds = time.monotonic() - started
     eval_loss = trainer.evaluate()["eval_loss"] if eval_set else None
     state = trainer.state
+    heldout = None
+    if check_answers and eval_set:
+        from finetune.evaluate import heldout_check
+
+        say(f"answering {min(check_answers, len(eval_set))} held-out conversations with the served prompt")
+        held_lines = {f.line for f in eval_set}
+        model.eval()
+        heldout = heldout_check(model, tokenizer, [e for e in examples if e.line in held_lines], profile,
+                                limit=check_answers)
 
     # export
     losses = [log["loss"] for log in state.log_history if "loss" in log]
@@ -456,6 +468,7 @@ def train_adapter(
             "train_seconds": round(seconds, 1),
             "train_tokens": int(state.num_input_tokens_seen),
             "tokens_per_second": round(state.num_input_tokens_seen / seconds, 1) if seconds else None,
+            "heldout": heldout,
         },
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": _versions(),

@@ -161,6 +161,7 @@ def quickstart(
 
 
 def _train_adapter(settings, profile) -> None:
+    from finetune.cli import report_heldout
     from finetune.quickstart import ensure_sample_adapter
 
     try:
@@ -171,6 +172,7 @@ def _train_adapter(settings, profile) -> None:
     metrics = result.manifest.get("metrics", {})
     console.err.print(f"   {'reused' if result.reused else 'trained'} {result.path}  "
                       f"(eval loss {metrics.get('eval_loss', '-')})", highlight=False)
+    report_heldout(metrics.get("heldout"))
 
 
 def _serve(settings, port) -> None:
