@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable, Sequence
+
+import snowballstemmer
 
 from tenor.prompt import approx_tokens
 
@@ -45,18 +49,28 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$£€])")
 
 
+_STEMMERS = threading.local()  # a Snowball stemmer keeps state while it works: one per thread
+
+
+@lru_cache(maxsize=1 << 16)
+def _snowball(word: str) -> str:
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = snowballstemmer.stemmer("english")
+    return stemmer.stemWord(word)
+
+
 # Words a customer asks with and documents answer with (a question says "cost",
 # a price list says "price"): folded to one term. Plain English, no company's terms.
-SAME_AS = {"cost": "price", "priced": "price", "pricing": "price", "fee": "price",
-           "heavy": "weight", "weigh": "weight", "weighs": "weight", "far": "range", "distance": "range"}
+SAME_AS = {_snowball(word): _snowball(same) for word, same in {
+    "cost": "price", "fee": "price", "heavy": "weight", "weigh": "weight", "far": "range",
+    "distance": "range"}.items()}
 
 
 def stem(word: str) -> str:
-    """A light fold: possessives, plurals, and the question/document synonyms above."""
-    if len(word) > 4 and word.endswith("ies"):
-        word = word[:-3] + "y"
-    elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
+    """English Snowball stemming ("charging", "charge" -> "charg"; "batteries" ->
+    "batteri"), then the question/document synonyms above."""
+    word = _snowball(word)
     return SAME_AS.get(word, word)
 
 

@@ -40,6 +40,7 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n")
 _TRAILING = re.compile(r"[\s.!?:;,\"')\]]*$")
 _UNIT_AFTER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?%?[ -]?([A-Za-z]+)")  # "2 years", "2-year", "30 days": the figure's unit
 _ANAPHOR = re.compile(r"^(?:it|its|they|their|this|these|that|those|he|she)\b", re.IGNORECASE)
+_ASKS_AMOUNT = re.compile(r"\bhow\s+(?:much|many)\b", re.IGNORECASE)  # the answer is a number (or "free")
 FACTUAL_MIN_TERMS = 3  # a sentence with fewer content terms and no figures is chatter ("Happy to help!")
 
 
@@ -318,7 +319,9 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     from 1, each unit with its relevance score), in the brand's voice; None if no unit
     shares a term with the question, or the quoted units cover less than
     ``min_coverage`` of ``question`` (quoting the store's address to "are you
-    opening a store in Europe?" would be an answer to another question)."""
+    opening a store in Europe?" would be an answer to another question), or
+    the question asks "how much/many" and the quoted units hold no figure
+    (quoting "we sell bikes" to "how many bikes did you sell?" answers nothing)."""
     units = [(score, n, unit) for n, e in enumerate(evidence, start=1)
              for unit, score in zip(e.units, e.scores) if score > 0]
     units.sort(key=lambda u: (-u[0], u[1], u[2].order))
@@ -328,6 +331,9 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
     quoted = [EvidencePassage(evidence[n - 1].passage, [unit], [score]) for score, n, unit in picked]
     if question and coverage(quoted, question) < min_coverage:
+        return None
+    if _ASKS_AMOUNT.search(question) and not any(passage_facts(u.plain()) or "free" in terms(u.plain())
+                                                 for _, _, u in picked):
         return None
     quotes, used = [], {}
     for score, n, unit in picked:

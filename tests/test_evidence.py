@@ -77,3 +77,10 @@ def test_asking_for_detail_is_not_a_term_the_documents_must_hold():
     question = "Tell me everything about the warranty, in detail, please. Explain it."
     # the old list counted "everything", "detail" and "explain" as missing key terms: 0.33
     assert coverage(evidence, question) == coverage(evidence, "the warranty") == 1.0
+
+
+def test_words_are_stemmed_so_a_question_meets_the_document_s_form_of_them():
+    doc = P("## Charging times\n\nThe standard charger fills an empty battery in about 4.5 hours.")
+    evidence = select_evidence("charge battery", [doc], 200)
+    # "charge" meets "Charging" (the old plural-only fold missed it: 0.5)
+    assert coverage(evidence, "Can I charge the battery?") == 1.0

@@ -170,3 +170,14 @@ def test_strict_gives_the_no_answer_text_when_the_best_extract_answers_another_q
     v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
                      refused=False, question="What does the Cargo K1 cost?", min_coverage=0.5)
     assert v.outcome == "extract"
+
+
+def test_strict_quotes_no_extract_without_a_figure_to_a_how_much_or_how_many_question():
+    answer = "We have covered 12,000 frames for their original owners."  # invented
+    for question, outcome in [("How many frames are covered for the original owner?", "no_answer"),
+                              ("Are frames covered for the original owner?", "extract"),
+                              ("How much does the Cargo K1 cost?", "extract")]:
+        ev = evidence(question)
+        v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                         refused=False, question=question, min_coverage=0.5)
+        assert v.outcome == outcome, (question, v.text)
