@@ -31,7 +31,7 @@ from ingest.index import open_index
 from tenor import console
 from tenor.evidence import coverage, select_evidence
 from tenor.prompt import retrieval_query
-from tenor.verify import apply_policy, attribute
+from tenor.verify import apply_policy, attribute, checkable
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "larkfield" / "eval" / "questions.jsonl"
 
@@ -70,7 +70,8 @@ def main() -> None:
             coverage(evidence, query, item["question"])
             t2 = time.perf_counter()
             answer = f"{greeting} {item.get('expected', '')} {sign_off}"
-            attribution = attribute(answer, [e.full_text for e in evidence], min_support=profile.verify.min_support,
+            attribution = attribute(answer, [checkable({"text": e.full_text, "section": e.section}) for e in evidence],
+                                    min_support=profile.verify.min_support,
                                     embed=embedder.encode if args.embeddings else None,
                                     voice_phrases=[greeting, sign_off])
             apply_policy(profile.answer_policy, answer, attribution, evidence, no_answer=profile.no_answer,

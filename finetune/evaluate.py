@@ -71,7 +71,7 @@ def generate_texts(model, tokenizer, prompts: list[str], *, max_new_tokens: int 
     try:
         for start in range(0, len(prompts), batch_size):
             texts = prompts[start:start + batch_size]
-            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+            batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             with torch.inference_mode():
                 out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                      pad_token_id=tokenizer.pad_token_id)
@@ -107,7 +107,7 @@ def heldout_check(model, tokenizer, examples: Sequence, profile: Profile, *, lim
     if not chosen:
         return {"answers": 0}
     texts = [render(tokenizer, e.messages, generation_prompt=True) for e in chosen]
-    answers = generate_texts(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=limit)
+    answers = generate_texts(model, tokenizer, texts, max_new_tokens=max_new_tokens, batch_size=min(limit, 10))
     voice = adherence(answers, profile.voice)
     rows = []
     for example, answer, verdict in zip(chosen, answers, voice["answers"]):

@@ -40,7 +40,11 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n")
 _TRAILING = re.compile(r"[\s.!?:;,\"')\]]*$")
 _UNIT_AFTER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?%?[ -]?([A-Za-z]+)")  # "2 years", "2-year", "30 days": the figure's unit
 _ANAPHOR = re.compile(r"^(?:it|its|they|their|this|these|that|those|he|she)\b", re.IGNORECASE)
-_ASKS_AMOUNT = re.compile(r"\bhow\s+(?:much|many)\b", re.IGNORECASE)  # the answer is a number (or "free")
+_ASKS_AMOUNT = re.compile(r"^\W*(?:and\s+|so\s+)?how\s+(?:much|many)\b", re.IGNORECASE)  # its answer is an amount
+# What answers "how much" without a digit ("free", "no charge", "included"); stemmed.
+_AMOUNT_WORDS = frozenset(terms("free charge included complimentary unlimited none zero"))
+_CLAUSE_BREAK = re.compile(r"[,;]\s|\s(?:and|but|while|whereas)\s", re.IGNORECASE)
+_HEADING_LINE = re.compile(r"^\s*#{1,6}\s.*$", re.MULTILINE)
 FACTUAL_MIN_TERMS = 3  # a sentence with fewer content terms and no figures is chatter ("Happy to help!")
 
 
@@ -87,51 +91,57 @@ def vouched(fact: str, figures: set[str]) -> bool:
 
 
 @dataclass
-class _FigureUnit:
+class _Unit:
     figures: set[str]
     terms: set[str]  # its own, its table header's, its heading's (and the sentence before, for "It costs ...")
 
 
 @dataclass
 class PassageFigures:
-    """Where a passage states its numbers: the sentences and table rows that hold one,
-    and how many of all its units each term appears in (a term in every sentence,
-    like the brand's name, says little about which number is meant)."""
+    """A passage's sentences and table rows with the figures they hold, and how many
+    units each term appears in (a term in every sentence, like the brand's name,
+    says little about which number is meant)."""
 
-    units: list[_FigureUnit]
-    count: int
+    units: list[_Unit]
     df: dict[str, int]
 
     @classmethod
     def of(cls, passage: str) -> PassageFigures:
         units, df, previous = [], {}, set()
-        split = split_units(passage)
-        for unit in split:
+        for unit in split_units(passage):
             own = set(terms(unit.text)) | set(terms(unit.header or "")) | set(terms(unit.heading))
             for t in own:
                 df[t] = df.get(t, 0) + 1
-            figures = passage_facts(unit.text)
-            if figures:
-                units.append(_FigureUnit(figures, own | (previous if _ANAPHOR.match(unit.text) else set())))
+            units.append(_Unit(passage_facts(unit.text), own | (previous if _ANAPHOR.match(unit.text) else set())))
             previous = own
-        return cls(units, len(split), df)
+        return cls(units, df)
 
-    def bound(self, fact: str, context: set[str]) -> bool:
-        """Does the passage state this number about what the answer says it is about? Of
-        the answer's context terms the passage knows, weighted by rarity, at least half
-        must stand in a sentence or row that holds the number: "the frame: 2 years" is
-        not bound in "Frames: lifetime. Motors and batteries: 2 years." E-mails and
-        phones name themselves; a number held only outside any sentence (a heading) is
-        not judged."""
+    def bound(self, fact: str, contexts: Sequence[set[str]]) -> bool:
+        """Does the passage state this number about what the answer says it is about
+        (``contexts``: the words of each clause of the answer's sentence that holds it)?
+        Yes when a sentence or row holding the number has at least half of those words
+        the passage knows (weighted by rarity), or no sentence without it has more:
+        "the frame: 2 years" is not bound in "Frames: lifetime. Motors and batteries:
+        2 years." E-mails and phones name themselves; a number held only outside any
+        sentence (a table's header) is not judged."""
         if not fact.startswith("n:"):
             return True
         holders = [u for u in self.units if fact in u.figures]
+        return not holders or any(self._bound_in(fact, context, holders) for context in contexts)
+
+    def _bound_in(self, fact: str, context: set[str], holders: list[_Unit]) -> bool:
         known = {t for t in context if t in self.df}
-        if not holders or not known:
+        if not known:
             return True
-        weight = {t: math.log(1 + (self.count + 1) / (1 + self.df[t])) for t in known}
+        weight = {t: math.log(1 + (len(self.units) + 1) / (1 + self.df[t])) for t in known}
         total = sum(weight.values())
-        return any(sum(weight[t] for t in known & u.terms) >= total / 2 for u in holders)
+
+        def share(unit: _Unit) -> float:
+            return sum(weight[t] for t in known & unit.terms) / total
+
+        held = max(share(u) for u in holders)
+        other = max((share(u) for u in self.units if fact not in u.figures), default=0.0)
+        return held >= 0.5 or other <= held
 
 
 def checkable(citation: dict) -> str:
@@ -141,10 +151,16 @@ def checkable(citation: dict) -> str:
     return f"# {section}\n{text}" if section else text
 
 
-def figure_context(sentence: str) -> set[str]:
-    """The terms a sentence's numbers are about: its content words, less the units the numbers carry."""
-    units = {t for m in _UNIT_AFTER.finditer(sentence) for t in terms(m.group(1))}
-    return {t for t in terms(sentence) if not t.isdigit()} - units
+def figure_contexts(sentence: str) -> dict[str, list[set[str]]]:
+    """Each figure of a sentence -> the words of the clauses holding it (less the units
+    the numbers carry): in "The K1 costs $3,899, the F1 $1,799", $1,799 is about the F1."""
+    out: dict[str, list[set[str]]] = {}
+    for clause in _CLAUSE_BREAK.split(sentence):
+        units = {t for m in _UNIT_AFTER.finditer(clause) for t in terms(m.group(1))}
+        words = {t for t in terms(clause) if not t.isdigit()} - units
+        for fact in facts(clause):
+            out.setdefault(fact, []).append(words)
+    return out
 
 
 @dataclass
@@ -255,7 +271,7 @@ def attribute(answer: str, passages: Sequence[str], *, embed: Callable[[list[str
     else (``bound``), leave it unsupported."""
     text = strip_markers(answer)
     passage_terms = [set(terms(p)) for p in passages]
-    passage_figures = [passage_facts(p) for p in passages]
+    passage_figures = [passage_facts(_HEADING_LINE.sub(" ", p)) for p in passages]  # a heading states no fact
     passage_numbers = [PassageFigures.of(p) for p in passages]
     sentences = []
     for start, end in split_sentences(text):
@@ -280,10 +296,10 @@ def attribute(answer: str, passages: Sequence[str], *, embed: Callable[[list[str
         order = sorted(range(len(passages)), key=lambda j: -scores[j])
         cited: list[int] = []
         remaining = set(s.facts)
-        context = figure_context(_without(s.text, voice_phrases))
+        contexts = figure_contexts(_without(s.text, voice_phrases))
         for j in order:
             found_here = {f for f in remaining if vouched(f, passage_figures[j])
-                          and passage_numbers[j].bound(f, context)}
+                          and passage_numbers[j].bound(f, contexts.get(f, [set()]))}
             if (scores[j] >= min_support and not cited) or (cited and found_here and scores[j] >= min_support / 2):
                 cited.append(j)
                 remaining -= found_here
@@ -320,8 +336,9 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     shares a term with the question, or the quoted units cover less than
     ``min_coverage`` of ``question`` (quoting the store's address to "are you
     opening a store in Europe?" would be an answer to another question), or
-    the question asks "how much/many" and the quoted units hold no figure
-    (quoting "we sell bikes" to "how many bikes did you sell?" answers nothing)."""
+    the question begins "how much/many" and the quoted units hold no figure
+    (nor "free", "included"...: quoting "we sell bikes" to "how many bikes did
+    you sell?" answers nothing)."""
     units = [(score, n, unit) for n, e in enumerate(evidence, start=1)
              for unit, score in zip(e.units, e.scores) if score > 0]
     units.sort(key=lambda u: (-u[0], u[1], u[2].order))
@@ -332,7 +349,7 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     quoted = [EvidencePassage(evidence[n - 1].passage, [unit], [score]) for score, n, unit in picked]
     if question and coverage(quoted, question) < min_coverage:
         return None
-    if _ASKS_AMOUNT.search(question) and not any(passage_facts(u.plain()) or "free" in terms(u.plain())
+    if _ASKS_AMOUNT.search(question) and not any(passage_facts(u.plain()) or _AMOUNT_WORDS & set(terms(u.plain()))
                                                  for _, _, u in picked):
         return None
     quotes, used = [], {}

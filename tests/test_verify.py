@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from tenor.evidence import select_evidence
-from tenor.verify import apply_policy, attribute, facts, split_sentences
+from tenor.verify import apply_policy, attribute, checkable, facts, split_sentences
 
 WARRANTY = ("Frames are covered for the lifetime of the original owner. Motors and batteries are covered "
             "for 2 years from delivery. Claims go to warranty@larkfield.example or +1 (555) 010-2030.")
@@ -86,6 +86,25 @@ def test_a_number_is_bound_through_a_pronoun_and_despite_words_from_other_senten
     returns = "You can return any bike within 30 days. Refunds are issued within 5 business days."
     assert attribute("You can return your bike within 30 days for a refund.", [returns]).factual[0].supported
     assert not attribute("Refunds are issued within 30 days.", [returns]).factual[0].supported
+
+
+def test_a_sentence_that_joins_several_facts_binds_each_number_in_its_own_clause():
+    table = "| Model | Price (USD) |\n|---|---|\n| Cargo K1 | $3,899 |\n| Fold F1 | $1,799 |\n| City C2 | $2,499 |"
+    joined = "The Cargo K1 costs $3,899, the Fold F1 $1,799 and the City C2 $2,499."
+    assert attribute(joined, [table]).factual[0].supported
+    swapped = "The Cargo K1 costs $1,799, the Fold F1 $3,899 and the City C2 $2,499."
+    assert sorted(attribute(swapped, [table]).factual[0].missing) == ["n:1799", "n:3899"]
+    shipping = "Standard shipping is free on orders over $50. Delivery takes 3-5 business days."
+    answer = "Standard shipping is free on orders over $50 and takes 3-5 business days."
+    assert attribute(answer, [shipping]).factual[0].supported
+
+
+def test_a_number_only_in_a_heading_states_nothing():
+    passage = checkable({"text": "Unpack the bike and fit the pedals.", "section": "Step 3"})
+    assert attribute("Fit the pedals within 3 minutes of unpacking the bike.", [passage]).factual[0].missing == ["n:3"]
+    # the heading still says what the numbers below it are about
+    row = checkable({"text": "- **Price:** $3,899\n- **Weight:** 34 kg", "section": "Products > Cargo K1"})
+    assert attribute("The Cargo K1 costs $3,899.", [row]).factual[0].supported
 
 
 def test_an_email_or_phone_not_in_the_passages_is_unsupported():
@@ -181,3 +200,10 @@ def test_strict_quotes_no_extract_without_a_figure_to_a_how_much_or_how_many_que
         v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
                          refused=False, question=question, min_coverage=0.5)
         assert v.outcome == outcome, (question, v.text)
+    returns = [P("Returns are free of charge for every order.", "returns.md")]  # an amount without a digit
+    question = "How much is a return?"
+    ev = select_evidence(question, returns, 200)
+    answer = "A return is $20."  # invented
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "extract" and "free of charge" in v.text

@@ -46,8 +46,9 @@ def test_adapter_folder_is_what_vllm_and_peft_load(settings, small_data, tiny_ba
     assert metrics["eval_loss"] < metrics["base_eval_loss"]  # it learned something
     assert manifest["created_at"] and manifest["fingerprint"].startswith("sha256:")
     heldout = metrics["heldout"]  # the two held-out conversations, answered by the trained model
-    assert heldout["answers"] == 2 and len(heldout["rows"]) == 2 and 0 <= heldout["voice"] <= 1
-    assert {row["line"] for row in heldout["rows"]} <= set(range(1, 17))
+    assert heldout["answers"] == 2 and len(heldout["rows"]) == 2 and "error" not in heldout
+    assert heldout["groundedness"] is None  # plain training: no passages to be grounded in
+    assert all(isinstance(row["answer"], str) and isinstance(row["voice"], bool) for row in heldout["rows"])
 
     base = AutoModelForCausalLM.from_pretrained(tiny_base)
     model = PeftModel.from_pretrained(base, str(out))
