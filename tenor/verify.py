@@ -345,12 +345,15 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     if not units:
         return None
     best = units[0][0]
+    if _ASKS_AMOUNT.search(question):  # among the close matches, those that state an amount first
+        close = [u for u in units if u[0] >= 0.5 * best]
+        units = [u for u in close if states_amount(u[2].plain(), question)] or units
+        best = units[0][0]
     picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
     quoted = [EvidencePassage(evidence[n - 1].passage, [unit], [score]) for score, n, unit in picked]
     if question and coverage(quoted, question) < min_coverage:
         return None
-    if _ASKS_AMOUNT.search(question) and not any(passage_facts(u.plain()) or _AMOUNT_WORDS & set(terms(u.plain()))
-                                                 for _, _, u in picked):
+    if not any(states_amount(u.plain(), question) for _, _, u in picked):
         return None
     quotes, used = [], {}
     for score, n, unit in picked:
@@ -366,6 +369,16 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     return text, dict(sorted(used.items()))
 
 
+def states_amount(text: str, question: str) -> bool:
+    """Whether ``text`` can answer ``question``'s "how much/many": it holds a figure or
+    an amount word. Any other question: True. (A true sentence about the Cargo K1's
+    battery answers "how much is its replacement battery?" no more than silence.)"""
+    if not _ASKS_AMOUNT.search(question):
+        return True
+    words = set(_WORDS.findall(text.lower()))
+    return bool(facts(text) or (words & _NUMBER_WORDS.keys()) - {"one"} or _AMOUNT_WORDS & set(terms(text)))
+
+
 def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: Sequence, *,
                  no_answer: str, refused: bool, question: str = "", min_coverage: float = 0.0,
                  greeting: str = "", sign_off: str = "") -> Verdict:
@@ -373,8 +386,8 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
 
     ``off``: the answer as written. ``annotate``: server markers, and
     ``[unverified]`` after unsupported factual sentences. ``strict``: the
-    marked answer if it states at least one fact and every factual sentence is
-    supported; else a quoted extract of the best evidence; else (no evidence
+    marked answer if it states at least one fact, every factual sentence is
+    supported and it states an amount when asked "how much/many"; else a quoted extract of the best evidence; else (no evidence
     covers ``min_coverage`` of ``question``, or the model itself said the
     documents do not cover it) the profile's no-answer text."""
     used = attribution.used()
@@ -385,7 +398,7 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
         return Verdict(attribution.marked(mark_unsupported=True), outcome, attribution, used)
     if refused:
         return Verdict(no_answer, "refused", attribution)
-    if attribution.factual and not attribution.unsupported:
+    if attribution.factual and not attribution.unsupported and states_amount(answer, question):
         return Verdict(attribution.marked(), "shipped", attribution, used)
     extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
                              greeting=greeting, sign_off=sign_off)

@@ -207,3 +207,15 @@ def test_strict_quotes_no_extract_without_a_figure_to_a_how_much_or_how_many_que
     v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
                      refused=False, question=question, min_coverage=0.5)
     assert v.outcome == "extract" and "free of charge" in v.text
+
+
+def test_strict_does_not_ship_a_true_sentence_without_an_amount_to_a_how_much_question():
+    question = "How much is the Cargo K1?"
+    ev = evidence(question)
+    answer = "The Cargo K1 is one of our models."  # true, supported, and no answer to the question
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "extract" and "$3,899" in v.text
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question="Is the Cargo K1 one of your models?", min_coverage=0.5)
+    assert v.outcome == "shipped"
