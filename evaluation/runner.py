@@ -98,7 +98,7 @@ def conversation(item: dict) -> list[dict]:
 class TenorClient:
     """The server's API as the eval uses it: chat (streamed), retrieve, upload."""
 
-    def __init__(self, url: str, key: str | None = None, timeout: float = 300):
+    def __init__(self, url: str, key: str | None = None, timeout: float = 600):
         from openai import OpenAI
 
         self.url = url.rstrip("/")
