@@ -14,7 +14,7 @@ import yaml
 
 from evaluation.metrics import unsupported_figures
 from tenor.answers import says_not_covered
-from tenor.verify import attribute, strip_markers
+from tenor.verify import attribute, checkable, strip_markers
 
 pytestmark = [pytest.mark.vllm, pytest.mark.integration]
 
@@ -51,7 +51,7 @@ def test_strict_ships_no_figure_its_citations_lack_and_keeps_supported_answers(t
             assert text == profile["no_answer"]
         elif extra["answer_outcome"] == "shipped":
             # the model's own text, every factual sentence supported, with the server's markers
-            shipped = attribute(strip_markers(text), [c["text"] for c in extra["citations"]],
+            shipped = attribute(strip_markers(text), [checkable(c) for c in extra["citations"]],
                                 voice_phrases=profile["voice"]["required"])
             assert not shipped.unsupported, (question, text)
             assert all(f"[{c['index']}]" in text for c in extra["citations"])
