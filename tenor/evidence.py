@@ -80,8 +80,8 @@ _STOP_STEMS = frozenset(stem(w) for w in STOPWORDS)
 def terms(text: str) -> list[str]:
     """Content terms of a text: lower-cased, stemmed, function words dropped (in any
     form: "detailed" as "detail")."""
-    words = (_CONTRACTION.sub("", w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
-    return [s for s in (stem(w) for w in words if w not in STOPWORDS) if s not in _STOP_STEMS]
+    stems = (stem(_CONTRACTION.sub("", w)) for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
+    return [s for s in stems if s not in _STOP_STEMS]  # a stopword's stem is one of them
 
 
 @dataclass

@@ -38,7 +38,7 @@ _NUMBER_WORDS.update({w: str(10 * n) for n, w in enumerate(
 _WORDS = re.compile(r"[a-z]+")
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n")
 _TRAILING = re.compile(r"[\s.!?:;,\"')\]]*$")
-_UNIT_AFTER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?%?[ -]?([A-Za-z]+)")  # "2 years", "2-year", "30 days": the figure's unit
+_UNIT_AFTER = re.compile(_NUMBER.pattern + r"%?[ -]?([A-Za-z]+)")  # "2 years", "2-year", "30 days": the figure's unit
 _ANAPHOR = re.compile(r"^(?:it|its|they|their|this|these|that|those|he|she)\b", re.IGNORECASE)
 _ASKS_AMOUNT = re.compile(r"^\W*(?:and\s+|so\s+)?how\s+(?:much|many)\b", re.IGNORECASE)  # its answer is an amount
 # What answers "how much" without a digit ("free", "no charge", "included"); stemmed.
@@ -387,7 +387,8 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     ``off``: the answer as written. ``annotate``: server markers, and
     ``[unverified]`` after unsupported factual sentences. ``strict``: the
     marked answer if it states at least one fact, every factual sentence is
-    supported and it states an amount when asked "how much/many"; else a quoted extract of the best evidence; else (no evidence
+    supported and it states an amount when asked "how much/many"; else a
+    quoted extract of the best evidence; else (no evidence
     covers ``min_coverage`` of ``question``, or the model itself said the
     documents do not cover it) the profile's no-answer text."""
     used = attribution.used()
