@@ -31,6 +31,7 @@ from assistant.request_log import RequestLog
 from assistant.retrieve_service import RetrieveService
 from assistant.sources_service import SourcesService
 from assistant.vllm_process import VllmProcess
+from tenor.adapter_versions import NoSuchVersion
 from tenor.config import Settings
 
 log = logging.getLogger("tenor.server")
@@ -95,6 +96,7 @@ def _install_error_mapping(app: FastAPI) -> None:
         (PathNotAllowed, lambda e: errors.ApiError(403, str(e), param=e.param, code="path_not_allowed")),
         (DocumentError, lambda e: errors.bad_request(str(e), param=e.param)),
         (AdaptersUnavailable, lambda e: errors.bad_request(str(e))),
+        (NoSuchVersion, lambda e: errors.ApiError(404, str(e), code="adapter_version_not_found")),
         (IndexUnavailable, lambda e: errors.unavailable(errors.INDEX_UNAVAILABLE, detail=str(e))),
         (IndexStoreError, lambda e: errors.bad_request(str(e))),
     ]
@@ -168,10 +170,11 @@ def create_app(
         app.state.grounding = grounding
         if any(p.log_conversations for p in settings.profiles.values()):
             app.state.conversations = await to_thread.run_sync(ConversationLog.from_settings, settings)
-        app.state.chat = ChatService(settings, grounding, client, metrics, conversations=app.state.conversations)
+        app.state.adapters = AdaptersService(settings, client, managed)
+        app.state.chat = ChatService(settings, grounding, client, metrics, conversations=app.state.conversations,
+                                     version_of=app.state.adapters.version_of)
         app.state.documents = DocumentsService(settings, index_for)
         app.state.retrieval = RetrieveService(grounding, metrics)
-        app.state.adapters = AdaptersService(settings, client, managed)
         app.state.sources = SourcesService(settings)
         app.state.sources.start()
         metrics_server = None

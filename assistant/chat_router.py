@@ -12,9 +12,9 @@ from assistant import widget_policy
 from assistant.auth import Principal
 from assistant.deps import Caller, Chat, profile_for
 from assistant.engine import EngineError
-from assistant.errors import INTERNAL_ERROR, ApiError, bad_request
+from assistant.errors import INTERNAL_ERROR, ApiError, bad_request, forbidden
 from assistant.protocol import ChatCompletion, ChatCompletionRequest
-from tenor.config import ServerSettings
+from tenor.config import Profile, ServerSettings
 
 router = APIRouter()
 log = logging.getLogger("tenor.server")
@@ -52,10 +52,23 @@ def check_size(body: ChatCompletionRequest, who: Principal, limits: ServerSettin
                               f"is {limit:,} (setting server.{setting}).", param="messages", code=code)
 
 
+def with_adapter(profile: Profile, adapter: str, who: Principal) -> Profile:
+    """The profile answering with another loaded adapter: how `tenor adapters promote` scores a
+    candidate version beside the serving one, on the same server. Admin keys only."""
+    if who.scope != "admin":
+        raise forbidden("Only an admin key may choose the adapter ('adapter'); leave it out.")
+    if not profile.adapter:
+        raise bad_request(f"The model '{profile.name}' answers with its base model, without an adapter; "
+                          "'adapter' applies to profiles with one.", param="adapter")
+    return profile.model_copy(update={"adapter": adapter})
+
+
 @router.post("/v1/chat/completions", response_model=ChatCompletion, response_model_exclude_none=False)
 async def chat_completions(body: ChatCompletionRequest, request: Request, who: Caller, chat: Chat):
     profile = profile_for(request, who, body.model)
     check_size(body, who, request.app.state.settings.server)
+    if body.adapter is not None:
+        profile = with_adapter(profile, body.adapter, who)
     if who.scope == "widget":
         body = widget_policy.restrict(body, who, profile, request.app.state.settings.server)
     keys = request.app.state.keys

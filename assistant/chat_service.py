@@ -65,12 +65,13 @@ def sampling(profile: Profile, request: ChatCompletionRequest, default_max_token
 
 class ChatService:
     def __init__(self, settings: Settings, grounding: GroundingService, engine: Engine, metrics: Metrics,
-                 conversations=None):
+                 conversations=None, version_of=lambda adapter: adapter):
         self.settings = settings
         self.grounding = grounding
         self.engine = engine
         self.metrics = metrics
         self.conversations = conversations  # the conversation log, when a profile logs
+        self.version_of = version_of  # adapter setting -> the version answering now ("larkfield@3")
 
     async def record(self, profile: Profile, request: ChatCompletionRequest, response_id: str, answer: str,
                      citations: list[dict], outcome: str, started: float) -> None:
@@ -81,7 +82,7 @@ class ChatService:
         question = next((m.text() for m in reversed(request.messages) if m.role == "user"), "")
         try:
             await to_thread.run_sync(lambda: self.conversations.record(
-                response_id=response_id, profile=profile.name, adapter=profile.adapter, question=question,
+                response_id=response_id, profile=profile.name, adapter=self.version_of(profile.adapter), question=question,
                 answer=answer, citations=citations, outcome=outcome,
                 latency_ms=round((time.perf_counter() - started) * 1000, 1)))
         except Exception:

@@ -1,7 +1,8 @@
-"""`tenor serve`, `tenor chat`, `tenor adapters load`, `tenor feedback export`, `tenor gaps`."""
+"""`tenor serve`, `tenor chat`, `tenor adapters load|promote|rollback`, `tenor feedback export`, `tenor gaps`."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -154,6 +155,132 @@ def adapters_load(
     body = response.json()
     users = ", ".join(body.get("profiles") or []) or "no profile yet"
     console.err.print(f"loaded adapter [bold]{name}[/] from {folder} (used by: {users})", highlight=False)
+
+
+UrlsOpt = typer.Option(None, "--url", envvar="TENOR_URL",
+                       help="the Tenor server(s) to evaluate on and swap, repeatable (default: "
+                            "http://SERVER_HOST:SERVER_PORT if it answers, else one started for the eval)")
+
+
+def adapters_promote(
+    adapter: str = typer.Argument(..., help="the candidate version, NAME@N (see `tenor adapters list`)"),
+    profile: Optional[str] = typer.Option(None, "--profile", "-p", help="profile whose adapter it is (default: the default profile)"),
+    urls: Optional[list[str]] = UrlsOpt,
+    key: Optional[str] = KeyOpt,
+    questions: Path = typer.Option(None, "--questions", help="question set (JSONL; default: the sample company's)"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),
+    tolerance: float = typer.Option(0.05, "--tolerance", min=0, max=1,
+                                    help="how much worse than the serving version a gated figure may be"),
+    max_tokens: int = typer.Option(120, "--max-tokens", min=1),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=64),
+    as_json: bool = typer.Option(False, "--json", help="print the verdict as one JSON document on stdout"),
+) -> None:
+    """Promote a candidate adapter version through the eval gate: it answers the question set beside
+    the serving version on the same server, and serves (hot swap, no restart) only when correctness,
+    refusal, false refusal and voice are not worse beyond --tolerance."""
+    import httpx
+
+    from evaluation.cli import SAMPLE
+    from evaluation.promote import candidate_versions, judge
+    from evaluation.runner import EvalError, load_question_set
+
+    settings = console.settings()
+    try:
+        chosen = settings.profile(profile)
+        candidate_versions(settings, adapter, chosen)  # clear errors before any server starts
+        items = load_question_set(questions or SAMPLE / "questions.jsonl")[:limit]
+    except (EvalError, ValueError, OSError) as exc:
+        console.fail(str(exc))
+    try:
+        with _servers(urls, key) as clients:
+            with console.progress("answering", total=2 * len(items), enabled=not as_json) as advance:
+                verdict = judge(clients[0], settings, chosen, adapter, items, tolerance=tolerance,
+                                max_tokens=max_tokens, concurrency=concurrency, progress=advance)
+            if verdict.passed:
+                changes = [c.post("/v1/admin/adapters/promote", {"adapter": adapter, "gate": verdict.gate()})
+                           for c in clients]
+    except (EvalError, ValueError, httpx.HTTPError) as exc:
+        console.fail(str(exc))
+    _print_verdict(verdict)
+    if as_json:
+        console.print_json({"passed": verdict.passed, "gate": verdict.gate(), "summary": verdict.summary})
+    if not verdict.passed:
+        console.err.print(f"[bold red]not promoted:[/] {verdict.candidate} is worse than {verdict.serving}, "
+                          "which keeps serving", highlight=False)
+        raise typer.Exit(1)
+    console.err.print(f"promoted [bold]{adapter}[/]: it now serves profile(s) "
+                      f"{', '.join(changes[0]['profiles'])} on {len(changes)} server(s), in place of "
+                      f"{changes[0]['previous']} (`tenor adapters rollback` returns to it)", highlight=False)
+
+
+def adapters_rollback(
+    profile: Optional[str] = typer.Argument(None, help="profile to roll back (default: the default profile)"),
+    urls: Optional[list[str]] = UrlsOpt,
+    key: Optional[str] = KeyOpt,
+) -> None:
+    """Serve the adapter version promoted before the serving one again (hot swap, no restart)."""
+    import httpx
+
+    from evaluation.runner import EvalError
+    from tenor.adapter_versions import AdapterVersions, split_ref
+
+    settings = console.settings()
+    try:
+        chosen = settings.profile(profile)
+        if not chosen.adapter:
+            raise ValueError(f"profile {chosen.name!r} has no adapter")
+        name, version = split_ref(chosen.adapter)
+        if version is not None:
+            raise ValueError(f"profile {chosen.name!r} pins {chosen.adapter}; edit its adapter setting instead")
+        versions = AdapterVersions(settings.adapters_dir, name)
+        back = versions.ref(versions.rollback_target())
+        with _servers(urls, key, start=False) as clients:
+            if not clients:  # no server runs: the history alone decides what the next start serves
+                left, to = versions.rollback()
+                console.err.print(f"no server answered; {versions.ref(to)} serves from the next start, "
+                                  f"in place of {versions.ref(left)}", highlight=False)
+                return
+            change = clients[0].post("/v1/admin/adapters/rollback", {"name": name})
+            for other in clients[1:]:  # the history is shared: the other replicas only swap
+                other.post("/v1/admin/adapters/promote", {"adapter": change["serving"]})
+    except (EvalError, ValueError, httpx.HTTPError) as exc:
+        console.fail(str(exc))
+    console.err.print(f"rolled back profile(s) {', '.join(change['profiles'])}: {back} serves again, "
+                      f"in place of {change['previous']}", highlight=False)
+
+
+@contextmanager
+def _servers(urls: list[str] | None, key: str | None, start: bool = True):
+    """Clients for the given servers; without any, the configured one if it answers, else (with
+    ``start``) one started here for the duration (or none)."""
+    import httpx
+
+    from evaluation.runner import TenorClient
+    from evaluation.server import started_server
+
+    if urls:
+        yield [TenorClient(*_url_and_key(url, key)) for url in urls]
+        return
+    url, key = _url_and_key(None, key)
+    try:
+        httpx.get(f"{url}/health", timeout=3)
+    except httpx.HTTPError:
+        if not start:
+            yield []
+            return
+        console.err.print(f"no server at {url}; starting one (with its vLLM) for the eval", highlight=False)
+        with started_server(console.settings().logs_dir / "promote-server.log") as started:
+            yield [TenorClient(started)]
+        return
+    yield [TenorClient(url, key)]
+
+
+def _print_verdict(verdict) -> None:
+    from evaluation import report
+
+    console.err.print(report.table(verdict.summary))
+    for failure in verdict.failures:
+        console.err.print(f"[bold red]gate:[/] {failure}", highlight=False)
 
 
 def feedback_export(

@@ -8,9 +8,11 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
 3. selects the evidence (``tenor.evidence``): the passages' sentences and
    table rows that share key terms with the question, within
    ``retrieval.evidence_tokens``;
-4. decides answerability from two signals: a passage above ``min_score``, and
+4. decides answerability from three signals: a passage above ``min_score``,
    the evidence containing at least ``min_coverage`` of the question's key
-   terms. Otherwise the answer is the profile's ``no_answer`` text (in the
+   terms, and no name in the question (a word capitalized mid-sentence) that
+   the collection never mentions (``retrieval.refuse_unknown_names``).
+   Otherwise the answer is the profile's ``no_answer`` text (in the
    brand voice) and the model is not asked to guess (the third signal, the
    verifier's verdict on the answer, is applied in ``chat_service``);
 5. builds the prompt with ``tenor.prompt.build_prompt`` (the same builder
@@ -30,7 +32,7 @@ from typing import Callable
 from assistant.protocol import Citation
 from assistant.tokens import cached_meter
 from tenor.config import Profile, Settings
-from tenor.evidence import coverage, select_evidence
+from tenor.evidence import coverage, names, select_evidence
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
@@ -60,6 +62,7 @@ class Grounded:
     trimmed_turns: int = 0
     evidence: list = field(default_factory=list)  # what the prompt carries, numbered from 1 like citations
     coverage: float | None = None  # share of the question's key terms the evidence contains
+    unknown_names: list[str] = field(default_factory=list)  # names in the question no document mentions
 
 
 def citation(index: int, passage) -> dict:
@@ -136,10 +139,12 @@ class GroundingService:
         evidence = select_evidence(query, passages, profile.retrieval.evidence_tokens, self.meter_for(profile).count)
         last = next((m["content"] for m in reversed(conversation) if m.get("role") == "user"), "")
         covered = coverage(evidence, query, last)
+        unknown = (self.index_for(profile.collection).unmentioned(names(last))
+                   if profile.retrieval.refuse_unknown_names else [])
         evidence_s = time.perf_counter() - started
-        if not evidence or covered < profile.retrieval.min_coverage:
+        if not evidence or covered < profile.retrieval.min_coverage or unknown:
             return Grounded(messages=[], no_answer=profile.no_answer, query=query, retrieval_s=seconds,
-                            evidence_s=evidence_s, coverage=covered)
+                            evidence_s=evidence_s, coverage=covered, unknown_names=unknown)
         prompt = build_prompt(
             profile.system_prompt, conversation, evidence, grounded=True,
             max_prompt_tokens=budget, max_context_tokens=profile.retrieval.max_context_tokens,

@@ -113,6 +113,8 @@ class ChatCompletionRequest(_Request):
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     # Tenor extensions.
     retrieval: bool = Field(True, description="ground the answer in retrieved passages")
+    adapter: str | None = Field(None, description="admin keys only: answer with this loaded LoRA adapter "
+                                "(e.g. a candidate version, NAME@N) instead of the profile's")
     filters: dict[str, Any] | None = Field(None, description="document metadata filter, e.g. {\"document_id\": \"warranty.pdf\"}")
     # Not supported: only a value that asks for nothing is accepted (see UNSUPPORTED).
     tools: Any = Field(None, description="not supported: null or [] only")
@@ -358,11 +360,30 @@ class AdapterLoaded(_Out):
     profiles: list[str]
 
 
+class AdapterPromoteRequest(_Request):
+    adapter: str = Field(min_length=1, description="the version to serve, NAME@N")
+    gate: dict[str, Any] | None = Field(None, description="the eval figures that admitted it, kept in the history")
+
+
+class AdapterRollbackRequest(_Request):
+    name: str = Field(min_length=1, description="the adapter name whose previous version serves again")
+
+
+class AdapterVersionChange(_Out):
+    object: Literal["adapter.version"] = "adapter.version"
+    action: Literal["promote", "rollback"]
+    name: str
+    serving: str  # NAME@N now answering
+    previous: str | None = None
+    profiles: list[str]
+
+
 class ProfileAdapter(_Out):
-    """One profile's adapter and whether vLLM serves it now."""
+    """One profile's adapter, the version it holds, and whether vLLM serves it now."""
 
     profile: str
     adapter: str | None = None
+    version: str | None = None
     model: str
     served: bool
 

@@ -1,10 +1,12 @@
 """Calibrate abstention: when do the documents not cover a question?
 
 The server refuses without asking the model when no passage scores at least
-``retrieval.min_score`` or when the evidence holds less than
-``retrieval.min_coverage`` of the question's key terms (``tenor.evidence``);
-after generation, the verifier's verdict is the third signal (``strict``
-policy). This module measures the first two on a question set and prints the
+``retrieval.min_score``, when the evidence holds less than
+``retrieval.min_coverage`` of the question's key terms (``tenor.evidence``),
+or when the question names something no document mentions
+(``retrieval.refuse_unknown_names``; measured here from the local index, not
+by ``tenor eval``, which may talk to a remote server); after generation, the verifier's verdict is the third signal (``strict``
+policy). This module measures these on a question set and prints the
 trade-off: the share of unanswerable questions refused against the share of
 answerable ones refused by mistake, for a grid of thresholds.
 
@@ -21,12 +23,12 @@ Only the two thresholds are tuned; nothing about the questions themselves.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Sequence
 
-from tenor.evidence import coverage, select_evidence
+from tenor.evidence import coverage, names, select_evidence
 from tenor.prompt import approx_tokens
 
 SCORE_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -41,6 +43,7 @@ class Signals:
     top_score: float  # the best passage's retrieval score
     coverage: float  # of the question's key terms, by the evidence above min_score (at the profile's min_score)
     coverages: dict[float, float]  # min_score -> coverage of the evidence from passages above it
+    unknown_names: list[str] = field(default_factory=list)  # names in the question no document mentions
 
 
 def as_passage(passage) -> object:
@@ -49,8 +52,10 @@ def as_passage(passage) -> object:
 
 
 def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profile, *,
-            count_tokens: Callable[[str], int] = approx_tokens) -> list[Signals]:
-    """The signals for every item, as the server computes them (``assistant.grounding``)."""
+            count_tokens: Callable[[str], int] = approx_tokens,
+            unmentioned: Callable[[list[str]], list[str]] | None = None) -> list[Signals]:
+    """The signals for every item, as the server computes them (``assistant.grounding``);
+    ``unmentioned`` (the index's) adds the names no document mentions."""
     from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
 
@@ -64,14 +69,16 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
             kept = [p for p in passages if p.score >= min_score]
             evidence = select_evidence(query, kept, profile.retrieval.evidence_tokens, count_tokens)
             coverages[min_score] = coverage(evidence, query, item["question"])
+        unknown = unmentioned(names(item["question"])) if unmentioned and profile.retrieval.refuse_unknown_names \
+            else []
         out.append(Signals(item["id"], bool(item.get("unanswerable")),
                            max((p.score for p in passages), default=0.0),
-                           coverages[profile.retrieval.min_score], coverages))
+                           coverages[profile.retrieval.min_score], coverages, unknown))
     return out
 
 
 def refuses(s: Signals, min_score: float, min_coverage: float) -> bool:
-    return s.top_score < min_score or s.coverages[min_score] < min_coverage
+    return s.top_score < min_score or s.coverages[min_score] < min_coverage or bool(s.unknown_names)
 
 
 def rates(signals: list[Signals], min_score: float, min_coverage: float) -> tuple[float | None, float | None]:
@@ -134,11 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
 
-    signals = measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile)
+    signals = measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile,
+                      unmentioned=index.unmentioned)
     tune, held_out = signals[0::2], signals[1::2]
     print(f"{len(items)} questions ({sum(s.unanswerable for s in signals)} unanswerable) from {args.questions}; "
           f"profile {profile.name}: min_score {profile.retrieval.min_score}, "
           f"min_coverage {profile.retrieval.min_coverage}")
+    named = [s for s in signals if s.unknown_names]
+    print(f"names no document mentions: {sum(s.unanswerable for s in named)} unanswerable and "
+          f"{sum(not s.unanswerable for s in named)} answerable questions refused by them "
+          f"({', '.join(f'{s.id}: {s.unknown_names}' for s in named) or 'none'})")
     print("\nTrade-off on the tuning half (even lines), at the profile's min_score:")
     print(f"{'min_coverage':>12} {'refused (unanswerable)':>24} {'false refusals':>15}")
     for row in tradeoff(tune, profile.retrieval.min_score):

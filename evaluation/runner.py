@@ -33,6 +33,7 @@ class Configuration:
     name: str
     profile: str
     retrieval: bool
+    adapter: str | None = None  # another loaded adapter for the profile (admin override), e.g. a candidate
 
 
 def configurations(profile: str, base_profile: str, base_only: bool = False) -> list[Configuration]:
@@ -107,12 +108,12 @@ class TenorClient:
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def chat(self, profile: str, messages: list[dict], retrieval: bool, max_tokens: int,
-             seed: int) -> tuple[str, list[dict], float, float | None]:
+             seed: int, adapter: str | None = None) -> tuple[str, list[dict], float, float | None]:
         started = time.perf_counter()
         ttft, parts, citations = None, [], []
         stream = self.openai.chat.completions.create(
             model=profile, messages=messages, stream=True, temperature=0, max_tokens=max_tokens,
-            seed=seed, extra_body={"retrieval": retrieval},
+            seed=seed, extra_body={"retrieval": retrieval, **({"adapter": adapter} if adapter else {})},
         )
         for chunk in stream:
             extra = chunk.model_dump()
@@ -129,6 +130,12 @@ class TenorClient:
         reply = self.http.post("/v1/retrieve", json=body)
         _check(reply)
         return reply.json()["data"]
+
+    def post(self, path: str, body: dict) -> dict:
+        """An admin call (load, promote, rollback an adapter): the JSON reply, or an EvalError."""
+        reply = self.http.post(path, json=body)
+        _check(reply)
+        return reply.json()
 
     def upload(self, profile: str, name: str, content: bytes) -> dict:
         reply = self.http.post("/v1/documents", params={"model": profile}, files={"file": (name, content)})
@@ -155,7 +162,8 @@ def answer_all(client: TenorClient, items: list[dict], configs: list[Configurati
         record = Record(item["id"], config.name, item["question"])
         try:
             record.answer, record.citations, record.latency_s, record.ttft_s = client.chat(
-                config.profile, conversation(item), config.retrieval, max_tokens, seed)
+                config.profile, conversation(item), config.retrieval, max_tokens, seed,
+                **({"adapter": config.adapter} if config.adapter else {}))
         except Exception as exc:  # one failed request is a data point, not the end of the eval
             record.error = f"{type(exc).__name__}: {exc}"
         progress()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tenor.adapter_versions import AdapterVersions, split_ref
 from tenor.config import Settings
 
 MANIFEST = "tenor.json"
@@ -13,11 +14,26 @@ ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def adapter_path(settings: Settings, name_or_path: str | Path) -> Path:
-    """A bare name means ``$TENOR_HOME/adapters/NAME``; anything with a slash is a path."""
+    """A bare name means its serving version under ``$TENOR_HOME/adapters`` (``NAME@N``: that
+    version); anything with a slash is a path."""
     text = str(name_or_path)
-    if "/" in text or "\\" in text or text.startswith((".", "~")):
+    return Path(text).expanduser() if _is_path(text) else settings.resolve_adapter(text)
+
+
+def training_target(settings: Settings, name_or_path: str | Path) -> Path | AdapterVersions:
+    """Where `tenor finetune --out` writes: a path as given, or a bare name's next version."""
+    text = str(name_or_path)
+    if _is_path(text):
         return Path(text).expanduser()
-    return settings.adapters_dir / text
+    name, version = split_ref(text)
+    if version is not None:
+        raise ValueError(f"--out {text}: name the adapter without a version ({name}); "
+                         "each training writes the next version, and versions are never overwritten")
+    return AdapterVersions(settings.adapters_dir, name)
+
+
+def _is_path(text: str) -> bool:
+    return "/" in text or "\\" in text or text.startswith((".", "~"))
 
 
 def read_manifest(folder: Path) -> dict | None:
@@ -31,6 +47,14 @@ def is_adapter(folder: Path) -> bool:
     return all((Path(folder) / name).is_file() for name in ADAPTER_FILES)
 
 
+def _serving(settings: Settings, folder: Path) -> bool:
+    """Whether ``folder`` is the version its name serves (by the history, see ``tenor.adapter_versions``)."""
+    try:
+        return settings.resolve_adapter(split_ref(folder.name)[0]) == folder
+    except ValueError:
+        return False
+
+
 def list_adapters(settings: Settings) -> list[dict]:
     """Adapters under ``settings.adapters_dir``, with their manifests' main facts."""
     rows = []
@@ -42,6 +66,7 @@ def list_adapters(settings: Settings) -> list[dict]:
         metrics = manifest.get("metrics", {})
         rows.append({
             "name": path.name,
+            "serving": _serving(settings, path),
             "path": str(path),
             "base_model": manifest.get("base_model_name") or manifest.get("base_model"),
             "grounded": manifest.get("grounded"),

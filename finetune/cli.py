@@ -30,7 +30,8 @@ def _user_errors() -> tuple:
 
 def finetune(
     data: Path = typer.Argument(..., help="chat examples, OpenAI JSONL ({\"messages\": [...]} a line)"),
-    out: str = typer.Option(..., "--out", "-o", help="adapter NAME (under $TENOR_HOME/adapters) or PATH"),
+    out: str = typer.Option(..., "--out", "-o",
+                            help="adapter NAME (writes its next version, $TENOR_HOME/adapters/NAME@N) or PATH"),
     base: Optional[str] = typer.Option(None, "--base", help="base model (default: the profile's)"),
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="profile whose system prompt to train with"),
     grounded: Optional[bool] = typer.Option(
@@ -57,7 +58,7 @@ def finetune(
     as_json: bool = JsonOpt,
 ) -> None:
     """Train a LoRA adapter in the brand's voice (validate -> format -> train -> export)."""
-    from finetune.adapters import adapter_path
+    from finetune.adapters import training_target
     from finetune.train import TrainConfig, train_adapter
 
     settings = console.settings()
@@ -67,7 +68,7 @@ def finetune(
         config = TrainConfig(epochs=epochs, lr=lr, lora_r=rank, lora_alpha=alpha, lora_dropout=dropout,
                              batch_size=batch_size, grad_accum=grad_accum, max_seq_len=max_seq_len,
                              eval_fraction=eval_fraction, seed=seed, grounded_k=passages)
-        result = train_adapter(settings, data, adapter_path(settings, out), config, profile=chosen,
+        result = train_adapter(settings, data, training_target(settings, out), config, profile=chosen,
                                base=base, grounded=grounded, collection=collection, resume=resume,
                                force=force, skip_invalid=skip_invalid, show_progress=not as_json,
                                check_answers=check_answers)
@@ -165,9 +166,9 @@ def adapters_list(as_json: bool = JsonOpt) -> None:
         return
     from rich.table import Table
 
-    table = Table("name", "base model", "grounded", "examples", "eval loss (base -> adapter)", "created", "MB")
+    table = Table("name", "serving", "base model", "grounded", "examples", "eval loss (base -> adapter)", "created", "MB")
     for r in rows:
-        table.add_row(r["name"], str(r["base_model"]), "yes" if r["grounded"] else "no", str(r["examples"]),
+        table.add_row(r["name"], "yes" if r["serving"] else "", str(r["base_model"]), "yes" if r["grounded"] else "no", str(r["examples"]),
                       f"{_num(r['base_eval_loss'])} -> {_num(r['eval_loss'])}", str(r["created_at"]),
                       str(r["size_mb"]))
     console.out.print(table)

@@ -16,9 +16,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from finetune.adapters import read_manifest
+from finetune.adapters import read_manifest, training_target
 from finetune.data import file_hash
 from finetune.train import TrainConfig, TrainResult, train_adapter
+from tenor.adapter_versions import AdapterVersions
 from tenor.config import Settings
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "examples" / "larkfield" / "voice" / "train.jsonl"
@@ -46,9 +47,14 @@ def ensure_sample_adapter(
     _refuse_other_adapter(out, Path(data))
     _require_documents(settings, profile.collection)
     extra = {"say": report} if report else {}
-    return train_adapter(settings, data, out, config,
-                         profile=profile, grounded=True, collection=profile.collection,
-                         force=force, show_progress=show_progress, **extra)
+    target = training_target(settings, profile.adapter)
+    result = train_adapter(settings, data, target, config,
+                           profile=profile, grounded=True, collection=profile.collection,
+                           force=force, show_progress=show_progress, **extra)
+    if isinstance(target, AdapterVersions) and not result.reused:
+        # the sample's own adapter, retrained on the sample data: it serves without the eval gate
+        target.promote(result.manifest["version"], action="quickstart")
+    return result
 
 
 def _refuse_other_adapter(out: Path, data: Path) -> None:

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from finetune.adapters import ADAPTER_FILES, MANIFEST, is_adapter, read_manifest
 from finetune.data import DataReport, Problem, file_hash, load_examples
 from finetune.format import IGNORE, Features, features_hash, format_examples, plain_examples
+from tenor.adapter_versions import AdapterVersions
 from tenor.config import EMBEDDED_BASE_MODEL, Profile, Settings
 
 DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -310,7 +311,7 @@ def fingerprint(base: str, examples_hash: str, config: TrainConfig) -> str:
 def train_adapter(
     settings: Settings,
     data: Path | str,
-    out: Path | str,
+    out: Path | str | AdapterVersions,
     config: TrainConfig | None = None,
     *,
     profile: Profile | None = None,
@@ -328,6 +329,10 @@ def train_adapter(
 ) -> TrainResult:
     """Train (or reuse) a LoRA adapter on ``data``; returns where it is and its manifest.
 
+    ``out`` is a folder, or an adapter name's versions: then the next version is
+    written (the first one serves at once; later ones wait for a promotion), unless
+    one was trained from exactly the same data, settings and base.
+
     ``retrieve(query, k)`` supplies passages in grounded mode (default:
     ``ingest.search`` on ``collection``, else the profile's collection).
     ``check_answers`` held-out conversations are then answered with the served
@@ -335,7 +340,8 @@ def train_adapter(
     """
     config = config or TrainConfig()
     profile = profile or settings.profile()
-    out = Path(out)
+    versions = out if isinstance(out, AdapterVersions) else None
+    out = Path(out) if versions is None else versions.folder(versions.next_version())
 
     # load + validate
     report = load_examples(data, skip_invalid=skip_invalid)
@@ -379,6 +385,8 @@ def train_adapter(
 
     examples_hash = features_hash(features)
     stamp = fingerprint(base_path, examples_hash, config)
+    if versions is not None and not force:
+        out = versions.with_fingerprint(stamp) or out
     existing = read_manifest(out)
     if not force and existing and existing.get("fingerprint") == stamp and is_adapter(out):
         say(f"{out} is up to date (same data, settings and base model); reusing it (--force retrains)")
@@ -441,6 +449,7 @@ def train_adapter(
     manifest = {
         "format": MANIFEST_FORMAT,
         "name": out.name,
+        **(_version_fields(versions, out) if versions else {}),
         "base_model": base_path,
         "base_model_name": base or profile.base_model,
         "profile": profile.name,
@@ -482,5 +491,18 @@ def train_adapter(
             f"({settings.vllm.max_lora_rank}); raise it in the config to serve this adapter")
     export_adapter(model, out, manifest)
     shutil.rmtree(checkpoints, ignore_errors=True)
+    if versions is not None:
+        if versions.serving() is None:
+            versions.promote(manifest["version"], action="first version")
+            say(f"{out.name} is the first version of {versions.name}: it serves")
+        else:
+            say(f"{out.name} is a candidate; {versions.ref(versions.serving())} serves until "
+                f"`tenor adapters promote {out.name} --profile PROFILE` finds it at least as good")
     return TrainResult(out, False, manifest, report, too_long)
+
+
+def _version_fields(versions: AdapterVersions, out: Path) -> dict:
+    serving = versions.serving()
+    return {"version": int(out.name.rpartition("@")[2]),
+            "parent": None if serving is None else versions.ref(serving)}
 

@@ -203,6 +203,13 @@ class Index:
             return self.search_vector(vector, k=k, filters=filters)
         return self._search_hybrid(query, vector, k, filters)
 
+    def unmentioned(self, words: list[str]) -> list[str]:
+        """The ``words`` no chunk of the collection holds (in any form stemming joins)."""
+        if not words:
+            return []
+        lexical = self.lexical_index()
+        return [w for w in words if not lexical.mentions(w)]
+
     def search_vector(self, vector: list[float], k: int = 4, filters: dict | None = None) -> list[Passage]:
         result = self._call(
             "search",

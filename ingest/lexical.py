@@ -55,18 +55,32 @@ class LexicalIndex:
         self.position = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
         self._bm25 = None
         self._common: set[str] = set()
+        frequency: dict[str, int] = {}
+        for chunk_tokens in tokens:
+            for token in set(chunk_tokens):
+                frequency[token] = frequency.get(token, 0) + 1
+        self.vocabulary = frozenset(frequency)
+        self._stems: frozenset[str] | None = None
         if not self.ids:
             return
         self._bm25 = bm25s.BM25()
         # An empty chunk still needs a row, or the scores would not line up with ids.
         self._bm25.index([t or [""] for t in tokens], show_progress=False)
         if len(self.ids) >= MIN_CHUNKS_FOR_COMMON:
-            frequency: dict[str, int] = {}
-            for chunk_tokens in tokens:
-                for token in set(chunk_tokens):
-                    frequency[token] = frequency.get(token, 0) + 1
             limit = COMMON_SHARE * len(self.ids)
             self._common = {token for token, n in frequency.items() if n > limit}
+
+    def mentions(self, word: str) -> bool:
+        """Whether the chunks hold ``word``: each of its tokens, as written or in a form
+        stemming joins ("chargers" for "charger")."""
+        from tenor.evidence import stem
+
+        tokens = tokenize(word)
+        if all(t in self.vocabulary for t in tokens):
+            return True
+        if self._stems is None:  # built on first use: most questions name nothing new
+            self._stems = frozenset(stem(t) for t in self.vocabulary)
+        return all(t in self.vocabulary or stem(t) in self._stems for t in tokens)
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk (in ``ids`` order) for ``query``; 0 where no term matches."""

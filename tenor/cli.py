@@ -27,7 +27,7 @@ from tenor import quickstart  # noqa: E402
 GROUPS = {
     "docs": "List and delete indexed documents.",
     "model": "Prepare base models under the data directory.",
-    "adapters": "List, merge and hot-load LoRA adapters.",
+    "adapters": "List, merge, hot-load, promote (through the eval gate) and roll back LoRA adapters.",
     "feedback": "Feedback on logged answers, as training data.",
 }
 
@@ -49,6 +49,8 @@ COMMANDS = [
     ("adapters", "list", finetune.adapters_list),
     ("adapters", "merge", finetune.adapters_merge),
     ("adapters", "load", server.adapters_load),
+    ("adapters", "promote", server.adapters_promote),
+    ("adapters", "rollback", server.adapters_rollback),
     ("feedback", "export", server.feedback_export),
 ]
 

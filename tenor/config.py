@@ -26,6 +26,8 @@ from typing import Annotated, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tenor.adapter_versions import AdapterVersions, split_ref
+
 EMBEDDED_BASE_MODEL = "smollm2-135m-instruct"
 EMBEDDED_EMBED_MODEL = "all-MiniLM-L6-v2"
 
@@ -62,6 +64,10 @@ class RetrievalSettings(_Model):
     min_coverage: float = Field(
         0.55, ge=0, le=1, description="share of the question's key terms the evidence must contain; "
         "below it the answer is the no-answer text (calibrate with evaluation/calibrate.py)"
+    )
+    refuse_unknown_names: bool = Field(
+        True, description="a question that names something (a word capitalized mid-sentence: a product, "
+        "place or brand) no document mentions gets the no-answer text: the documents cannot be about it"
     )
 
 
@@ -422,10 +428,18 @@ class Settings(_Model):
         return local_or_hub(name, setting)
 
     def resolve_adapter(self, adapter: str) -> Path:
+        """A path as given; ``NAME@N`` that version's folder; a bare ``NAME`` its serving
+        version's folder (``tenor.adapter_versions``), or ``adapters/NAME``."""
         path = Path(adapter).expanduser()
         if path.is_absolute() or path.exists():
             return path
-        return self.adapters_dir / adapter
+        if "/" in adapter or "\\" in adapter:
+            return self.adapters_dir / adapter
+        name, version = split_ref(adapter)
+        versions = AdapterVersions(self.adapters_dir, name)
+        if version is None:
+            version = versions.serving() or 0
+        return versions.folder(version)
 
 
 def looks_like_path(name: str) -> bool:

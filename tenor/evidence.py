@@ -84,6 +84,18 @@ def terms(text: str) -> list[str]:
     return [s for s in stems if s not in _STOP_STEMS]  # a stopword's stem is one of them
 
 
+_CAPITALIZED = re.compile(r"\b[A-Z][\w-]*")
+_SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)[\"'(“‘]*([A-Z][\w-]*)")
+
+
+def names(question: str) -> list[str]:
+    """The words a question capitalizes mid-sentence: the products, places and brands it
+    is about ("Europe" in "Are you opening a store in Europe?"). A sentence's first word
+    and "I" are capitalized anyway, so they are not names."""
+    first = {m.start(1) for m in _SENTENCE_START.finditer(question)}
+    return [m.group() for m in _CAPITALIZED.finditer(question) if m.start() not in first and m.group() != "I"]
+
+
 @dataclass
 class Unit:
     """One sentence, bullet item or table row of a passage."""

@@ -84,3 +84,12 @@ def test_words_are_stemmed_so_a_question_meets_the_document_s_form_of_them():
     evidence = select_evidence("charge battery", [doc], 200)
     # "charge" meets "Charging" (the old plural-only fold missed it: 0.5)
     assert coverage(evidence, "Can I charge the battery?") == 1.0
+
+
+def test_names_are_the_words_capitalized_mid_sentence():
+    from tenor.evidence import names
+
+    assert names("Are you opening a store in Europe?") == ["Europe"]
+    assert names("How much does the Commuter C2 cost? And the Fold F1?") == ["Commuter", "C2", "Fold", "F1"]
+    assert names("I ride daily. Which bike? \"Tell me\" what I need.") == []
+    assert names("what about europe") == []  # nothing capitalized: nothing to check

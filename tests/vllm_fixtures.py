@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tenor.adapter_versions import AdapterVersions
 from tenor.net import free_port
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "larkfield"
@@ -29,12 +30,14 @@ EXAMPLES = REPO / "examples" / "larkfield"
 ADMIN_KEY = "e2e-admin-key-0001"
 CHAT_KEY = "e2e-chat-key-00001"
 WIDGET_KEY = "e2e-widget-key-0001"  # scope widget: the server's own origin and ``widget_page_origin``
-BUDGET_WIDGET_KEY = "e2e-widget-budget-01"  # the same, with a token budget of 1 a minute (one answer, then 429)
+BUDGET_WIDGET_KEY = "e2e-widget-budget-01"
+LOOP_PROFILE, LOOP_ADAPTER = "larkfield-loop", "loop-voice"  # the same, with a token budget of 1 a minute (one answer, then 429)
 
 
 def make_test_adapter(base_model: Path, folder: Path, seed: int = 0, alpha: int = 8, rank: int = 8,
-                      targets: tuple[str, ...] = ("q_proj", "v_proj")) -> Path:
-    """A real peft LoRA adapter (random, non-zero weights, so it changes the outputs)."""
+                      targets: tuple[str, ...] = ("q_proj", "v_proj"), random: bool = True) -> Path:
+    """A real peft LoRA adapter (random, non-zero weights, so it changes the outputs; with
+    ``random=False``, peft's own start: the base model's outputs exactly)."""
     if (folder / "adapter_model.safetensors").is_file():
         return folder
     import torch
@@ -44,7 +47,7 @@ def make_test_adapter(base_model: Path, folder: Path, seed: int = 0, alpha: int 
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_pretrained(base_model, dtype=torch.float32)
     config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(targets),
-                        init_lora_weights=False, task_type="CAUSAL_LM")
+                        init_lora_weights=not random, task_type="CAUSAL_LM")
     get_peft_model(model, config).save_pretrained(folder)
     return folder
 
@@ -98,7 +101,10 @@ def tenor_server(prepared_base_model, tmp_path_factory):
     adapters = {
         "v1": make_test_adapter(prepared_base_model, home / "adapters" / "larkfield-voice", seed=1),
         "v2": make_test_adapter(prepared_base_model, home / "adapter-versions" / "larkfield-voice-v2", seed=2),
+        # the improvement loop's own versioned adapter (LOOP_PROFILE), version 1 serving
+        "loop": make_test_adapter(prepared_base_model, home / "adapters" / f"{LOOP_ADAPTER}@1", random=False),
     }
+    AdapterVersions(home / "adapters", LOOP_ADAPTER).promote(1, action="first version")
     docs = home / "docs"
     shutil.copytree(EXAMPLES / "docs", docs)
 
@@ -109,6 +115,10 @@ def tenor_server(prepared_base_model, tmp_path_factory):
     config["profiles"]["larkfield-strict"] = {**config["profiles"]["larkfield-base"], "answer_policy": "strict"}
     for name in ("larkfield", "larkfield-base"):
         config["profiles"][name] = {**config["profiles"][name], "answer_policy": "off"}
+    # The improvement loop's test promotes and rolls back versions of its own adapter, and logs
+    # its answers; the adapters' own words decide its eval gate.
+    config["profiles"][LOOP_PROFILE] = {**config["profiles"]["larkfield"], "adapter": LOOP_ADAPTER,
+                                        "log_conversations": True}
     config["api_keys"] = [{"key": ADMIN_KEY, "scope": "admin", "name": "e2e-admin"},
                           {"key": CHAT_KEY, "scope": "chat", "profiles": ["larkfield"], "name": "e2e-chat"}]
     port = free_port()

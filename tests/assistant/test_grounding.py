@@ -140,3 +140,17 @@ def test_citations_link_to_the_documents_public_page_and_only_over_http():
     assert cite("https://help.example/articles/101")["url"] == "https://help.example/articles/101"
     assert cite("javascript:alert(1)")["url"] is None  # the widget renders it as a link
     assert citation(1, Passage(text="t", score=0.5, document_id="d", source="s"))["url"] is None
+
+
+def test_a_question_naming_something_no_document_mentions_gets_no_answer(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.min_coverage = 0.0  # coverage alone would let it through
+    question = [{"role": "user", "content": "Are you opening a store in Europe?"}]
+    g = grounding.ground(profile, question)
+    assert g.no_answer == profile.no_answer and g.unknown_names == ["Europe"]
+    # names the documents do mention, in another form too, change nothing
+    named = grounding.ground(profile, [{"role": "user", "content": "Is the Cargo K1 good for Saturdays?"}])
+    assert named.no_answer is None and named.unknown_names == []
+    profile.retrieval.refuse_unknown_names = False
+    assert grounding.ground(profile, question).no_answer is None

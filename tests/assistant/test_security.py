@@ -29,7 +29,8 @@ def admin_routes(app) -> list[tuple[str, str]]:
 def test_chat_keys_get_403_on_every_admin_route(client):
     routes = admin_routes(client.app)
     assert {("POST", "/v1/documents"), ("DELETE", "/v1/documents/warranty.pdf"), ("POST", "/v1/documents/reindex"),
-            ("POST", "/v1/admin/adapters"), ("GET", "/v1/admin/adapters")} <= set(routes)
+            ("POST", "/v1/admin/adapters"), ("GET", "/v1/admin/adapters"), ("POST", "/v1/admin/adapters/promote"),
+            ("POST", "/v1/admin/adapters/rollback")} <= set(routes)
     for method, path in routes:
         for key in (CHAT_KEY, BASE_ONLY_KEY):
             r = client.request(method, path, headers={"Authorization": f"Bearer {key}"},

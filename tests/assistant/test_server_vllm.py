@@ -53,7 +53,7 @@ def test_streaming_with_the_openai_client(tenor_server):
 
 def test_models_lists_the_profiles(tenor_server):
     ids = {m.id for m in tenor_server.openai().models.list()}
-    assert ids == {"larkfield", "larkfield-base", "larkfield-strict"}  # the fixture adds a strict copy
+    assert ids == {"larkfield", "larkfield-base", "larkfield-strict", "larkfield-loop"}  # the fixture adds two
 
 
 def test_errors_reach_the_client_as_openai_errors(tenor_server):

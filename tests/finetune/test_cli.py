@@ -34,21 +34,38 @@ def test_finetune_json_then_list_then_merge(tenor_home, small_data, tiny_base, t
                    "--rank", "8", "--alpha", "16", "--json")
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)  # exactly one JSON document
-    assert summary["path"] == str(tenor_home / "adapters" / "voice") and summary["reused"] is False
+    v1 = tenor_home / "adapters" / "voice@1"
+    assert summary["path"] == str(v1) and summary["reused"] is False
+    assert summary["manifest"]["version"] == 1 and summary["manifest"]["parent"] is None
     assert summary["manifest"]["settings"]["lora_r"] == 8 and summary["data"]["examples"] == 16
+    assert "the first version of voice: it serves" in result.stderr
 
     again = json.loads(tenor("finetune", small_data, "--out", "voice", "--base", tiny_base, "--epochs", "1",
                              "--rank", "8", "--alpha", "16", "--json").stdout)
-    assert again["reused"] is True
+    assert again["reused"] is True and again["path"] == str(v1)
+
+    # other data: the next version, a candidate; the first one keeps serving, untouched
+    fewer = tmp_path / "fewer.jsonl"
+    fewer.write_text("".join(small_data.read_text().splitlines(keepends=True)[:12]))
+    before = (v1 / "adapter_model.safetensors").read_bytes()
+    second = tenor("finetune", fewer, "--out", "voice", "--base", tiny_base, "--epochs", "1",
+                   "--rank", "8", "--alpha", "16", "--json")
+    assert second.exit_code == 0, second.stderr
+    manifest = json.loads(second.stdout)["manifest"]
+    assert (manifest["name"], manifest["version"], manifest["parent"]) == ("voice@2", 2, "voice@1")
+    assert "voice@2 is a candidate; voice@1 serves" in second.stderr
+    assert (v1 / "adapter_model.safetensors").read_bytes() == before
+    assert "name the adapter without a version" in tenor("finetune", small_data, "--out", "voice@3").stderr
 
     listed = json.loads(tenor("adapters", "list", "--json").stdout)
-    assert [(a["name"], a["examples"]) for a in listed] == [("voice", 16)]
+    assert [(a["name"], a["examples"], a["serving"]) for a in listed] == [("voice@1", 16, True),
+                                                                          ("voice@2", 12, False)]
 
     merged_dir = tmp_path / "merged"
-    result = tenor("adapters", "merge", "voice", "--out", merged_dir, "--json")
+    result = tenor("adapters", "merge", "voice", "--out", merged_dir, "--json")  # the serving version
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["path"] == str(merged_dir)
-    assert_merged_model(merged_dir, tiny_base, tenor_home / "adapters" / "voice")
+    assert_merged_model(merged_dir, tiny_base, v1)
     assert tenor("adapters", "merge", "voice", "--out", merged_dir).exit_code == 1  # exists: needs --force
     assert "not an adapter folder" in tenor("adapters", "merge", "nope", "--out", tmp_path / "m2").stderr
 

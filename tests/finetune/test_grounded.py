@@ -93,7 +93,8 @@ def test_quickstart_trains_the_profile_adapter_then_reuses_it(sample_index, tiny
     config = SAMPLE_CONFIG.model_copy(update={"max_steps": 2})
     first = ensure_sample_adapter(settings, "larkfield", small_data, config=config, show_progress=False,
                                   report=lambda m: None)
-    assert first.path == settings.adapters_dir / "larkfield-voice" and not first.reused
+    assert first.path == settings.adapters_dir / "larkfield-voice@1" and not first.reused
+    assert settings.resolve_adapter("larkfield-voice") == first.path  # the first version serves
     manifest = first.manifest
     assert manifest["grounded"] and manifest["collection"] == "larkfield"
     assert manifest["system_prompt"] == settings.profile("larkfield").system_prompt
@@ -101,6 +102,10 @@ def test_quickstart_trains_the_profile_adapter_then_reuses_it(sample_index, tiny
     again = ensure_sample_adapter(settings, "larkfield", small_data, config=config, show_progress=False,
                                   report=lambda m: None)
     assert again.reused and again.manifest == manifest
+    retrained = ensure_sample_adapter(settings, "larkfield", small_data, config=config, force=True,
+                                      show_progress=False, report=lambda m: None)
+    assert retrained.path == settings.adapters_dir / "larkfield-voice@2"  # a new version, the first kept
+    assert settings.resolve_adapter("larkfield-voice") == retrained.path  # the quickstart's own: it serves
 
 
 def test_a_tight_context_budget_drops_distractors_not_the_gold_passage(built, sample_index):

@@ -122,3 +122,10 @@ def test_bm25_follows_writes_made_through_another_index(parts_index):
     assert (top.document_id, top.lexical_score > 0) == ("codes.md", True)
     writer.delete_document("codes.md")
     assert "codes.md" not in {p.document_id for p in parts_index.search("E-42", k=len(PARTS))}
+
+
+def test_the_index_knows_which_words_the_chunks_mention_in_any_stemmed_form():
+    index = LexicalIndex(["a", "b"], [tokenize(t) for t in ("The Cargo K1 carries 180 kg.", "Fast chargers: $89.")])
+    assert index.mentions("K1") and index.mentions("Cargo") and index.mentions("charger")
+    assert not index.mentions("Europe") and not index.mentions("K2")
+    assert LexicalIndex([], []).mentions("anything") is False
