@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from assistant import errors
-from assistant.adapters_service import AdaptersService, AdaptersUnavailable
+from assistant.adapters_service import AdaptersService, AdaptersUnavailable, HistoryNotWritten
 from assistant.auth import KeyStore, ensure_keys
 from assistant.chat_service import ChatService
 from assistant.conversation_log import ConversationLog
@@ -31,7 +31,7 @@ from assistant.request_log import RequestLog
 from assistant.retrieve_service import RetrieveService
 from assistant.sources_service import SourcesService
 from assistant.vllm_process import VllmProcess
-from tenor.adapter_versions import NoSuchVersion
+from tenor.adapter_versions import BadRef, NoSuchVersion
 from tenor.config import Settings
 
 log = logging.getLogger("tenor.server")
@@ -97,6 +97,8 @@ def _install_error_mapping(app: FastAPI) -> None:
         (DocumentError, lambda e: errors.bad_request(str(e), param=e.param)),
         (AdaptersUnavailable, lambda e: errors.bad_request(str(e))),
         (NoSuchVersion, lambda e: errors.ApiError(404, str(e), code="adapter_version_not_found")),
+        (BadRef, lambda e: errors.bad_request(str(e), param="adapter")),
+        (HistoryNotWritten, lambda e: errors.ApiError(500, str(e), code="adapter_history_not_written")),
         (IndexUnavailable, lambda e: errors.unavailable(errors.INDEX_UNAVAILABLE, detail=str(e))),
         (IndexStoreError, lambda e: errors.bad_request(str(e))),
     ]

@@ -167,7 +167,8 @@ def adapters_promote(
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="profile whose adapter it is (default: the default profile)"),
     urls: Optional[list[str]] = UrlsOpt,
     key: Optional[str] = KeyOpt,
-    questions: Path = typer.Option(None, "--questions", help="question set (JSONL; default: the sample company's)"),
+    questions: Path = typer.Option(None, "--questions",
+                                   help="your question set (JSONL, as `tenor eval` takes; required but for the sample profile)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),
     tolerance: float = typer.Option(0.05, "--tolerance", min=0, max=1,
                                     help="how much worse than the serving version a gated figure may be"),
@@ -180,7 +181,7 @@ def adapters_promote(
     refusal, false refusal and voice are not worse beyond --tolerance."""
     import httpx
 
-    from evaluation.cli import SAMPLE
+    from evaluation.cli import SAMPLE, SAMPLE_PROFILE
     from evaluation.promote import candidate_versions, judge
     from evaluation.runner import EvalError, load_question_set
 
@@ -188,6 +189,9 @@ def adapters_promote(
     try:
         chosen = settings.profile(profile)
         candidate_versions(settings, adapter, chosen)  # clear errors before any server starts
+        if questions is None and chosen.name != SAMPLE_PROFILE:
+            raise ValueError(f"give --questions: your own question set for {chosen.name!r} (the default is the "
+                             "sample company's, which would not tell two of your versions apart)")
         items = load_question_set(questions or SAMPLE / "questions.jsonl")[:limit]
     except (EvalError, ValueError, OSError) as exc:
         console.fail(str(exc))
@@ -196,9 +200,14 @@ def adapters_promote(
             with console.progress("answering", total=2 * len(items), enabled=not as_json) as advance:
                 verdict = judge(clients[0], settings, chosen, adapter, items, tolerance=tolerance,
                                 max_tokens=max_tokens, concurrency=concurrency, progress=advance)
-            if verdict.passed:
-                changes = [c.post("/v1/admin/adapters/promote", {"adapter": adapter, "gate": verdict.gate()})
-                           for c in clients]
+            changes = []
+            for client in clients if verdict.passed else []:
+                try:
+                    changes.append(client.post("/v1/admin/adapters/promote",
+                                               {"adapter": adapter, "gate": verdict.gate()}))
+                except (EvalError, httpx.HTTPError) as exc:
+                    swapped = ", ".join(c.url for c in clients[:len(changes)]) or "none"
+                    raise EvalError(f"{client.url}: {exc} (already serving {adapter}: {swapped})") from None
     except (EvalError, ValueError, httpx.HTTPError) as exc:
         console.fail(str(exc))
     _print_verdict(verdict)
@@ -233,7 +242,8 @@ def adapters_rollback(
         if version is not None:
             raise ValueError(f"profile {chosen.name!r} pins {chosen.adapter}; edit its adapter setting instead")
         versions = AdapterVersions(settings.adapters_dir, name)
-        back = versions.ref(versions.rollback_target())
+        target = versions.rollback_target()
+        back = versions.ref(target)
         with _servers(urls, key, start=False) as clients:
             if not clients:  # no server runs: the history alone decides what the next start serves
                 left, to = versions.rollback()
@@ -242,7 +252,7 @@ def adapters_rollback(
                 return
             change = clients[0].post("/v1/admin/adapters/rollback", {"name": name})
             for other in clients[1:]:  # the history is shared: the other replicas only swap
-                other.post("/v1/admin/adapters/promote", {"adapter": change["serving"]})
+                other.post("/v1/admin/adapters/promote", {"adapter": f"{name}@{target}"})
     except (EvalError, ValueError, httpx.HTTPError) as exc:
         console.fail(str(exc))
     console.err.print(f"rolled back profile(s) {', '.join(change['profiles'])}: {back} serves again, "

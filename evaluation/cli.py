@@ -12,6 +12,7 @@ import typer
 from tenor import console
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "larkfield" / "eval"
+SAMPLE_PROFILE = "larkfield"  # the sample company's profile: the one the default question set is about
 
 # option name -> (summary key, at least (True) or at most (False))
 THRESHOLDS = {

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tenor.adapter_versions import AdapterVersions, split_ref
+from tenor.adapter_versions import ADAPTER_FILES, AdapterVersions, is_adapter, split_ref  # noqa: F401
 from tenor.config import Settings
 
 MANIFEST = "tenor.json"
-# The two files vLLM (and peft) read; anything else in the folder is ours.
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def adapter_path(settings: Settings, name_or_path: str | Path) -> Path:
@@ -41,10 +39,6 @@ def read_manifest(folder: Path) -> dict | None:
         return json.loads((Path(folder) / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
-
-
-def is_adapter(folder: Path) -> bool:
-    return all((Path(folder) / name).is_file() for name in ADAPTER_FILES)
 
 
 def _serving(settings: Settings, folder: Path) -> bool:

@@ -18,7 +18,7 @@ from typing import Callable
 
 from finetune.adapters import read_manifest, training_target
 from finetune.data import file_hash
-from finetune.train import TrainConfig, TrainResult, train_adapter
+from finetune.train import TrainConfig, TrainResult, _say, train_adapter
 from tenor.adapter_versions import AdapterVersions
 from tenor.config import Settings
 
@@ -54,6 +54,7 @@ def ensure_sample_adapter(
     if isinstance(target, AdapterVersions) and not result.reused:
         # the sample's own adapter, retrained on the sample data: it serves without the eval gate
         target.promote(result.manifest["version"], action="quickstart")
+        (report or _say)(f"{result.path.name} serves the sample profile (the quickstart's own adapter)")
     return result
 
 

@@ -308,7 +308,22 @@ def fingerprint(base: str, examples_hash: str, config: TrainConfig) -> str:
     return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
 
 
-def train_adapter(
+def train_adapter(settings: Settings, data: Path | str, out: Path | str | AdapterVersions,
+                  config: TrainConfig | None = None, **options) -> TrainResult:
+    """Train (or reuse) a LoRA adapter on ``data``; returns where it is and its manifest.
+
+    ``out`` is a folder, or an adapter name's versions: then the next version is
+    written (the first one serves at once; later ones wait for a promotion), unless
+    one was trained from exactly the same data, settings and base; one training of
+    a name at a time. ``options``: see ``_train``.
+    """
+    if isinstance(out, AdapterVersions):
+        with out.training():
+            return _train(settings, data, out, config, **options)
+    return _train(settings, data, out, config, **options)
+
+
+def _train(
     settings: Settings,
     data: Path | str,
     out: Path | str | AdapterVersions,
@@ -327,13 +342,7 @@ def train_adapter(
     check_answers: int = 5,
     say: Callable[[str], None] = _say,
 ) -> TrainResult:
-    """Train (or reuse) a LoRA adapter on ``data``; returns where it is and its manifest.
-
-    ``out`` is a folder, or an adapter name's versions: then the next version is
-    written (the first one serves at once; later ones wait for a promotion), unless
-    one was trained from exactly the same data, settings and base.
-
-    ``retrieve(query, k)`` supplies passages in grounded mode (default:
+    """``retrieve(query, k)`` supplies passages in grounded mode (default:
     ``ingest.search`` on ``collection``, else the profile's collection).
     ``check_answers`` held-out conversations are then answered with the served
     prompt and scored for voice and groundedness (manifest ``metrics.heldout``).

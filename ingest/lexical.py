@@ -71,16 +71,24 @@ class LexicalIndex:
             self._common = {token for token, n in frequency.items() if n > limit}
 
     def mentions(self, word: str) -> bool:
-        """Whether the chunks hold ``word``: each of its tokens, as written or in a form
-        stemming joins ("chargers" for "charger")."""
+        """Whether the chunks hold ``word``, as written or in a form stemming joins ("chargers"
+        for "charger"); a compound also as one word or as all its parts ("Wi-Fi": "wifi")."""
+        tokens = tokenize(word)
+        if not tokens:
+            return True
+        if self._knows(tokens[0]) or self._knows(tokens[-1]):  # as written; a compound's joined form
+            return True
+        parts = tokens[1:-1]
+        return bool(parts) and all(self._knows(t) for t in parts)
+
+    def _knows(self, token: str) -> bool:
+        if token in self.vocabulary:
+            return True
         from tenor.evidence import stem
 
-        tokens = tokenize(word)
-        if all(t in self.vocabulary for t in tokens):
-            return True
         if self._stems is None:  # built on first use: most questions name nothing new
             self._stems = frozenset(stem(t) for t in self.vocabulary)
-        return all(t in self.vocabulary or stem(t) in self._stems for t in tokens)
+        return stem(token) in self._stems
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk (in ``ids`` order) for ``query``; 0 where no term matches."""

@@ -11,12 +11,23 @@ of a name serves as soon as it is trained; later ones are candidates until
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 SEP = "@"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")  # what vLLM and peft read
+
+
+class BadRef(ValueError):
+    """An adapter reference or name that is not NAME or NAME@N, or a history that cannot be read."""
+
+
+class NoSuchVersion(ValueError):
+    pass
 
 
 def split_ref(ref: str) -> tuple[str, int | None]:
@@ -25,12 +36,12 @@ def split_ref(ref: str) -> tuple[str, int | None]:
     if not sep:
         return ref, None
     if not name or not version.isdigit():
-        raise ValueError(f"adapter {ref!r}: write a version as NAME{SEP}N, e.g. {name or 'larkfield'}{SEP}2")
+        raise BadRef(f"adapter {ref!r}: write a version as NAME{SEP}N, e.g. {name or 'larkfield'}{SEP}2")
     return name, int(version)
 
 
-class NoSuchVersion(ValueError):
-    pass
+def is_adapter(folder: Path) -> bool:
+    return all((Path(folder) / name).is_file() for name in ADAPTER_FILES)
 
 
 class AdapterVersions:
@@ -38,7 +49,7 @@ class AdapterVersions:
 
     def __init__(self, adapters_dir: Path, name: str):
         if SEP in name or "/" in name or "\\" in name or not name or name.startswith("."):
-            raise ValueError(f"adapter name {name!r}: a plain name, without '{SEP}', '/' or a leading '.'")
+            raise BadRef(f"adapter name {name!r}: a plain name, without '{SEP}', '/' or a leading '.'")
         self.dir = Path(adapters_dir)
         self.name = name
 
@@ -50,13 +61,27 @@ class AdapterVersions:
 
     def versions(self) -> list[int]:
         """The versions on disk that hold an adapter, oldest first."""
-        found = [0] if (self.folder(0) / "adapter_config.json").is_file() else []
+        found = [0] if is_adapter(self.folder(0)) else []
         prefix = f"{self.name}{SEP}"
         for path in self.dir.glob(f"{self.name}{SEP}*") if self.dir.is_dir() else []:
             number = path.name[len(prefix):]
-            if number.isdigit() and (path / "adapter_config.json").is_file():
+            if number.isdigit() and is_adapter(path):
                 found.append(int(number))
         return sorted(found)
+
+    @contextmanager
+    def training(self):
+        """Held while a version of this name is trained: a second `tenor finetune` of the same
+        name would pick the same version number and share its checkpoints."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        lock = self.dir / f".{self.name}.training.lock"
+        with lock.open("w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BadRef(f"another `tenor finetune` is writing a version of {self.name!r} "
+                             f"(it holds {lock}); wait for it to finish") from None
+            yield
 
     def next_version(self) -> int:
         return max(self.versions(), default=0) + 1
@@ -83,7 +108,7 @@ class AdapterVersions:
         except FileNotFoundError:
             return {"name": self.name, "served": [], "events": []}
         except ValueError as exc:
-            raise ValueError(f"{self.history_file}: not valid JSON ({exc}); fix or move it") from None
+            raise BadRef(f"{self.history_file}: not valid JSON ({exc}); fix or move it") from None
         return history
 
     def serving(self) -> int | None:

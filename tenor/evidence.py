@@ -88,12 +88,21 @@ _CAPITALIZED = re.compile(r"\b[A-Z][\w-]*")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\n\s*)[\"'(“‘]*([A-Z][\w-]*)")
 
 
+# Capitalized without naming what the question is about: days and months (opening hours,
+# delivery dates: the documents' "Mon-Sat" covers "Sunday"), and whoever a greeting addresses.
+_NOT_TOPICS = frozenset("i monday tuesday wednesday thursday friday saturday sunday january february march "
+                        "april may june july august september october november december".split())
+_GREETED = re.compile(r"\b(?:hi|hello|hey|dear|thanks|thank you)[\s,]+([A-Z][\w-]*)", re.IGNORECASE)
+
+
 def names(question: str) -> list[str]:
     """The words a question capitalizes mid-sentence: the products, places and brands it
-    is about ("Europe" in "Are you opening a store in Europe?"). A sentence's first word
-    and "I" are capitalized anyway, so they are not names."""
-    first = {m.start(1) for m in _SENTENCE_START.finditer(question)}
-    return [m.group() for m in _CAPITALIZED.finditer(question) if m.start() not in first and m.group() != "I"]
+    is about ("Europe" in "Are you opening a store in Europe?"). A sentence's first word,
+    "I", days and months, and a greeted name are capitalized anyway, so they are not names."""
+    skip = {m.start(1) for m in _SENTENCE_START.finditer(question)}
+    skip |= {m.start(1) for m in _GREETED.finditer(question)}
+    return [m.group() for m in _CAPITALIZED.finditer(question)
+            if m.start() not in skip and m.group().lower() not in _NOT_TOPICS]
 
 
 @dataclass

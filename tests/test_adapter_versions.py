@@ -11,6 +11,7 @@ from tenor.config import Settings
 def make_adapter(folder, fingerprint="sha256:x"):
     folder.mkdir(parents=True)
     (folder / "adapter_config.json").write_text('{"r": 8}')
+    (folder / "adapter_model.safetensors").write_bytes(b"")
     (folder / "tenor.json").write_text(json.dumps({"fingerprint": fingerprint}))
     return folder
 
@@ -102,3 +103,23 @@ def test_a_broken_history_is_reported_with_its_file(tmp_path):
     (tmp_path / "voice.history.json").write_text("{oops")
     with pytest.raises(ValueError, match="voice.history.json"):
         AdapterVersions(tmp_path, "voice").serving()
+
+
+def test_a_folder_without_the_weights_is_no_version(tmp_path):
+    (tmp_path / "voice@1").mkdir()
+    (tmp_path / "voice@1" / "adapter_config.json").write_text('{"r": 8}')  # an interrupted copy
+    assert AdapterVersions(tmp_path, "voice").versions() == []
+
+
+def test_one_training_of_a_name_at_a_time(tmp_path):
+    from tenor.adapter_versions import BadRef
+
+    versions = AdapterVersions(tmp_path, "voice")
+    with versions.training():
+        with pytest.raises(BadRef, match="another `tenor finetune` is writing a version of 'voice'"):
+            with AdapterVersions(tmp_path, "voice").training():
+                pass
+        with AdapterVersions(tmp_path, "other").training():  # another name is free
+            pass
+    with versions.training():  # released
+        pass

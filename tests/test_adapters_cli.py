@@ -40,6 +40,7 @@ def shop(tenor_home, monkeypatch):
     (["other@1"], "serves adapter 'voice', not the versions of 'other'"),
     (["voice@1", "--profile", "plain"], "profile 'plain' has no adapter"),
     (["voice@1", "--questions", "/nowhere.jsonl"], "/nowhere.jsonl"),
+    (["voice@1"], "give --questions: your own question set for 'shop'"),
 ])
 def test_promote_names_what_is_wrong_before_any_server_starts(shop, args, message):
     result = tenor("adapters", "promote", *args)

@@ -93,3 +93,5 @@ def test_names_are_the_words_capitalized_mid_sentence():
     assert names("How much does the Commuter C2 cost? And the Fold F1?") == ["Commuter", "C2", "Fold", "F1"]
     assert names("I ride daily. Which bike? \"Tell me\" what I need.") == []
     assert names("what about europe") == []  # nothing capitalized: nothing to check
+    assert names("Hi Sarah, are you open on Sunday in May?") == []  # a greeted name, a day, a month
+    assert names("Thanks. Hello Tom - does it have Wi-Fi?") == ["Wi-Fi"]

@@ -30,8 +30,8 @@ EXAMPLES = REPO / "examples" / "larkfield"
 ADMIN_KEY = "e2e-admin-key-0001"
 CHAT_KEY = "e2e-chat-key-00001"
 WIDGET_KEY = "e2e-widget-key-0001"  # scope widget: the server's own origin and ``widget_page_origin``
-BUDGET_WIDGET_KEY = "e2e-widget-budget-01"
-LOOP_PROFILE, LOOP_ADAPTER = "larkfield-loop", "loop-voice"  # the same, with a token budget of 1 a minute (one answer, then 429)
+BUDGET_WIDGET_KEY = "e2e-widget-budget-01"  # the same, with a token budget of 1 a minute (one answer, then 429)
+LOOP_PROFILE, LOOP_ADAPTER = "larkfield-loop", "loop-voice"  # the improvement loop's own profile and adapter
 
 
 def make_test_adapter(base_model: Path, folder: Path, seed: int = 0, alpha: int = 8, rank: int = 8,

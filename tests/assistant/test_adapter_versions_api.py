@@ -14,6 +14,7 @@ NAME = "larkfield-voice"
 def make_adapter(folder):
     folder.mkdir(parents=True)
     (folder / "adapter_config.json").write_text('{"r": 8}')
+    (folder / "adapter_model.safetensors").write_bytes(b"")
     return folder
 
 
@@ -88,3 +89,21 @@ def test_an_admin_may_answer_with_a_loaded_candidate_and_nobody_else_may(version
     base = client.post("/v1/chat/completions", headers=admin(), json={
         "model": "larkfield-base", "messages": [{"role": "user", "content": "Hi"}], "adapter": f"{NAME}@2"})
     assert base.status_code == 400 and base.json()["error"]["param"] == "adapter"
+
+
+def test_a_bad_reference_is_a_400_and_a_failed_record_swaps_back(versioned, monkeypatch):
+    client, fake, home = versioned
+    bad = client.post("/v1/admin/adapters/promote", headers=admin(), json={"adapter": f"{NAME}@two"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "adapter", bad.text
+
+    def cannot_write(self, history, event):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(AdapterVersions, "_write", cannot_write)
+    failed = client.post("/v1/admin/adapters/promote", headers=admin(), json={"adapter": f"{NAME}@2"})
+    assert failed.status_code == 500 and "does not serve" in failed.json()["error"]["message"], failed.text
+    # vLLM holds the serving version again, and the history still names it
+    assert fake.app.state.lora_paths[NAME] == str(home / "adapters" / f"{NAME}@1")
+    assert AdapterVersions(home / "adapters", NAME).serving() == 1
+    listed = client.get("/v1/admin/adapters", headers=admin()).json()["data"]
+    assert next(r["version"] for r in listed if r["profile"] == "larkfield") == f"{NAME}@1"

@@ -125,7 +125,9 @@ def test_bm25_follows_writes_made_through_another_index(parts_index):
 
 
 def test_the_index_knows_which_words_the_chunks_mention_in_any_stemmed_form():
-    index = LexicalIndex(["a", "b"], [tokenize(t) for t in ("The Cargo K1 carries 180 kg.", "Fast chargers: $89.")])
+    index = LexicalIndex(["a", "b"], [tokenize(t) for t in ("The Cargo K1 carries 180 kg.",
+                                                              "Fast chargers: $89. Free WiFi and e-bike parking.")])
     assert index.mentions("K1") and index.mentions("Cargo") and index.mentions("charger")
-    assert not index.mentions("Europe") and not index.mentions("K2")
+    assert index.mentions("Wi-Fi") and index.mentions("ebike") and index.mentions("E-Bike")
+    assert not index.mentions("Europe") and not index.mentions("K2") and not index.mentions("K-2")
     assert LexicalIndex([], []).mentions("anything") is False
