@@ -16,7 +16,7 @@ from tests.vllm_fixtures import LOOP_ADAPTER, LOOP_PROFILE
 
 pytestmark = pytest.mark.vllm
 VOICE = "examples/larkfield/voice/train.jsonl"
-GATE = ["--profile", LOOP_PROFILE, "--max-tokens", "32", "--concurrency", "4", "--json"]
+GATE = ["--profile", LOOP_PROFILE, "--max-tokens", "24", "--concurrency", "4", "--json"]
 
 
 def chat(server, question):
@@ -57,23 +57,23 @@ def test_feedback_becomes_a_new_version_that_is_promoted_and_a_worse_one_is_not(
     # version 2: the sample voice data and the correction (trained --plain: grounded training's
     # passages make each example ten times longer, minutes on this CPU; the loop is the same)
     data = tmp_path / "voice-and-feedback.jsonl"
-    data.write_text("".join(open(VOICE).readlines()[:10]) + exported.read_text())
+    data.write_text("".join(open(VOICE).readlines()[:5]) + exported.read_text())
     manifest = finetune(server, data, "--plain", "--epochs", "1")
     assert (manifest["name"], manifest["parent"]) == (f"{LOOP_ADAPTER}@2", f"{LOOP_ADAPTER}@1")
     assert served_version(server) == f"{LOOP_ADAPTER}@1"  # a candidate until promoted
 
     questions = tmp_path / "questions.jsonl"
     items = [json.loads(line) for line in open("examples/larkfield/eval/questions-ci.jsonl")]
-    pick = [i for i in items if not i.get("history") and not i.get("unanswerable")][:2]
+    pick = [i for i in items if not i.get("history") and not i.get("unanswerable")][:1]
     pick += [i for i in items if i.get("unanswerable")][:1]
     questions.write_text("".join(json.dumps(i) + "\n" for i in pick))
     gate = [*GATE, "--url", server.url, "--key", server.admin_key, "--questions", str(questions)]
 
-    promoted = server.tenor("adapters", "promote", f"{LOOP_ADAPTER}@2", *gate, "--tolerance", "0.34",
+    promoted = server.tenor("adapters", "promote", f"{LOOP_ADAPTER}@2", *gate, "--tolerance", "0.5",
                             timeout=900)
     assert promoted.returncode == 0, promoted.stderr[-3000:]
     verdict = json.loads(promoted.stdout)
-    assert verdict["passed"] and verdict["gate"]["questions"] == 3
+    assert verdict["passed"] and verdict["gate"]["questions"] == 2
     print("promote @2:", json.dumps(verdict["gate"]["figures"]))
     assert served_version(server) == f"{LOOP_ADAPTER}@2"
     after_promotion = chat(server, "What does the Cargo K1 cost?")
@@ -87,7 +87,7 @@ def test_feedback_becomes_a_new_version_that_is_promoted_and_a_worse_one_is_not(
     manifest = finetune(server, refusing, "--plain", "--epochs", "3", "--lr", "0.003")
     assert manifest["name"] == f"{LOOP_ADAPTER}@3" and manifest["parent"] == f"{LOOP_ADAPTER}@2"
 
-    refused = server.tenor("adapters", "promote", f"{LOOP_ADAPTER}@3", *gate, "--tolerance", "0.34", timeout=900)
+    refused = server.tenor("adapters", "promote", f"{LOOP_ADAPTER}@3", *gate, "--tolerance", "0.5", timeout=900)
     assert refused.returncode == 1, refused.stderr[-3000:]
     verdict = json.loads(refused.stdout)
     print("promote @3:", json.dumps(verdict["gate"]["figures"]), verdict["gate"]["failures"])
