@@ -5,9 +5,9 @@ The server refuses without asking the model when no passage scores at least
 ``retrieval.min_coverage`` of the question's key terms (``tenor.evidence``),
 or when the question names something no document mentions
 (``retrieval.refuse_unknown_names``; measured here from the local index, not
-by ``tenor eval``, which may talk to a remote server); after generation, the verifier's verdict is the third signal (``strict``
-policy). This module measures these on a question set and prints the
-trade-off: the share of unanswerable questions refused against the share of
+by ``tenor eval``, which may talk to a remote server); after generation, the
+verifier's verdict is the last signal (``strict`` policy). This module
+measures these on a question set and prints the trade-off: the share of unanswerable questions refused against the share of
 answerable ones refused by mistake, for a grid of thresholds.
 
     python -m evaluation.calibrate [QUESTIONS] [--profile NAME] [--k N]

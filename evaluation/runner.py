@@ -162,8 +162,7 @@ def answer_all(client: TenorClient, items: list[dict], configs: list[Configurati
         record = Record(item["id"], config.name, item["question"])
         try:
             record.answer, record.citations, record.latency_s, record.ttft_s = client.chat(
-                config.profile, conversation(item), config.retrieval, max_tokens, seed,
-                **({"adapter": config.adapter} if config.adapter else {}))
+                config.profile, conversation(item), config.retrieval, max_tokens, seed, adapter=config.adapter)
         except Exception as exc:  # one failed request is a data point, not the end of the eval
             record.error = f"{type(exc).__name__}: {exc}"
         progress()

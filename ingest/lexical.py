@@ -23,6 +23,8 @@ import unicodedata
 
 import numpy as np
 
+from tenor.evidence import stem
+
 _GROUPED_DIGITS = re.compile(r"(?<=\d)[,'](?=\d{3}(?!\d))")
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff"  # kana and ideographs: no spaces between words
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:[-_./:@][^\W_{_CJK}]+)*")
@@ -84,8 +86,6 @@ class LexicalIndex:
     def _knows(self, token: str) -> bool:
         if token in self.vocabulary:
             return True
-        from tenor.evidence import stem
-
         if self._stems is None:  # built on first use: most questions name nothing new
             self._stems = frozenset(stem(t) for t in self.vocabulary)
         return stem(token) in self._stems

@@ -6,7 +6,7 @@ version is never overwritten. Which version serves is kept in
 ``adapters/NAME.history.json``: the versions promoted, in order (the last one
 serves), and every promotion and rollback with its eval figures. The first version
 of a name serves as soon as it is trained; later ones are candidates until
-``tenor adapters promote`` (see ``finetune.promote``). No torch here.
+``tenor adapters promote`` (see ``evaluation.promote``). No torch here.
 """
 
 from __future__ import annotations

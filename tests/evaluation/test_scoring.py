@@ -69,7 +69,7 @@ def test_summary_counts_refusals_false_refusals_voice_and_citations():
 
 def test_a_failed_request_is_counted_not_fatal():
     class Flaky:
-        def chat(self, profile, messages, retrieval, max_tokens, seed):
+        def chat(self, profile, messages, retrieval, max_tokens, seed, adapter=None):
             if retrieval:
                 raise ConnectionError("vLLM went away")
             return "Hey rider! $2,499", [], 0.5, 0.1
@@ -85,7 +85,7 @@ def test_a_failed_request_is_counted_not_fatal():
 
 def test_a_failed_request_counts_against_every_rate_and_fails_the_gate():
     class Flaky:
-        def chat(self, profile, messages, retrieval, max_tokens, seed):
+        def chat(self, profile, messages, retrieval, max_tokens, seed, adapter=None):
             if messages[-1]["content"] != ITEMS[0]["question"]:
                 raise ConnectionError("vLLM went away")
             return "Hey rider! It costs $2,499 [1].", [{"index": 1, "document_id": "products.md"}], 0.5, 0.1
