@@ -1,7 +1,7 @@
 """Loaders: a file on disk -> clean text in sections, structure kept.
 
 One function per format. Each returns ``Section``s (heading or page kept as
-metadata, tables kept as ``a | b`` rows, list items as ``- item``) or raises
+metadata, tables kept as ``| a | b |`` rows, list items as ``- item``) or raises
 ``LoadError`` with a reason a person can act on. Nothing here touches the index.
 """
 
@@ -81,8 +81,38 @@ def _decode(path: Path) -> str:
 _UNDERLINE = re.compile(r"^\s*(=+|-+)\s*$")
 
 
+def table_row(cells: list[str]) -> str:
+    """A table row as every loader writes it, ``| a | b |`` (what ``tenor.evidence`` reads as a row)."""
+    return "| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |"
+
+
+_TEXT_TABLE_RULE = re.compile(r"^\s*-{3,}(?:\s+-{3,})+\s*$")  # "-------  -----  -----": a fixed-width table's rule
+
+
+def _text_table(lines: list[str], start: int) -> tuple[list[str], int]:
+    """The fixed-width table whose header is ``lines[start]`` (its rule below it) as
+    rows, and the index after it: rows run to a blank line, columns start where the
+    rule's dash groups start, and a row with an empty first column continues the one above."""
+    starts = [m.start() for m in re.finditer(r"-+", lines[start + 1])]
+
+    def cells(line: str) -> list[str]:
+        return [line[a:b].strip() for a, b in zip(starts, starts[1:] + [len(line)])]
+
+    rows = [cells(lines[start])]
+    end = start + 2
+    while end < len(lines) and lines[end].strip():
+        row = cells(lines[end])
+        if not row[0] and len(rows) > 1:
+            rows[-1] = [f"{above} {more}".strip() for above, more in zip(rows[-1], row)]
+        else:
+            rows.append(row)
+        end += 1
+    return [table_row(row) for row in rows], end
+
+
 def load_text(path: Path) -> tuple[list[Section], str | None]:
-    """Plain text; a line underlined with === or --- (setext style) starts a section."""
+    """Plain text; a line underlined with === or --- (setext style) starts a section, and a
+    fixed-width table (a header over a rule of dash groups) becomes ``| a | b |`` rows."""
     lines = _decode(path).splitlines()
     sections: list[Section] = []
     heading: str | None = None
@@ -92,6 +122,10 @@ def load_text(path: Path) -> tuple[list[Section], str | None]:
     while i < len(lines):
         line = lines[i]
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.strip() and _TEXT_TABLE_RULE.match(nxt):
+            rows, i = _text_table(lines, i)
+            body.extend(rows)
+            continue
         if line.strip() and _UNDERLINE.match(nxt) and len(nxt.strip()) >= max(3, len(line.strip()) // 2):
             sections.append(Section(text="\n".join(body), heading=heading))
             body = []
@@ -222,7 +256,7 @@ def _table_rows(table) -> list[str]:
     for tr in table.find_all("tr"):
         cells = [" ".join(c.get_text(" ", strip=True).split()) for c in tr.find_all(["th", "td"])]
         if any(cells):
-            rows.append(" | ".join(cells))
+            rows.append(table_row(cells))
     return rows
 
 
@@ -239,14 +273,32 @@ def load_pdf(path: Path) -> tuple[list[Section], str | None]:
             raise LoadError("encrypted PDF (password protected)") from None
     if len(reader.pages) > MAX_PDF_PAGES:
         raise LoadError(f"PDF has {len(reader.pages)} pages; the limit is {MAX_PDF_PAGES}")
-    sections = [
-        Section(text=page.extract_text() or "", page=number)
-        for number, page in enumerate(reader.pages, start=1)
-    ]
+    pages = [(page.extract_text() or "").splitlines() for page in reader.pages]
+    sections = [Section(text="\n".join(lines), page=number)
+                for number, lines in enumerate(_without_furniture(pages), start=1)]
     title = None
     if reader.metadata and reader.metadata.title:
         title = str(reader.metadata.title)
     return sections, title
+
+
+def _without_furniture(pages: list[list[str]]) -> list[list[str]]:
+    """Each page's lines without its page number ("Page 3", "3 of 12", "- 3 -" in its
+    first or last two lines) and, when there are several pages, without a running
+    header or footer (a first or last line the same on every page): a page number
+    in a passage would be a figure the verifier takes for a fact."""
+    def page_number(line: str, number: int) -> bool:
+        return re.fullmatch(rf"\W*(?:page\s+)?{number}(?:\s*(?:of|/)\s*\d+)?\W*", line.strip(), re.I) is not None
+
+    pages = [[line for i, line in enumerate(lines)
+              if not ((i < 2 or i >= len(lines) - 2) and page_number(line, number))]
+             for number, lines in enumerate(pages, start=1)]
+    if len(pages) > 1:
+        for end in (0, -1):
+            running = {lines[end].strip() if lines else None for lines in pages}
+            if len(running) == 1 and running != {None} and running != {""}:
+                pages = [lines[1:] if end == 0 else lines[:-1] for lines in pages]
+    return pages
 
 
 # -- DOCX -----------------------------------------------------------------------
@@ -281,7 +333,7 @@ def load_docx(path: Path) -> tuple[list[Section], str | None]:
             for row in block.rows:
                 cells = [" ".join(cell.text.split()) for cell in row.cells]
                 if any(cells):
-                    parts.append(" | ".join(_dedupe_merged(cells)))
+                    parts.append(table_row(_dedupe_merged(cells)))
             continue
         if not isinstance(block, Paragraph):
             continue

@@ -30,7 +30,8 @@ MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before i
 UNSUPPORTED_MARK = "[unverified]"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w$])\+?\(?\d[\d ().-]{5,}\d(?![\w])")
-_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+_FIGURE = r"\d[\d,]*(?:\.\d+)?"
+_NUMBER = re.compile(r"(?<![\w.])" + _FIGURE)
 _NUMBER_WORDS = {w: str(n) for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())}
 _NUMBER_WORDS.update({w: str(10 * n) for n, w in enumerate(
@@ -40,9 +41,15 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n")
 _TRAILING = re.compile(r"[\s.!?:;,\"')\]]*$")
 _UNIT_AFTER = re.compile(_NUMBER.pattern + r"%?[ -]?([A-Za-z]+)")  # "2 years", "2-year", "30 days": the figure's unit
 _ANAPHOR = re.compile(r"^(?:it|its|they|their|this|these|that|those|he|she)\b", re.IGNORECASE)
-_ASKS_AMOUNT = re.compile(r"^\W*(?:and\s+|so\s+)?how\s+(?:much|many)\b", re.IGNORECASE)  # its answer is an amount
+_ASKS_AMOUNT = re.compile(r"^\W*(?:and\s+|so\s+)?how\s+(much|many)\b", re.IGNORECASE)  # its answer is an amount
+# "How much is/does it cost" asks a price; "how much does it weigh" or "how much of your revenue" does not.
+_ASKS_PRICE = re.compile(r"\b(?:cost|costs|price|prices|priced|pay|fee|fees)\b"
+                         r"|^\W*(?:and\s+|so\s+)?how\s+much(?:\s+is|\s+are|\s+will|'s)\b", re.IGNORECASE)
+_MONEY = re.compile(rf"[$\u20ac\u00a3\u00a5]\s?{_FIGURE}|(?<![\w.]){_FIGURE}\s?(?:dollars?|euros?|pounds?|cents?|usd|eur|gbp)\b",
+                    re.IGNORECASE)
 # What answers "how much" without a digit ("free", "no charge", "included"); stemmed.
 _AMOUNT_WORDS = frozenset(terms("free charge included complimentary unlimited none zero"))
+_COUNT_WORDS = frozenset(terms("unlimited none zero"))  # ... and "how many"; "free" is a price, not a count
 _CLAUSE_BREAK = re.compile(r"[,;]\s|\s(?:and|but|while|whereas)\s", re.IGNORECASE)
 _HEADING_LINE = re.compile(r"^\s*#{1,6}\s.*$", re.MULTILINE)
 FACTUAL_MIN_TERMS = 3  # a sentence with fewer content terms and no figures is chatter ("Happy to help!")
@@ -370,13 +377,25 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
 
 
 def states_amount(text: str, question: str) -> bool:
-    """Whether ``text`` can answer ``question``'s "how much/many": it holds a figure or
-    an amount word. Any other question: True. (A true sentence about the Cargo K1's
-    battery answers "how much is its replacement battery?" no more than silence.)"""
-    if not _ASKS_AMOUNT.search(question):
+    """Whether ``text`` can answer ``question``'s "how much/many": "how many" wants a
+    count (a figure that is not a price, or a number word), "how much" with "cost",
+    "price" or "how much is" a price (a sum of money, or "free", "included"...), any
+    other "how much" a figure or an amount word. Any other question: True. (A true
+    sentence about the Cargo K1's 700 Wh battery answers "how much is its
+    replacement battery?" no more than silence, and "the first year is free" does
+    not answer "how many bikes did you sell?".)"""
+    asks = _ASKS_AMOUNT.search(question)
+    if not asks:
         return True
     words = set(_WORDS.findall(text.lower()))
-    return bool(facts(text) or (words & _NUMBER_WORDS.keys()) - {"one"} or _AMOUNT_WORDS & set(terms(text)))
+    number_words = (words & _NUMBER_WORDS.keys()) - {"one"}
+    stems = set(terms(text))
+    if asks.group(1).lower() == "many":
+        bare = _MONEY.sub(" ", _PHONE.sub(" ", _EMAIL.sub(" ", text)))
+        return bool(_NUMBER.search(bare) or number_words or _COUNT_WORDS & stems)
+    if _ASKS_PRICE.search(question):
+        return bool(_MONEY.search(text) or _AMOUNT_WORDS & stems)
+    return bool(facts(text) or number_words or _AMOUNT_WORDS & stems)
 
 
 def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: Sequence, *,

@@ -219,3 +219,27 @@ def test_strict_does_not_ship_a_true_sentence_without_an_amount_to_a_how_much_qu
     v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
                      refused=False, question="Is the Cargo K1 one of your models?", min_coverage=0.5)
     assert v.outcome == "shipped"
+
+
+def test_how_many_wants_a_count_and_how_much_is_wants_a_price():
+    from tenor.verify import states_amount
+
+    many = "How many bikes did you sell last year?"
+    assert not states_amount("The first year of the tracker service is free.", many)  # a price, not a count
+    assert not states_amount("After the first year, the tracker costs $79 per year.", many)
+    assert states_amount("We sold 1,200 bikes.", many) and states_amount("We sold twelve.", many)
+    price = "How much is a replacement battery for the Cargo K1?"
+    assert not states_amount("The Cargo K1's 700 Wh battery is sized for heavy loads.", price)  # a figure, no price
+    assert states_amount("A 700 Wh battery costs $699.", price) and states_amount("It is free of charge.", price)
+    assert states_amount("It weighs 17 kg.", "How much does the Fold F1 weigh?")  # not a price question
+    assert states_amount("We give 1% of our revenue.", "How much of your revenue goes to trails?")
+
+
+def test_strict_replaces_a_figure_that_is_no_price_with_the_priced_extract():
+    question = "How much is the Cargo K1?"
+    cargo = [P("The Cargo K1 has a 700 Wh battery for heavy loads.\n\nThe Cargo K1 costs $3,899.", "products.md")]
+    ev = select_evidence(question, cargo, 200)
+    answer = "The Cargo K1 has a 700 Wh battery for heavy loads."  # supported, a figure, no price
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "extract" and "$3,899" in v.text

@@ -250,3 +250,39 @@ def test_50_mb_text_file_loads_in_bounded_time_and_memory(tmp_path):
     print(f"\n[loaders] {size_mb:.0f} MB markdown: {int(sections)} sections in {seconds} s, peak RSS {peak_mb:.0f} MiB")
     assert chars > 45_000_000
     assert peak_mb < 2048  # bounded: a few copies of the text, not a blow-up
+
+
+def test_pdf_page_numbers_and_running_headers_are_not_text(tmp_path):
+    """A page number is a figure the verifier would take for a fact ("Page 1" answering
+    "how many bikes did you sell?"); a running header repeats on every passage."""
+    path = make_pdf(tmp_path / "about.pdf", [
+        "Acme Cycles - About\nPage 1\nWe were founded in 2014.\n1 of 2",
+        "Acme Cycles - About\nPage 2\nWe sell 4 models.\n- 2 -",
+    ])
+    doc = load(path)
+    assert [s.text for s in doc.sections] == ["We were founded in 2014.", "We sell 4 models."]
+    one = load(make_pdf(tmp_path / "one.pdf", ["Acme Cycles - About\nPage 1\nOpen since 1998.\n3"]))
+    assert one.sections[0].text == "Acme Cycles - About\nOpen since 1998.\n3"  # "3" is not this page's number
+
+
+def test_every_format_writes_table_rows_that_the_evidence_reads_as_rows(tmp_path):
+    """Rows written "a | b" (HTML, DOCX before) were joined into one paragraph by the
+    evidence step, so a quote mixed the Express row with the Canada row."""
+    from tenor.evidence import split_units
+
+    html = tmp_path / "shipping.html"
+    html.write_text(HTML_PAGE)
+    docx_path = make_docx(tmp_path / "service.docx", "Service plans", ["We tune bikes."],
+                          table=[["Plan", "Price"], ["Basic Tune", "$89"], ["Full Service", "$179"]])
+    text = tmp_path / "battery.txt"
+    text.write_text("Replacement batteries\n\n  Battery    Fits            Price\n"
+                    "  -------    -------------   -----\n  360 Wh     Fold F1         $429\n"
+                    "  700 Wh     Cargo K1        $699 (sold\n                             separately)\n\nDone.\n")
+    rows = {}
+    for path in (html, docx_path, text):
+        for section in load(path).sections:
+            rows.update({u.plain(): u.header for u in split_units(section.text) if u.is_row})
+    assert "Option: Express; Price: $149; Days: 2-3" in rows
+    assert "Plan: Full Service; Price: $179" in rows
+    assert "Battery: 700 Wh; Fits: Cargo K1; Price: $699 (sold separately)" in rows
+    assert "Battery: 360 Wh; Fits: Fold F1; Price: $429" in rows
