@@ -6,6 +6,7 @@ never straddles two sections and always knows its heading and page.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ingest.models import Chunk, LoadedDocument
@@ -32,14 +33,37 @@ def make_splitter(tokenizer, settings: ChunkSettings) -> RecursiveCharacterTextS
     return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(tokenizer, **kwargs)
 
 
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")  # "| a | b |", as every loader writes a table row
+
+
 def chunk_document(document: LoadedDocument, splitter: RecursiveCharacterTextSplitter) -> list[Chunk]:
+    """A chunk that starts inside a table starts with the table's header row again, so
+    its rows keep their column names (and its first row is not taken for a header)."""
     chunks: list[Chunk] = []
     for section in document.sections:
+        headers = _table_headers(section.text)
         for piece in splitter.split_text(section.text):
             piece = piece.strip()
-            if piece:
-                chunks.append(Chunk(text=piece, section=section.heading, page=section.page))
+            if not piece:
+                continue
+            header = headers.get(piece.split("\n", 1)[0].strip())
+            if header and not piece.startswith(header):
+                piece = f"{header}\n{piece}"
+            chunks.append(Chunk(text=piece, section=section.heading, page=section.page))
     return chunks
+
+
+def _table_headers(text: str) -> dict[str, str]:
+    """Each table row's header (the first row of its table), keyed by the row's text."""
+    headers: dict[str, str] = {}
+    header = None
+    for line in text.splitlines():
+        if _TABLE_ROW.match(line):
+            header = header or line.strip()
+            headers.setdefault(line.strip(), header)
+        else:
+            header = None
+    return headers
 
 
 def embedding_text(chunk: Chunk, title: str | None) -> str:

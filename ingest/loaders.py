@@ -91,23 +91,40 @@ _TEXT_TABLE_RULE = re.compile(r"^\s*-{3,}(?:\s+-{3,})+\s*$")  # "-------  ----- 
 
 def _text_table(lines: list[str], start: int) -> tuple[list[str], int]:
     """The fixed-width table whose header is ``lines[start]`` (its rule below it) as
-    rows, and the index after it: rows run to a blank line, columns start where the
-    rule's dash groups start, and a row with an empty first column continues the one above."""
+    rows, and the index after it. Columns start where the rule's dash groups start
+    (a cut inside a word moves to the space before it: a right-aligned "$13,899"
+    wider than its dashes stays whole), or at tabs when the rule has them. Rows run
+    to a blank line or a line of prose (no gap of two spaces, or no tab); a row
+    filling only one column other than the first continues the row above, and a
+    row with an empty first column shares its first cell."""
+    tabbed = "\t" in lines[start + 1]  # columns apart by tabs: cut at the tabs
     starts = [m.start() for m in re.finditer(r"-+", lines[start + 1])]
+    gap = re.compile(r"\t" if tabbed else r"\S {2,}\S")
 
     def cells(line: str) -> list[str]:
-        return [line[a:b].strip() for a, b in zip(starts, starts[1:] + [len(line)])]
+        if tabbed:
+            return ([c.strip() for c in re.split(r"\t+", line.rstrip())] + [""] * len(starts))[:len(starts)]
+        cuts = [0]
+        for cut in starts[1:]:
+            cut = min(cut, len(line))
+            while cut > cuts[-1] and cut < len(line) and line[cut - 1] != " " and line[cut] != " ":
+                cut -= 1
+            cuts.append(cut)
+        return [line[a:b].strip() for a, b in zip(cuts, cuts[1:] + [len(line)])]
 
     rows = [cells(lines[start])]
     end = start + 2
     while end < len(lines) and lines[end].strip():
         row = cells(lines[end])
-        if not row[0] and len(rows) > 1:
+        if row[0] and not gap.search(lines[end].strip()):  # prose after the table
+            break
+        filled = [i for i, cell in enumerate(row) if cell]
+        if len(rows) > 1 and len(filled) == 1 and filled[0] > 0:
             rows[-1] = [f"{above} {more}".strip() for above, more in zip(rows[-1], row)]
         else:
-            rows.append(row)
+            rows.append([row[0] or (rows[-1][0] if len(rows) > 1 else ""), *row[1:]])
         end += 1
-    return [table_row(row) for row in rows], end
+    return [table_row(row) for row in rows] + [""], end
 
 
 def load_text(path: Path) -> tuple[list[Section], str | None]:
@@ -228,7 +245,7 @@ def load_html(path: Path) -> tuple[list[Section], str | None]:
                     heads = [(lvl, h) for lvl, h in heads if lvl < level] + [(level, text)]
             elif name == "table":
                 end_line()
-                parts.extend(_table_rows(child))
+                parts.extend([*_table_rows(child), ""])  # the blank line ends the table
             elif name == "li":
                 end_line()
                 line.append("- ")
@@ -284,20 +301,21 @@ def load_pdf(path: Path) -> tuple[list[Section], str | None]:
 
 def _without_furniture(pages: list[list[str]]) -> list[list[str]]:
     """Each page's lines without its page number ("Page 3", "3 of 12", "- 3 -" in its
-    first or last two lines) and, when there are several pages, without a running
-    header or footer (a first or last line the same on every page): a page number
-    in a passage would be a figure the verifier takes for a fact."""
+    first or last two lines) and, from three pages on, without a running header or
+    footer (a first or last line the same on every page, kept where it first
+    appears): a page number in a passage would be a figure the verifier takes for a fact."""
     def page_number(line: str, number: int) -> bool:
-        return re.fullmatch(rf"\W*(?:page\s+)?{number}(?:\s*(?:of|/)\s*\d+)?\W*", line.strip(), re.I) is not None
+        return re.fullmatch(rf"[\s\-\u2013\u2014|.]*(?:page\s+)?{number}(?:\s+of\s+\d+)?[\s\-\u2013\u2014|.]*",
+                            line, re.I) is not None
 
     pages = [[line for i, line in enumerate(lines)
               if not ((i < 2 or i >= len(lines) - 2) and page_number(line, number))]
              for number, lines in enumerate(pages, start=1)]
-    if len(pages) > 1:
+    if len(pages) >= 3:
         for end in (0, -1):
             running = {lines[end].strip() if lines else None for lines in pages}
             if len(running) == 1 and running != {None} and running != {""}:
-                pages = [lines[1:] if end == 0 else lines[:-1] for lines in pages]
+                pages = pages[:1] + [lines[1:] if end == 0 else lines[:-1] for lines in pages[1:]]
     return pages
 
 
@@ -334,6 +352,7 @@ def load_docx(path: Path) -> tuple[list[Section], str | None]:
                 cells = [" ".join(cell.text.split()) for cell in row.cells]
                 if any(cells):
                     parts.append(table_row(_dedupe_merged(cells)))
+            parts.append("")  # the blank line ends the table
             continue
         if not isinstance(block, Paragraph):
             continue

@@ -43,10 +43,13 @@ _UNIT_AFTER = re.compile(_NUMBER.pattern + r"%?[ -]?([A-Za-z]+)")  # "2 years", 
 _ANAPHOR = re.compile(r"^(?:it|its|they|their|this|these|that|those|he|she)\b", re.IGNORECASE)
 _ASKS_AMOUNT = re.compile(r"^\W*(?:and\s+|so\s+)?how\s+(much|many)\b", re.IGNORECASE)  # its answer is an amount
 # "How much is/does it cost" asks a price; "how much does it weigh" or "how much of your revenue" does not.
-_ASKS_PRICE = re.compile(r"\b(?:cost|costs|price|prices|priced|pay|fee|fees)\b"
-                         r"|^\W*(?:and\s+|so\s+)?how\s+much(?:\s+is|\s+are|\s+will|'s)\b", re.IGNORECASE)
-_MONEY = re.compile(rf"[$\u20ac\u00a3\u00a5]\s?{_FIGURE}|(?<![\w.]){_FIGURE}\s?(?:dollars?|euros?|pounds?|cents?|usd|eur|gbp)\b",
-                    re.IGNORECASE)
+_ASKS_PRICE = re.compile(r"\b(?:cost|costs|price|prices|priced|fee|fees)\b"
+                         r"|^\W*(?:and\s+|so\s+)?how\s+much(?:\s+is|\s+are|'s)\b", re.IGNORECASE)
+_CURRENCY = r"[$\u20ac\u00a3\u00a5\u00a2]|\b(?:usd|eur|gbp|cad|aud|chf|dollars?|euros?|pounds?|cents?)\b"
+# A price: a figure beside a currency, a percentage ("10% off"), or a figure labelled a price ("Price (USD): 1,799").
+_PRICE = re.compile(rf"(?:{_CURRENCY})\s?\.?\d|\d\s?(?:{_CURRENCY})|\d\s?%"
+                    rf"|\b(?:price|cost|fee)s?\b[^.;\n]*?\d", re.IGNORECASE)
+_MONEY = re.compile(rf"(?:{_CURRENCY})\s?\.?{_FIGURE}|(?<![\w.]){_FIGURE}\s?(?:{_CURRENCY})", re.IGNORECASE)
 # What answers "how much" without a digit ("free", "no charge", "included"); stemmed.
 _AMOUNT_WORDS = frozenset(terms("free charge included complimentary unlimited none zero"))
 _COUNT_WORDS = frozenset(terms("unlimited none zero"))  # ... and "how many"; "free" is a price, not a count
@@ -379,7 +382,8 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
 def states_amount(text: str, question: str) -> bool:
     """Whether ``text`` can answer ``question``'s "how much/many": "how many" wants a
     count (a figure that is not a price, or a number word), "how much" with "cost",
-    "price" or "how much is" a price (a sum of money, or "free", "included"...), any
+    "price", "fee" or "how much is" a price (a figure with a currency, a percentage, a
+    figure labelled price or cost, or "free", "included"...), any
     other "how much" a figure or an amount word. Any other question: True. (A true
     sentence about the Cargo K1's 700 Wh battery answers "how much is its
     replacement battery?" no more than silence, and "the first year is free" does
@@ -388,14 +392,23 @@ def states_amount(text: str, question: str) -> bool:
     if not asks:
         return True
     words = set(_WORDS.findall(text.lower()))
-    number_words = (words & _NUMBER_WORDS.keys()) - {"one"}
+    number_words = words & _NUMBER_WORDS.keys()
     stems = set(terms(text))
     if asks.group(1).lower() == "many":
         bare = _MONEY.sub(" ", _PHONE.sub(" ", _EMAIL.sub(" ", text)))
-        return bool(_NUMBER.search(bare) or number_words or _COUNT_WORDS & stems)
+        return bool(_NUMBER.search(bare) or number_words - {"one"} or _COUNT_WORDS & stems
+                    or _counts_one(text, question))
     if _ASKS_PRICE.search(question):
-        return bool(_MONEY.search(text) or _AMOUNT_WORDS & stems)
-    return bool(facts(text) or number_words or _AMOUNT_WORDS & stems)
+        return bool(_PRICE.search(text) or _AMOUNT_WORDS & stems)
+    return bool(facts(text) or number_words - {"one"} or _AMOUNT_WORDS & stems)
+
+
+def _counts_one(text: str, question: str) -> bool:
+    """"One" followed by what the question counts ("you get one free tune-up" to "how many
+    free tune-ups?"), not "one" as in "under one roof" or "one of our models"."""
+    asked = set(terms(question))
+    words = _WORDS.findall(text.lower())
+    return any(w == "one" and asked & set(terms(" ".join(words[i + 1:i + 3]))) for i, w in enumerate(words))
 
 
 def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: Sequence, *,

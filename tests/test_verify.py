@@ -232,6 +232,11 @@ def test_how_many_wants_a_count_and_how_much_is_wants_a_price():
     assert not states_amount("The Cargo K1's 700 Wh battery is sized for heavy loads.", price)  # a figure, no price
     assert states_amount("A 700 Wh battery costs $699.", price) and states_amount("It is free of charge.", price)
     assert states_amount("It weighs 17 kg.", "How much does the Fold F1 weigh?")  # not a price question
+    for text in ("10% off", "USD 15", "15 CAD", "15,00 \u20ac", "99\u00a2", "Model: Fold F1; Price (USD): 1,799"):
+        assert states_amount(text, "How much is the Fold F1?"), text  # prices in other shapes
+    assert states_amount("30 days", "How much time do I have to pay?")  # "pay" alone is no price question
+    assert states_amount("You get one free tune-up.", "How many free tune-ups do I get?")
+    assert not states_amount("Design and service sit under one roof at Larkfield.", many)
     assert states_amount("We give 1% of our revenue.", "How much of your revenue goes to trails?")
 
 

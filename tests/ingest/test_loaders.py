@@ -256,11 +256,13 @@ def test_pdf_page_numbers_and_running_headers_are_not_text(tmp_path):
     """A page number is a figure the verifier would take for a fact ("Page 1" answering
     "how many bikes did you sell?"); a running header repeats on every passage."""
     path = make_pdf(tmp_path / "about.pdf", [
-        "Acme Cycles - About\nPage 1\nWe were founded in 2014.\n1 of 2",
+        "Acme Cycles - About\nPage 1\nWe were founded in 2014.\n1 of 3",
         "Acme Cycles - About\nPage 2\nWe sell 4 models.\n- 2 -",
+        "Acme Cycles - About\n3\nWe ride.",
     ])
     doc = load(path)
-    assert [s.text for s in doc.sections] == ["We were founded in 2014.", "We sell 4 models."]
+    assert [s.text for s in doc.sections] == ["Acme Cycles - About\nWe were founded in 2014.", "We sell 4 models.",
+                                              "We ride."]
     one = load(make_pdf(tmp_path / "one.pdf", ["Acme Cycles - About\nPage 1\nOpen since 1998.\n3"]))
     assert one.sections[0].text == "Acme Cycles - About\nOpen since 1998.\n3"  # "3" is not this page's number
 
@@ -286,3 +288,41 @@ def test_every_format_writes_table_rows_that_the_evidence_reads_as_rows(tmp_path
     assert "Plan: Full Service; Price: $179" in rows
     assert "Battery: 700 Wh; Fits: Cargo K1; Price: $699 (sold separately)" in rows
     assert "Battery: 360 Wh; Fits: Fold F1; Price: $429" in rows
+
+
+def test_text_tables_keep_groups_wide_values_and_end_at_prose(tmp_path):
+    from tenor.evidence import split_units
+
+    path = tmp_path / "rates.txt"
+    path.write_text("  Region   Option     Price\n  ------   --------   -----\n  US       Standard   $9\n"
+                    "           Express    $19\n  Canada   Cargo K1 $13,899\n"
+                    "Prices include labour and parts, not tyres.\n")
+    units = split_units(load(path).sections[0].text)
+    rows = [u.plain() for u in units if u.is_row]
+    assert rows == ["Region: US; Option: Standard; Price: $9", "Region: US; Option: Express; Price: $19",
+                    "Region: Canada; Option: Cargo K1; Price: $13,899"]
+    assert units[-1].plain() == "Prices include labour and parts, not tyres." and not units[-1].is_row
+    tabs = tmp_path / "tabs.txt"
+    tabs.write_text("Model\tPrice\n-----\t-----\nFold F1\t$1,799\n")
+    assert [u.plain() for u in split_units(load(tabs).sections[0].text) if u.is_row] == [
+        "Model: Fold F1; Price: $1,799"]
+
+
+def test_back_to_back_tables_stay_apart(tmp_path):
+    from tenor.evidence import split_units
+
+    path = tmp_path / "two.html"
+    path.write_text("<body><table><tr><th>Plan</th><th>Price</th></tr><tr><td>Basic</td><td>$89</td></tr></table>"
+                    "<table><tr><th>Part</th><th>Price</th></tr><tr><td>Battery</td><td>$699</td></tr></table></body>")
+    rows = [u.plain() for s in load(path).sections for u in split_units(s.text) if u.is_row]
+    assert rows == ["Plan: Basic; Price: $89", "Part: Battery; Price: $699"]
+
+
+def test_pdf_furniture_removal_keeps_prices_and_short_documents(tmp_path):
+    prices = load(make_pdf(tmp_path / "prices.pdf", ["Basic tune\n$1", "Pedals\n$2", "Size\n3/4"]))
+    assert [s.text for s in prices.sections] == ["Basic tune\n$1", "Pedals\n$2", "Size\n3/4"]
+    two = load(make_pdf(tmp_path / "two.pdf", ["Returns\nWithin 30 days.", "Returns\nFree pickup."]))
+    assert [s.text for s in two.sections] == ["Returns\nWithin 30 days.", "Returns\nFree pickup."]
+    footer = "Questions? Call +1 555 010 2030"
+    three = load(make_pdf(tmp_path / "three.pdf", [f"Page text {n}.\n{footer}" for n in "abc"]))
+    assert [s.text for s in three.sections] == [f"Page text a.\n{footer}", "Page text b.", "Page text c."]
