@@ -4,7 +4,9 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
 
 1. retrieves on the conversation, not just the last turn (``retrieval_query``:
    a follow-up such as "and how much is it?" keeps the earlier question's topic);
-2. keeps passages scoring at least the profile's ``min_score``;
+2. keeps passages scoring at least the profile's ``min_score`` (and, for a follow-up
+   such as "what's the weight limit for its rack?", only those about its subject:
+   ``retrieval.follow_ups_keep_subject``);
 3. selects the evidence (``tenor.evidence``): the passages' sentences and
    table rows that share key terms with the question, within
    ``retrieval.evidence_tokens``;
@@ -32,7 +34,7 @@ from typing import Callable
 from assistant.protocol import Citation
 from assistant.tokens import cached_meter
 from tenor.config import Profile, Settings
-from tenor.evidence import coverage, names, select_evidence
+from tenor.evidence import coverage, follow_up_subject, names, on_subject, select_evidence
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
@@ -136,6 +138,9 @@ class GroundingService:
         passages, query, seconds = self.retrieve(profile, conversation, filters=filters)
         passages = self.relevant(profile, passages)
         started = time.perf_counter()
+        subject = follow_up_subject(conversation) if profile.retrieval.follow_ups_keep_subject else []
+        if subject:
+            passages = on_subject(passages, subject, self.index_for(profile.collection).headings())
         evidence = select_evidence(query, passages, profile.retrieval.evidence_tokens, self.meter_for(profile).count)
         last = next((m["content"] for m in reversed(conversation) if m.get("role") == "user"), "")
         covered = coverage(evidence, query, last)

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Sequence
 
-from tenor.evidence import coverage, names, select_evidence
+from tenor.evidence import coverage, follow_up_subject, names, on_subject, select_evidence
 from tenor.prompt import approx_tokens
 
 SCORE_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -53,9 +53,11 @@ def as_passage(passage) -> object:
 
 def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profile, *,
             count_tokens: Callable[[str], int] = approx_tokens,
-            unmentioned: Callable[[list[str]], list[str]] | None = None) -> list[Signals]:
+            unmentioned: Callable[[list[str]], list[str]] | None = None,
+            headings: frozenset[str] = frozenset()) -> list[Signals]:
     """The signals for every item, as the server computes them (``assistant.grounding``);
-    ``unmentioned`` (the index's) adds the names no document mentions."""
+    ``unmentioned`` (the index's) adds the names no document mentions, ``headings`` (the
+    index's) keeps a follow-up on its subject."""
     from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
 
@@ -63,6 +65,9 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
     for item in items:
         turns = conversation(item)
         passages = [as_passage(p) for p in retrieve(item, profile.retrieval.k)]
+        subject = follow_up_subject(turns) if profile.retrieval.follow_ups_keep_subject else []
+        if subject:
+            passages = on_subject(passages, subject, headings)
         query = retrieval_query(turns)
         coverages = {}
         for min_score in sorted({*SCORE_GRID, profile.retrieval.min_score}):
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     from evaluation.runner import conversation
 
     signals = measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile,
-                      unmentioned=index.unmentioned)
+                      unmentioned=index.unmentioned, headings=index.headings())
     tune, held_out = signals[0::2], signals[1::2]
     print(f"{len(items)} questions ({sum(s.unanswerable for s in signals)} unanswerable) from {args.questions}; "
           f"profile {profile.name}: min_score {profile.retrieval.min_score}, "

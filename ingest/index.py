@@ -288,8 +288,12 @@ class Index:
                 self._lexical = (key, self._build_lexical())
             return self._lexical[1]
 
+    def headings(self) -> frozenset[str]:
+        """The section headings of the collection's chunks ("Our E-Bike Lineup > Fold F1")."""
+        return self.lexical_index().headings
+
     def _build_lexical(self) -> LexicalIndex:
-        ids, tokens = [], []
+        ids, tokens, headings = [], [], set()
         offset = 0
         while True:
             batch = self._call("read chunk texts", lambda: self.collection.get(
@@ -297,8 +301,9 @@ class Index:
             ids += batch["ids"]
             tokens += [tokenize(_searchable_text(text, meta))
                        for text, meta in zip(batch["documents"], batch["metadatas"])]
+            headings |= {meta["section"] for meta in batch["metadatas"] if meta and meta.get("section")}
             if len(batch["ids"]) < _READ_PAGE:
-                return LexicalIndex(ids, tokens)
+                return LexicalIndex(ids, tokens, frozenset(headings))
             offset += _READ_PAGE
 
     def _mark_changed(self) -> None:

@@ -48,11 +48,13 @@ def tokenize(text: str) -> list[str]:
 
 
 class LexicalIndex:
-    """BM25 (the ``bm25s`` library) over a fixed list of chunk ids and token lists."""
+    """BM25 (the ``bm25s`` library) over a fixed list of chunk ids and token lists, and the
+    section headings of those chunks (``tenor.evidence.on_subject`` reads them)."""
 
-    def __init__(self, ids: list[str], tokens: list[list[str]]):
+    def __init__(self, ids: list[str], tokens: list[list[str]], headings: frozenset[str] = frozenset()):
         import bm25s
 
+        self.headings = headings
         self.ids = list(ids)
         self.position = {chunk_id: i for i, chunk_id in enumerate(self.ids)}
         self._bm25 = None

@@ -69,6 +69,11 @@ class RetrievalSettings(_Model):
         True, description="a question that names something (a word capitalized mid-sentence: a product, "
         "place or brand) no document mentions gets the no-answer text: the documents cannot be about it"
     )
+    follow_ups_keep_subject: bool = Field(
+        True, description="a follow-up that names nothing and points back (\"its rack\" after a question about "
+        "the Fold F1) is answered only from passages about that subject, not from those under a sibling "
+        "heading (the Cargo K1's)"
+    )
 
 
 class VerifySettings(_Model):

@@ -306,3 +306,42 @@ def coverage(evidence: Sequence, *questions: str) -> float:
         units += [set(terms(u.text)) for u in split_units(getattr(e, "full_text", e.text))]
     weight = {t: math.log(1 + (len(units) + 1) / (1 + sum(t in u for u in units))) for t in wanted}
     return sum(weight[t] for t in wanted & found) / sum(weight.values())
+
+
+_POINTS_BACK = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)
+
+
+def follow_up_subject(conversation: Sequence[dict]) -> list[str]:
+    """What a follow-up that names nothing and points back is about ("its rack" after
+    "Tell me about the Fold F1": ["Fold", "F1"]): the names of the latest earlier user
+    turn that has any. Empty for a question that names its subject or points nowhere."""
+    users = [str(m.get("content", "")) for m in conversation if m.get("role") == "user"]
+    if len(users) < 2 or names(users[-1]) or not _POINTS_BACK.search(users[-1]):
+        return []
+    return next((found for turn in reversed(users[:-1]) if (found := names(turn))), [])
+
+
+def on_subject(passages: Sequence, subject: list[str], headings: Sequence[str]) -> list:
+    """``passages`` without those about a sibling of ``subject``: a follow-up on the Fold F1
+    ("what's the weight limit for its rack?") is not answered from the Cargo K1's pages.
+
+    Siblings are the other headings under the parent of a heading that names the
+    subject ("Lineup > Fold F1" -> "Lineup > Cargo K1", "Lineup > Trail T3"); a passage
+    is about one when its section or title names it and nothing in it names the
+    subject. Passages under no sibling (a warranty policy) stay, as do all of them
+    when no heading names the subject."""
+    wanted = set(terms(" ".join(subject)))
+    if not wanted:
+        return list(passages)
+    paths = [heading.split(" > ") for heading in headings]
+    parents = {tuple(p[:-1]) for p in paths if len(p) > 1 and wanted <= set(terms(p[-1]))}
+    siblings = [last for p in paths if tuple(p[:-1]) in parents
+                and (last := set(terms(p[-1]))) and not wanted <= last]
+
+    def about_a_sibling(passage) -> bool:
+        title = (getattr(passage, "metadata", None) or {}).get("title")
+        context = set(terms(f"{getattr(passage, 'section', None) or ''} {title or ''} {passage.document_id}"))
+        named = context | set(terms(getattr(passage, "full_text", None) or passage.text))
+        return not wanted <= named and any(sibling <= context for sibling in siblings)
+
+    return [p for p in passages if not about_a_sibling(p)]

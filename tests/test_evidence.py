@@ -95,3 +95,23 @@ def test_names_are_the_words_capitalized_mid_sentence():
     assert names("what about europe") == []  # nothing capitalized: nothing to check
     assert names("Hi Sarah, are you open on Sunday in May?") == []  # a greeted name, a day, a month
     assert names("Thanks. Hello Tom - does it have Wi-Fi?") == ["Wi-Fi"]
+
+
+def test_a_follow_up_keeps_to_its_subject_and_not_to_its_siblings():
+    from tenor.evidence import follow_up_subject, on_subject
+
+    turns = [{"role": "user", "content": "Tell me about the Fold F1"}, {"role": "assistant", "content": "Sure."},
+             {"role": "user", "content": "What's the weight limit for its rack?"}]
+    assert follow_up_subject(turns) == ["Fold", "F1"]
+    assert follow_up_subject(turns[:2] + [{"role": "user", "content": "What about the Cargo K1?"}]) == []
+    assert follow_up_subject(turns[:2] + [{"role": "user", "content": "Where is the store?"}]) == []
+    headings = ["Lineup > Fold F1", "Lineup > Cargo K1", "Cargo K1 Guide > Load Limits", "Warranty > Frame"]
+    passages = [P("Weight: 17 kg", "products.md", "Lineup > Fold F1"),
+                P("It carries up to 180 kg.", "guide.docx", "Cargo K1 Guide > Load Limits"),
+                P("Weight: 34 kg", "products.md", "Lineup > Cargo K1"),
+                P("The Fold F1 and the Cargo K1 fold differently.", "faq.md", "Lineup > Cargo K1"),
+                P("Frames are covered for life.", "warranty.pdf", "Warranty > Frame")]
+    kept = on_subject(passages, ["Fold", "F1"], headings)
+    assert [p.text for p in kept] == ["Weight: 17 kg", "The Fold F1 and the Cargo K1 fold differently.",
+                                      "Frames are covered for life."]
+    assert on_subject(passages, ["Tandem"], headings) == passages  # no heading names it: nothing to judge by

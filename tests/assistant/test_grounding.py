@@ -154,3 +154,22 @@ def test_a_question_naming_something_no_document_mentions_gets_no_answer(service
     assert named.no_answer is None and named.unknown_names == []
     profile.retrieval.refuse_unknown_names = False
     assert grounding.ground(profile, question).no_answer is None
+
+
+def test_a_follow_up_is_answered_from_its_subject_not_a_sibling(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.min_coverage = 0.0  # see which passages reach the prompt, whatever the gate says
+    rack = [{"role": "user", "content": "Tell me about the Fold F1"},
+            {"role": "assistant", "content": "The Fold F1 is our lightest bike."},
+            {"role": "user", "content": "What's the weight limit for its rack?"}]
+    kept = grounding.ground(profile, rack)
+    assert kept.citations and not any("Cargo K1" in (c["section"] or "") for c in kept.citations), kept.citations
+    profile.retrieval.follow_ups_keep_subject = False
+    loose = grounding.ground(profile, rack)
+    assert any("Cargo K1" in (c["section"] or "") for c in loose.citations)  # the load limit of another bike
+    kids = [{"role": "user", "content": "Tell me about the Cargo K1"},
+            {"role": "assistant", "content": "It is our cargo bike."},
+            {"role": "user", "content": "Can it carry my two kids?"}]
+    profile.retrieval.follow_ups_keep_subject = True
+    assert any("Child Seats" in (c["section"] or "") for c in grounding.ground(profile, kids).citations)
