@@ -29,7 +29,7 @@ run: setup
 	$(BIN)/tenor quickstart
 
 test: setup
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra --durations=25
 
 test-fast: setup
 	$(BIN)/python -m pytest -ra -m "not integration and not vllm"

@@ -34,7 +34,7 @@ from typing import Callable
 from assistant.protocol import Citation
 from assistant.tokens import cached_meter
 from tenor.config import Profile, Settings
-from tenor.evidence import coverage, follow_up_subject, names, on_subject, select_evidence
+from tenor.evidence import coverage, names, on_subject, select_evidence
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
@@ -138,9 +138,8 @@ class GroundingService:
         passages, query, seconds = self.retrieve(profile, conversation, filters=filters)
         passages = self.relevant(profile, passages)
         started = time.perf_counter()
-        subject = follow_up_subject(conversation) if profile.retrieval.follow_ups_keep_subject else []
-        if subject:
-            passages = on_subject(passages, subject, self.index_for(profile.collection).headings())
+        if profile.retrieval.follow_ups_keep_subject and len(conversation) > 1:
+            passages = on_subject(passages, conversation, self.index_for(profile.collection).headings())
         evidence = select_evidence(query, passages, profile.retrieval.evidence_tokens, self.meter_for(profile).count)
         last = next((m["content"] for m in reversed(conversation) if m.get("role") == "user"), "")
         covered = coverage(evidence, query, last)

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Sequence
 
-from tenor.evidence import coverage, follow_up_subject, names, on_subject, select_evidence
+from tenor.evidence import coverage, names, on_subject, select_evidence
 from tenor.prompt import approx_tokens
 
 SCORE_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -54,7 +54,7 @@ def as_passage(passage) -> object:
 def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profile, *,
             count_tokens: Callable[[str], int] = approx_tokens,
             unmentioned: Callable[[list[str]], list[str]] | None = None,
-            headings: frozenset[str] = frozenset()) -> list[Signals]:
+            headings: frozenset[tuple[str, str]] = frozenset()) -> list[Signals]:
     """The signals for every item, as the server computes them (``assistant.grounding``);
     ``unmentioned`` (the index's) adds the names no document mentions, ``headings`` (the
     index's) keeps a follow-up on its subject."""
@@ -65,9 +65,8 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
     for item in items:
         turns = conversation(item)
         passages = [as_passage(p) for p in retrieve(item, profile.retrieval.k)]
-        subject = follow_up_subject(turns) if profile.retrieval.follow_ups_keep_subject else []
-        if subject:
-            passages = on_subject(passages, subject, headings)
+        if profile.retrieval.follow_ups_keep_subject:
+            passages = on_subject(passages, turns, headings)
         query = retrieval_query(turns)
         coverages = {}
         for min_score in sorted({*SCORE_GRID, profile.retrieval.min_score}):

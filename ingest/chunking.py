@@ -42,25 +42,28 @@ def chunk_document(document: LoadedDocument, splitter: RecursiveCharacterTextSpl
     chunks: list[Chunk] = []
     for section in document.sections:
         headers = _table_headers(section.text)
+        cursor = 0
         for piece in splitter.split_text(section.text):
+            start = section.text.find(piece, cursor)  # pieces come in order (overlapping, never backwards)
+            cursor = start + 1 if start >= 0 else cursor
             piece = piece.strip()
             if not piece:
                 continue
-            header = headers.get(piece.split("\n", 1)[0].strip())
+            header = headers.get(section.text.count("\n", 0, start)) if start >= 0 else None
             if header and not piece.startswith(header):
                 piece = f"{header}\n{piece}"
             chunks.append(Chunk(text=piece, section=section.heading, page=section.page))
     return chunks
 
 
-def _table_headers(text: str) -> dict[str, str]:
-    """Each table row's header (the first row of its table), keyed by the row's text."""
-    headers: dict[str, str] = {}
+def _table_headers(text: str) -> dict[int, str]:
+    """Each table row's header (the first row of its table), by the row's line number."""
+    headers: dict[int, str] = {}
     header = None
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines()):
         if _TABLE_ROW.match(line):
             header = header or line.strip()
-            headers.setdefault(line.strip(), header)
+            headers[number] = header
         else:
             header = None
     return headers

@@ -288,8 +288,9 @@ class Index:
                 self._lexical = (key, self._build_lexical())
             return self._lexical[1]
 
-    def headings(self) -> frozenset[str]:
-        """The section headings of the collection's chunks ("Our E-Bike Lineup > Fold F1")."""
+    def headings(self) -> frozenset[tuple[str, str]]:
+        """The (document id, section heading) pairs of the collection's chunks
+        (("products.md", "Our E-Bike Lineup > Fold F1"), ...)."""
         return self.lexical_index().headings
 
     def _build_lexical(self) -> LexicalIndex:
@@ -301,7 +302,8 @@ class Index:
             ids += batch["ids"]
             tokens += [tokenize(_searchable_text(text, meta))
                        for text, meta in zip(batch["documents"], batch["metadatas"])]
-            headings |= {meta["section"] for meta in batch["metadatas"] if meta and meta.get("section")}
+            headings |= {(meta.get("document_id", ""), meta["section"])
+                         for meta in batch["metadatas"] if meta and meta.get("section")}
             if len(batch["ids"]) < _READ_PAGE:
                 return LexicalIndex(ids, tokens, frozenset(headings))
             offset += _READ_PAGE

@@ -49,9 +49,10 @@ def tokenize(text: str) -> list[str]:
 
 class LexicalIndex:
     """BM25 (the ``bm25s`` library) over a fixed list of chunk ids and token lists, and the
-    section headings of those chunks (``tenor.evidence.on_subject`` reads them)."""
+    (document id, section heading) pairs of those chunks (``tenor.evidence.on_subject`` reads them)."""
 
-    def __init__(self, ids: list[str], tokens: list[list[str]], headings: frozenset[str] = frozenset()):
+    def __init__(self, ids: list[str], tokens: list[list[str]],
+                 headings: frozenset[tuple[str, str]] = frozenset()):
         import bm25s
 
         self.headings = headings

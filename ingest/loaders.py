@@ -94,7 +94,8 @@ def _text_table(lines: list[str], start: int) -> tuple[list[str], int]:
     rows, and the index after it. Columns start where the rule's dash groups start
     (a cut inside a word moves to the space before it: a right-aligned "$13,899"
     wider than its dashes stays whole), or at tabs when the rule has them. Rows run
-    to a blank line or a line of prose (no gap of two spaces, or no tab); a row
+    to a blank line or a line of prose (no gap of two spaces or tab, and a word
+    across a column's start); a row
     filling only one column other than the first continues the row above, and a
     row with an empty first column shares its first cell."""
     tabbed = "\t" in lines[start + 1]  # columns apart by tabs: cut at the tabs
@@ -103,7 +104,7 @@ def _text_table(lines: list[str], start: int) -> tuple[list[str], int]:
 
     def cells(line: str) -> list[str]:
         if tabbed:
-            return ([c.strip() for c in re.split(r"\t+", line.rstrip())] + [""] * len(starts))[:len(starts)]
+            return ([c.strip() for c in line.rstrip().split("\t")] + [""] * len(starts))[:len(starts)]
         cuts = [0]
         for cut in starts[1:]:
             cut = min(cut, len(line))
@@ -112,11 +113,14 @@ def _text_table(lines: list[str], start: int) -> tuple[list[str], int]:
             cuts.append(cut)
         return [line[a:b].strip() for a, b in zip(cuts, cuts[1:] + [len(line)])]
 
+    def lined_up(line: str) -> bool:  # no word runs across a column's start
+        return tabbed or all(cut >= len(line) or line[cut - 1] == " " or line[cut] == " " for cut in starts[1:])
+
     rows = [cells(lines[start])]
     end = start + 2
     while end < len(lines) and lines[end].strip():
         row = cells(lines[end])
-        if row[0] and not gap.search(lines[end].strip()):  # prose after the table
+        if row[0] and not gap.search(lines[end].strip()) and not lined_up(lines[end]):  # prose after the table
             break
         filled = [i for i, cell in enumerate(row) if cell]
         if len(rows) > 1 and len(filled) == 1 and filled[0] > 0:
@@ -300,12 +304,12 @@ def load_pdf(path: Path) -> tuple[list[Section], str | None]:
 
 
 def _without_furniture(pages: list[list[str]]) -> list[list[str]]:
-    """Each page's lines without its page number ("Page 3", "3 of 12", "- 3 -" in its
+    """Each page's lines without its page number ("Page 3", "3 of 12", "3/12", "- 3 -" in its
     first or last two lines) and, from three pages on, without a running header or
     footer (a first or last line the same on every page, kept where it first
     appears): a page number in a passage would be a figure the verifier takes for a fact."""
     def page_number(line: str, number: int) -> bool:
-        return re.fullmatch(rf"[\s\-\u2013\u2014|.]*(?:page\s+)?{number}(?:\s+of\s+\d+)?[\s\-\u2013\u2014|.]*",
+        return re.fullmatch(rf"[\s\-\u2013\u2014|.]*(?:page\s+)?{number}(?:\s*(?:of|/)\s*\d+)?[\s\-\u2013\u2014|.]*",
                             line, re.I) is not None
 
     pages = [[line for i, line in enumerate(lines)

@@ -311,37 +311,55 @@ def coverage(evidence: Sequence, *questions: str) -> float:
 _POINTS_BACK = re.compile(r"\b(?:it|its|they|them|their)\b", re.IGNORECASE)
 
 
-def follow_up_subject(conversation: Sequence[dict]) -> list[str]:
-    """What a follow-up that names nothing and points back is about ("its rack" after
-    "Tell me about the Fold F1": ["Fold", "F1"]): the names of the latest earlier user
-    turn that has any. Empty for a question that names its subject or points nowhere."""
-    users = [str(m.get("content", "")) for m in conversation if m.get("role") == "user"]
-    if len(users) < 2 or names(users[-1]) or not _POINTS_BACK.search(users[-1]):
-        return []
-    return next((found for turn in reversed(users[:-1]) if (found := names(turn))), [])
+def _shape(part: str) -> tuple[str, ...]:
+    """"Fold F1" -> ("word", "code"): headings of one shape under one parent are
+    alternatives of one kind (the models of a lineup), unlike "Warranty" or "Returns"."""
+    return tuple("code" if any(c.isdigit() for c in word) else "word" for word in part.split())
 
 
-def on_subject(passages: Sequence, subject: list[str], headings: Sequence[str]) -> list:
-    """``passages`` without those about a sibling of ``subject``: a follow-up on the Fold F1
-    ("what's the weight limit for its rack?") is not answered from the Cargo K1's pages.
+@lru_cache(maxsize=8)
+def _families(headings: frozenset[tuple[str, str]]) -> dict[tuple, list[tuple[tuple, frozenset[str]]]]:
+    """(document id, parent heading) -> its children's (shape, terms)."""
+    families: dict[tuple, list[tuple[tuple, frozenset[str]]]] = {}
+    for document_id, section in headings:
+        *parent, last = section.split(" > ")
+        if parent:
+            families.setdefault((document_id, tuple(parent)), []).append((_shape(last), frozenset(terms(last))))
+    return families
 
-    Siblings are the other headings under the parent of a heading that names the
-    subject ("Lineup > Fold F1" -> "Lineup > Cargo K1", "Lineup > Trail T3"); a passage
-    is about one when its section or title names it and nothing in it names the
-    subject. Passages under no sibling (a warranty policy) stay, as do all of them
-    when no heading names the subject."""
-    wanted = set(terms(" ".join(subject)))
-    if not wanted:
+
+def on_subject(passages: Sequence, conversation: Sequence[dict],
+               headings: frozenset[tuple[str, str]]) -> list:
+    """``passages`` for the conversation's last turn, without those about a rival of its
+    subject when it is a follow-up that names nothing and points back: "what's the
+    weight limit for its rack?" after "Tell me about the Fold F1" is not answered
+    from the Cargo K1's pages.
+
+    The subject is what the user turn before it names. Its rivals are the headings
+    beside a heading naming it, in the same document and of the same shape with a
+    model code ("Lineup > Cargo K1" beside "Lineup > Fold F1"; never "Lineup >
+    Warranty"). A passage is about a rival when its section names one and nothing in
+    it names the subject. Nothing is dropped when a later turn (the assistant's
+    included) names a rival: the conversation has moved on. ``headings``: the
+    collection's (document id, section) pairs."""
+    users = [i for i, m in enumerate(conversation) if m.get("role") == "user"]
+    last = str(conversation[users[-1]].get("content", "")) if users else ""
+    if len(users) < 2 or names(last) or not _POINTS_BACK.search(last):
         return list(passages)
-    paths = [heading.split(" > ") for heading in headings]
-    parents = {tuple(p[:-1]) for p in paths if len(p) > 1 and wanted <= set(terms(p[-1]))}
-    siblings = [last for p in paths if tuple(p[:-1]) in parents
-                and (last := set(terms(p[-1]))) and not wanted <= last]
+    subject = set(terms(" ".join(names(str(conversation[users[-2]].get("content", ""))))))
+    if not subject:
+        return list(passages)
+    rivals = []
+    for family in _families(headings).values():
+        shapes = {shape for shape, named in family if subject <= named and "code" in shape}
+        rivals += [named for shape, named in family if shape in shapes and not subject <= named]
+    since = set(terms(" ".join(str(m.get("content", "")) for m in conversation[users[-2] + 1:])))
+    if not rivals or any(rival <= since for rival in rivals):
+        return list(passages)
 
-    def about_a_sibling(passage) -> bool:
-        title = (getattr(passage, "metadata", None) or {}).get("title")
-        context = set(terms(f"{getattr(passage, 'section', None) or ''} {title or ''} {passage.document_id}"))
-        named = context | set(terms(getattr(passage, "full_text", None) or passage.text))
-        return not wanted <= named and any(sibling <= context for sibling in siblings)
+    def about_a_rival(passage) -> bool:
+        section = set(terms(getattr(passage, "section", None) or ""))
+        named = section | set(terms(getattr(passage, "full_text", None) or passage.text))
+        return not subject <= named and any(rival <= section for rival in rivals)
 
-    return [p for p in passages if not about_a_sibling(p)]
+    return [p for p in passages if not about_a_rival(p)]

