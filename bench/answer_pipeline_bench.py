@@ -8,8 +8,9 @@ process, timed separately:
 
 - **retrieval**: ``Index.search`` on the conversation's query (embedding the
   query with the real model, querying Chroma);
-- **evidence**: ``tenor.evidence.select_evidence`` and ``coverage`` on the
-  passages above ``min_score`` (what ``assistant.grounding`` does);
+- **evidence**: ``tenor.evidence.on_subject``, ``select_evidence`` and ``coverage``
+  on the passages above ``min_score``, and the names no document mentions (what
+  ``assistant.grounding`` does);
 - **verification**: ``tenor.verify.attribute`` and ``apply_policy`` on an
   answer in the brand's voice (greeting, the item's expected answer, sign-off);
   with ``--embeddings``, attribution also embeds the sentences and passages.
@@ -29,7 +30,7 @@ from pathlib import Path
 from evaluation.runner import conversation, load_question_set
 from ingest.index import open_index
 from tenor import console
-from tenor.evidence import coverage, select_evidence
+from tenor.evidence import coverage, names, on_subject, select_evidence
 from tenor.prompt import retrieval_query
 from tenor.verify import apply_policy, attribute, checkable
 
@@ -66,8 +67,10 @@ def main() -> None:
             t0 = time.perf_counter()
             passages = [p for p in index.search(query, k=profile.retrieval.k) if p.score >= profile.retrieval.min_score]
             t1 = time.perf_counter()
+            passages = on_subject(passages, conversation(item), index.headings())
             evidence = select_evidence(query, passages, profile.retrieval.evidence_tokens)
             coverage(evidence, query, item["question"])
+            index.unmentioned(names(item["question"]))
             t2 = time.perf_counter()
             answer = f"{greeting} {item.get('expected', '')} {sign_off}"
             attribution = attribute(answer, [checkable({"text": e.full_text, "section": e.section}) for e in evidence],
