@@ -6,11 +6,11 @@ never straddles two sections and always knows its heading and page.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from ingest.models import Chunk, LoadedDocument
 from tenor.config import ChunkSettings
+from tenor.evidence import TABLE_ROW
 
 if TYPE_CHECKING:  # langchain loads in seconds; search needs embedding_text, not the splitter
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -31,9 +31,6 @@ def make_splitter(tokenizer, settings: ChunkSettings) -> RecursiveCharacterTextS
             length_function=lambda text: len(tokenizer.encode(text, add_special_tokens=False).ids), **kwargs
         )
     return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(tokenizer, **kwargs)
-
-
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")  # "| a | b |", as every loader writes a table row
 
 
 def chunk_document(document: LoadedDocument, splitter: RecursiveCharacterTextSplitter) -> list[Chunk]:
@@ -60,8 +57,8 @@ def _table_headers(text: str) -> dict[int, str]:
     """Each table row's header (the first row of its table), by the row's line number."""
     headers: dict[int, str] = {}
     header = None
-    for number, line in enumerate(text.splitlines()):
-        if _TABLE_ROW.match(line):
+    for number, line in enumerate(text.split("\n")):  # numbered as chunk_document counts "\n"
+        if TABLE_ROW.match(line):
             header = header or line.strip()
             headers[number] = header
         else:

@@ -41,7 +41,7 @@ don doesn didn isn aren wasn weren won can't won't cannot couldn wouldn shouldn 
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _CONTRACTION = re.compile(r"['’](s|m|re|ve|ll|d|t)$|n['’]t$")
-_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")  # "| a | b |", as every loader writes a table row
 _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|[\s:|-]*$")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _HEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
@@ -151,7 +151,7 @@ def split_units(text: str) -> list[Unit]:
             paragraph.clear()
 
     for line in text.splitlines():
-        if _TABLE_ROW.match(line):
+        if TABLE_ROW.match(line):
             flush()
             if _TABLE_RULE.match(line):
                 continue
