@@ -49,6 +49,11 @@ class AdaptersService:
 
         Profiles whose adapter has this name use the new weights from the next request.
         """
+        if self.vllm is not None and self.vllm.merged:
+            raise AdaptersUnavailable(
+                f"The managed vLLM serves adapter {self.vllm.merged[0]} merged into its base (vllm.mode: "
+                f"{self.settings.vllm.mode}), so it cannot take adapters at run time; for hot swap and promotion "
+                "set vllm.mode: lora, or point the profile at the new version and restart.")
         if self.vllm is not None and not self.vllm.lora_enabled:
             raise AdaptersUnavailable(
                 "The managed vLLM runs without LoRA (no profile has an adapter), "

@@ -145,8 +145,9 @@ def serve(
         _check_external(settings)
     else:
         managed = VllmProcess(settings, on_log=reporter.line)  # raises ConfigError for a bad profile
-        emit(f"starting vLLM ({managed.model_path}"
-             + (f" with adapters {', '.join(managed.loras)}" if managed.loras else ", no adapters")
+        emit(f"starting vLLM ({managed.base_path}"
+             + (f" with adapter {managed.merged[0]} merged in (vllm.mode: {settings.vllm.mode})" if managed.merged
+                else f" with adapters {', '.join(managed.loras)}" if managed.loras else ", no adapters")
              + f"); log: {managed.log_path}")
         reporter.tick()
 

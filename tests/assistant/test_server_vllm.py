@@ -140,13 +140,14 @@ def test_ready_and_metrics(tenor_server):
 
 def test_long_and_many_turn_conversations_fit_the_real_context_window(tenor_server):
     """Counted with SmolLM2's own tokenizer and chat template and cut by real tokens, a message
-    of digits, one in Chinese and 200 short turns all fit vLLM's 2,048-token window."""
+    in Chinese and 200 short turns both fit vLLM's 2,048-token window. (Each costs a minute of
+    prefill on a 2-core CPU; a message of digits is cut the same way, checked against the real
+    tokenizer in test_prompt_budget.py.)"""
     many = []
     for i in range(100):
         many += [{"role": "user", "content": f"ok {i}"}, {"role": "assistant", "content": "Sure, happy to help!"}]
     many[-1] = {"role": "user", "content": WARRANTY_Q}
-    for messages in ([{"role": "user", "content": "1234567890" * 2000}],
-                     [{"role": "user", "content": "电池在冬天应该怎样保存？请把它放在室内。" * 1500}], many):
+    for messages in ([{"role": "user", "content": "电池在冬天应该怎样保存？请把它放在室内。" * 1500}], many):
         result = tenor_server.openai().chat.completions.create(  # the base profile: no LoRA prefill
             model="larkfield-base", messages=messages, max_tokens=1, extra_body={"retrieval": False}, **GREEDY)
         assert 1400 < result.usage.prompt_tokens <= 2048 - 1

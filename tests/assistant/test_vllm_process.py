@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 import time
@@ -47,6 +48,27 @@ def test_without_adapters_there_is_no_enable_lora(tmp_path):
     assert "--enable-lora" not in proc.command() and not proc.lora_enabled
 
 
+def test_auto_dtype_is_float32_on_a_cpu_build_without_native_bfloat16(tmp_path, monkeypatch):
+    from assistant import vllm_process
+
+    avx2, amx = tmp_path / "avx2", tmp_path / "amx"
+    avx2.write_text("flags\t\t: fpu sse avx avx2 fma\n")
+    amx.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n")
+    assert not vllm_process.cpu_has_bf16(avx2) and vllm_process.cpu_has_bf16(amx)
+    assert vllm_process.cpu_has_bf16(tmp_path / "absent")  # unknown: vLLM's usual bfloat16
+
+    monkeypatch.setattr(vllm_process, "cpu_build", lambda: True)
+    monkeypatch.setattr(vllm_process, "cpu_has_bf16", lambda: False)
+    command = VllmProcess(settings_with(tmp_path, {"b": {}})).command()
+    assert command[command.index("--dtype") + 1] == "float32"
+    assert vllm_process.served_dtype("bfloat16") == "bfloat16"  # a setting of its own wins
+    monkeypatch.setattr(vllm_process, "cpu_has_bf16", lambda: True)
+    assert vllm_process.served_dtype("auto") == "bfloat16"
+    monkeypatch.setattr(vllm_process, "cpu_build", lambda: False)  # the GPU build
+    monkeypatch.setattr(vllm_process, "cpu_has_bf16", lambda: False)
+    assert vllm_process.served_dtype("auto") == "bfloat16"
+
+
 def test_environment_points_vllm_at_the_data_directory(tmp_path, monkeypatch):
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
     monkeypatch.delenv("VLLM_CACHE_ROOT", raising=False)
@@ -54,6 +76,15 @@ def test_environment_points_vllm_at_the_data_directory(tmp_path, monkeypatch):
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "3"
     assert env["VLLM_CACHE_ROOT"].startswith(str(tmp_path))
     assert env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] == "True"
+
+
+@pytest.mark.parametrize("cores, reserved", [(2, "0"), (4, "0"), (16, None)])
+def test_small_machines_compute_on_every_core(tmp_path, monkeypatch, cores, reserved):
+    monkeypatch.delenv("VLLM_CPU_NUM_OF_RESERVED_CPU", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert VllmProcess(settings_with(tmp_path, {"b": {}})).env().get("VLLM_CPU_NUM_OF_RESERVED_CPU") == reserved
+    monkeypatch.setenv("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")  # the operator's own setting wins
+    assert VllmProcess(settings_with(tmp_path, {"b": {}})).env()["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "1"
 
 
 def test_missing_adapter_folder_is_a_clear_config_error(tmp_path):
@@ -185,7 +216,7 @@ def test_a_hot_swapped_adapter_is_registered_again_after_a_restart(tmp_path):
     make_adapter(tmp_path / "adapters" / "voice")
     v2 = make_adapter(tmp_path / "adapters" / "voice-v2")
     seasonal = make_adapter(tmp_path / "elsewhere" / "seasonal")
-    s = settings_with(tmp_path, {"shop": {"adapter": "voice"}}, port=0, start_timeout_s=60)
+    s = settings_with(tmp_path, {"shop": {"adapter": "voice"}}, port=0, start_timeout_s=60, mode="lora")
     proc = SlowStarts(s)
     with managed_app(proc) as client:
         for name, path in (("voice", v2), ("seasonal", seasonal)):
@@ -196,6 +227,22 @@ def test_a_hot_swapped_adapter_is_registered_again_after_a_restart(tmp_path):
         wait_for(lambda: proc.state == "ready" and proc._proc.pid != before, 60, "not restarted")
         served = {m["id"]: m["root"] for m in httpx.get(f"{proc.url}/v1/models").json()["data"]}
     assert served["voice"] == str(v2) and served["seasonal"] == str(seasonal)
+
+
+def test_merged_mode_refuses_a_hot_swap_and_says_which_setting_allows_it(tmp_path):
+    class MergedFake(FakeProcess):
+        def prepare(self):  # the fake adapter has no weights to merge
+            pass
+
+    make_adapter(tmp_path / "adapters" / "voice")
+    v2 = make_adapter(tmp_path / "adapters" / "voice-v2")
+    proc = MergedFake(settings_with(tmp_path, {"shop": {"adapter": "voice"}}, port=0, start_timeout_s=60,
+                                    mode="merged"))
+    with managed_app(proc) as client:
+        loaded = client.post("/v1/admin/adapters", json={"name": "voice", "path": str(v2)})
+    assert loaded.status_code == 400
+    assert "merged into its base" in loaded.json()["error"]["message"]
+    assert "vllm.mode: lora" in loaded.json()["error"]["message"]
 
 
 def test_external_vllm_missing_adapter_is_named(fake_vllm):
@@ -244,3 +291,85 @@ def test_serve_reports_a_vllm_that_cannot_start_in_one_plain_error(tmp_path, mon
     assert "pretend" in str(failed.value)  # the tail of vLLM's log says why
     out = capsys.readouterr()
     assert "Traceback" not in out.err + out.out and "Application startup failed" not in out.err + out.out
+
+
+def test_one_adapter_on_the_cpu_build_is_served_merged_and_eager(tmp_path, monkeypatch):
+    from assistant import vllm_process
+
+    monkeypatch.setattr(vllm_process, "cpu_build", lambda: True)
+    adapter = make_adapter(tmp_path / "adapters" / "voice")
+    proc = VllmProcess(settings_with(tmp_path, {"a": {"adapter": "voice"}, "b": {"adapter": "voice"}}))
+    cmd = proc.command()
+    assert proc.merged == ("voice", adapter) and not proc.lora_enabled
+    assert "--enable-lora" not in cmd and "--enforce-eager" in cmd
+    assert cmd[cmd.index("--served-model-name") + 1:cmd.index("--host")] == ["voice"]  # the profiles' model field
+    folder = Path(cmd[cmd.index("--model") + 1])
+    assert folder.parent == tmp_path / "models" / "merged" and folder.name.startswith("voice-")
+    assert proc.base_path.endswith("smollm2-135m-instruct")
+
+    # another version of the adapter is another merge
+    (adapter / "adapter_model.safetensors").write_bytes(b"v2")
+    assert VllmProcess(proc.settings).model_path != str(folder)
+
+
+@pytest.mark.parametrize("profiles, mode, cpu", [
+    ({"a": {"adapter": "voice"}, "b": {}}, "auto", True),  # the plain base is served too
+    ({"a": {"adapter": "voice"}, "b": {"adapter": "tone"}}, "auto", True),  # two adapters
+    ({"a": {"adapter": "voice"}}, "auto", False),  # the GPU build
+    ({"a": {"adapter": "voice"}}, "lora", True),
+])
+def test_lora_mode_where_merging_cannot_serve_every_profile_or_is_not_wanted(tmp_path, monkeypatch,
+                                                                            profiles, mode, cpu):
+    from assistant import vllm_process
+
+    monkeypatch.setattr(vllm_process, "cpu_build", lambda: cpu)
+    make_adapter(tmp_path / "adapters" / "voice")
+    make_adapter(tmp_path / "adapters" / "tone")
+    proc = VllmProcess(settings_with(tmp_path, profiles, mode=mode))
+    assert proc.merged is None and "--enable-lora" in proc.command() and "--enforce-eager" not in proc.command()
+
+
+def test_an_adapter_without_weights_cannot_be_merged_and_says_so(tmp_path):
+    (tmp_path / "adapters" / "voice").mkdir(parents=True)
+    (tmp_path / "adapters" / "voice" / "adapter_config.json").write_text('{"r": 8}')
+    with pytest.raises(ConfigError, match="has no adapter_model.safetensors.*vllm.mode: lora"):
+        VllmProcess(settings_with(tmp_path, {"a": {"adapter": "voice"}}, mode="merged"))
+
+
+def test_merged_mode_with_a_plain_base_profile_is_a_config_error(tmp_path):
+    make_adapter(tmp_path / "adapters" / "voice")
+    with pytest.raises(ConfigError, match="vllm.mode: merged serves one adapter.*set vllm.mode: lora"):
+        VllmProcess(settings_with(tmp_path, {"a": {"adapter": "voice"}, "b": {}}, mode="merged"))
+
+
+def test_prepare_merges_once_per_adapter_version_and_drops_older_merges(prepared_base_model, tmp_path):
+    from safetensors.torch import load_file
+
+    from finetune.merge import MERGED_MARKER
+    from tests.vllm_fixtures import make_test_adapter
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / prepared_base_model.name).symlink_to(prepared_base_model, target_is_directory=True)
+    adapter = make_test_adapter(prepared_base_model, tmp_path / "adapters" / "voice", seed=1)
+    settings = Settings(home=tmp_path, profiles={"a": {"adapter": "voice"}}, default_profile="a",
+                        vllm={"mode": "merged", "dtype": "float32"})
+    first = VllmProcess(settings)
+    first.prepare()
+    folder = Path(first.model_path)
+    assert (folder / MERGED_MARKER).is_file() and (folder / "tokenizer.json").is_file()
+    weights = load_file(str(folder / "model.safetensors"))
+    assert next(iter(weights.values())).dtype.is_floating_point and "base_model" not in " ".join(weights)
+    stamp = (folder / MERGED_MARKER).stat().st_mtime_ns
+    VllmProcess(settings).prepare()
+    assert (folder / MERGED_MARKER).stat().st_mtime_ns == stamp  # cached: not merged again
+
+    other = tmp_path / "models" / "merged" / "voice-eu-0123456789ab"  # another adapter's merge: kept
+    other.mkdir()
+    (other / MERGED_MARKER).write_text("{}")
+    shutil.rmtree(adapter)
+    make_test_adapter(prepared_base_model, adapter, seed=2)  # a new version of the adapter
+    second = VllmProcess(settings)
+    second.prepare()
+    assert second.model_path != first.model_path and (Path(second.model_path) / MERGED_MARKER).is_file()
+    assert not folder.exists()  # the earlier merge of the same adapter is gone; nothing else is
+    assert other.is_dir() and (tmp_path / "models" / prepared_base_model.name).exists() and adapter.is_dir()
