@@ -34,12 +34,11 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
+from tenor.config import load_settings
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import httpx  # noqa: E402
-
-from tenor.config import load_settings  # noqa: E402
 
 
 def served_prompts(settings, profile, n: int) -> list[list[dict]]:
