@@ -27,7 +27,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -48,7 +47,6 @@ from tenor.net import free_port
 log = logging.getLogger("tenor.vllm")
 
 _LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
-_MERGE_NAME = re.compile(r".+-[0-9a-f]{12}")  # models/merged/<adapter>-<digest>
 
 
 def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -70,11 +68,18 @@ def cpu_build() -> bool:
 
 
 def served_dtype(dtype: str) -> str:
-    """``vllm.dtype`` as vLLM gets it: ``auto`` is float32 on a CPU build without native bfloat16
-    (emulated bf16 made prefill 6x slower on a 2-core AVX2 machine: bench/merged_parity.py), else bfloat16."""
-    if dtype != "auto":
+    """``vllm.dtype`` as vLLM gets it: on the CPU build ``auto`` is float32 without native bfloat16
+    (emulated bf16 read prompts 3x slower on a 2-core AVX2 machine: bench/merged_parity.py), else
+    bfloat16; elsewhere ``auto`` is vLLM's own choice (float16 on GPUs without bfloat16)."""
+    if dtype != "auto" or not cpu_build():
         return dtype
-    return "float32" if cpu_build() and not cpu_has_bf16() else "bfloat16"
+    return "bfloat16" if cpu_has_bf16() else "float32"
+
+
+def merge_dtype(dtype: str) -> str:
+    """The dtype a merged model is saved in: the served one (bfloat16 where vLLM chooses)."""
+    served = served_dtype(dtype)
+    return "bfloat16" if served == "auto" else served
 
 
 class VllmStartError(Exception):
@@ -105,10 +110,18 @@ class VllmProcess:
         self.model_path, self.served_names = self._base_model()
         self.base_path = self.model_path
         self.loras: dict[str, str] = self._profile_adapters()
-        self.merged: tuple[str, Path] | None = self._merge_plan()  # (LoRA name, adapter folder) served merged
-        if self.merged:
-            name, adapter = self.merged
-            self.model_path, self.served_names, self.loras = str(self._merged_folder(adapter)), [name], {}
+        self.merged: tuple[str, Path] | None = None  # (LoRA name, adapter folder) served merged
+        plan = self._merge_plan()
+        if plan:
+            try:
+                folder = self._merged_folder(*plan)
+            except ConfigError as exc:
+                if settings.vllm.mode == "merged":
+                    raise
+                log.warning("serving the adapter with LoRA, not merged: %s", exc)
+            else:
+                self.merged, self._lora = plan, (self.served_names, self.loras)
+                self.model_path, self.served_names, self.loras = str(folder), [plan[0]], {}
         self.state = "stopped"  # starting -> ready -> restarting -> ready ... -> stopped
         self.restarts = 0  # restart attempts since start(), failed ones included
         self.failed_restarts = 0  # restart attempts in a row that failed (0 once one succeeds)
@@ -119,6 +132,7 @@ class VllmProcess:
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
         self._tail: deque[str] = deque(maxlen=40)
+        self._pumping: threading.Thread | None = None  # reads vLLM's output into the log and the tail
         self.log_path = settings.logs_dir / "vllm.log"
 
     # -- what to run -----------------------------------------------------------------
@@ -168,8 +182,9 @@ class VllmProcess:
         name, path = next(iter(self.loras.items()))
         return name, Path(path)
 
-    def _merged_folder(self, adapter: Path) -> Path:
-        """Where this adapter version, merged into this base in the served dtype, is cached."""
+    def _merged_folder(self, name: str, adapter: Path) -> Path:
+        """Where this adapter version, merged into this base in this dtype, is cached: the name
+        changes with the adapter's files, the base's path, config and weight files, and the dtype."""
         digest = hashlib.sha256()
         for part in (adapter / "adapter_config.json", adapter / "adapter_model.safetensors"):
             if not part.is_file():
@@ -178,11 +193,24 @@ class VllmProcess:
             with part.open("rb") as f:
                 for block in iter(lambda: f.read(1 << 20), b""):
                     digest.update(block)
-        digest.update(f"{self.base_path}\0{served_dtype(self.settings.vllm.dtype)}".encode())
-        return self.settings.models_dir / "merged" / f"{self.merged[0]}-{digest.hexdigest()[:12]}"
+        base = Path(self.base_path)
+        digest.update(f"{self.base_path}\0{merge_dtype(self.settings.vllm.dtype)}".encode())
+        if base.is_dir():
+            for part in sorted(base.iterdir()):
+                if part.name == "config.json":
+                    digest.update(part.read_bytes())
+                elif part.suffix in (".safetensors", ".bin"):
+                    stat = part.stat()
+                    digest.update(f"{part.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+        return self.settings.models_dir / "merged" / f"{name}-{digest.hexdigest()[:12]}"
 
     def prepare(self) -> None:
-        """Merge the adapter into its base once per adapter version (merged mode); older merges of it go."""
+        """Merge the adapter into its base, once per adapter version (merged mode).
+
+        Merges are kept (a server sharing this home may serve an older one); several servers
+        merging at once each write their own temporary folder, and the first to finish wins.
+        In ``auto`` mode a merge that fails (no peft installed, too little memory) leaves LoRA mode.
+        """
         if not self.merged:
             return
         from finetune.merge import MERGED_MARKER, merge_adapter
@@ -193,16 +221,25 @@ class VllmProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log(f"merging adapter {name} ({adapter}) into its base, once per adapter version: {folder}")
         started = time.monotonic()
+        mine = folder.with_name(f".{folder.name}.{os.getpid()}")
         try:
-            merge_adapter(self.settings, adapter, folder, base=self.base_path, force=True,
-                          dtype=served_dtype(self.settings.vllm.dtype))
+            merge_adapter(self.settings, adapter, mine, base=self.base_path, force=True,
+                          dtype=merge_dtype(self.settings.vllm.dtype))
+            try:
+                mine.rename(folder)
+            except OSError:
+                if not (folder / MERGED_MARKER).is_file():  # not another server's finished merge
+                    raise
         except Exception as exc:
-            raise VllmStartError(f"merging adapter {name} ({adapter}) into its base failed: {exc}") from exc
+            if self.settings.vllm.mode == "merged":
+                raise VllmStartError(f"merging adapter {name} ({adapter}) into its base failed: {exc}") from exc
+            self._log(f"merging failed ({exc}); serving adapter {name} with LoRA instead")
+            self.model_path, self.merged = self.base_path, None
+            self.served_names, self.loras = self._lora
+            return
+        finally:
+            shutil.rmtree(mine, ignore_errors=True)
         self._log(f"merged in {time.monotonic() - started:.0f} s")
-        for old in folder.parent.iterdir():  # this cache's own earlier merges of this adapter, no other
-            if old != folder and _MERGE_NAME.fullmatch(old.name) and old.name.rsplit("-", 1)[0] == name \
-                    and (old / MERGED_MARKER).is_file():
-                shutil.rmtree(old, ignore_errors=True)
 
     @property
     def lora_enabled(self) -> bool:
@@ -298,7 +335,8 @@ class VllmProcess:
                 cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, text=True, bufsize=1, preexec_fn=_die_with_parent,
             )
-        threading.Thread(target=self._pump, args=(self._proc,), name="vllm-log", daemon=True).start()
+        self._pumping = threading.Thread(target=self._pump, args=(self._proc,), name="vllm-log", daemon=True)
+        self._pumping.start()
 
     def _pump(self, proc: subprocess.Popen) -> None:
         with self.log_path.open("a") as logfile:
@@ -323,6 +361,8 @@ class VllmProcess:
             proc = self._proc
             if proc is None or proc.poll() is not None:
                 code = None if proc is None else proc.returncode
+                if self._pumping is not None:
+                    self._pumping.join(5)  # its last lines, which say why, may not be read yet
                 raise VllmStartError(f"vLLM exited with code {code} while starting; see {self.log_path}:\n"
                                      + "\n".join(list(self._tail)[-15:]))
             try:

@@ -90,6 +90,7 @@ def served(settings, model: str, prompts: list[list[int]], max_tokens: int, freq
            label: str, env: dict | None = None) -> dict:
     from assistant.vllm_process import VllmProcess
 
+    saved = {key: os.environ.get(key) for key in env or {}}
     os.environ.update(env or {})
     try:
         proc = VllmProcess(settings)
@@ -97,10 +98,11 @@ def served(settings, model: str, prompts: list[list[int]], max_tokens: int, freq
         proc.prepare()
         print(f"{label}: merged in {time.perf_counter() - started:.0f} s" if proc.merged else f"{label}:", flush=True)
         print(f"  starting vLLM: {' '.join(proc.command()[3:])}", flush=True)
+        started = time.perf_counter()
         proc.start()
     finally:
-        for key in env or {}:
-            os.environ.pop(key)
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
     ready_s = time.perf_counter() - started
     print(f"  ready in {ready_s:.0f} s", flush=True)
     outputs, prefill, decode = [], [], []
@@ -148,7 +150,8 @@ def main() -> None:
 
     from transformers import AutoTokenizer
 
-    from assistant.vllm_process import served_dtype
+    from assistant.engine import engine_model
+    from assistant.vllm_process import merge_dtype
 
     settings = load_settings()
     profile = settings.profile(args.profile or settings.default_profile)
@@ -157,7 +160,7 @@ def main() -> None:
     adapter = settings.resolve_adapter(profile.adapter)
     base_path = settings.resolve_model(profile.base_model, f"profiles.{profile.name}.base_model")
     penalty = profile.decoding.frequency_penalty or 0.0
-    dtype = served_dtype(settings.vllm.dtype)
+    dtype = merge_dtype(settings.vllm.dtype)  # concrete: what the merge and the reference use
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     eos = [tokenizer.eos_token_id]
     prompts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=True, return_dict=False)
@@ -179,7 +182,7 @@ def main() -> None:
         if mode == "before":
             run.vllm.dtype = "bfloat16"
             env = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "1"}
-        result = served(run, profile.adapter, prompts[:4] if mode == "before" else prompts, args.max_tokens,
+        result = served(run, engine_model(profile), prompts[:4] if mode == "before" else prompts, args.max_tokens,
                         penalty, mode, env)
         diffs = [first_difference(r, o) for r, o in zip(ref, result.pop("outputs"))]
         result.update(same=sum(d is None for d in diffs), first_differences=sorted(d for d in diffs if d is not None))

@@ -247,8 +247,8 @@ class VllmSettings(_Model):
     host: str = "127.0.0.1"
     port: int = 8100
     dtype: str = Field(
-        "auto", description="vLLM's --dtype; auto: float32 where vLLM runs on a CPU without native bfloat16 "
-        "(AVX2 only: bf16 is emulated there, several times slower), else bfloat16"
+        "auto", description="vLLM's --dtype; auto: on vLLM's CPU build float32 where the CPU has no native "
+        "bfloat16 (AVX2 only: bf16 is emulated there, several times slower), else bfloat16; on a GPU vLLM's own"
     )
     max_model_len: int = 2048
     mode: Literal["auto", "lora", "merged"] = Field(

@@ -18,7 +18,7 @@ def test_merged_mode_answers_as_transformers_and_peft(prepared_base_model, tmp_p
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from assistant.vllm_process import VllmProcess, served_dtype
+    from assistant.vllm_process import VllmProcess, merge_dtype
 
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / prepared_base_model.name).symlink_to(prepared_base_model, target_is_directory=True)
@@ -31,7 +31,7 @@ def test_merged_mode_answers_as_transformers_and_peft(prepared_base_model, tmp_p
     tokenizer = AutoTokenizer.from_pretrained(str(prepared_base_model))
     prompts = [tokenizer.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True,
                                              return_dict=False) for q in QUESTIONS]
-    dtype = getattr(torch, served_dtype(settings.vllm.dtype))
+    dtype = getattr(torch, merge_dtype(settings.vllm.dtype))
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(prepared_base_model), dtype=dtype),
                                       str(adapter)).eval()
     with torch.no_grad():

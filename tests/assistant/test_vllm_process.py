@@ -64,9 +64,9 @@ def test_auto_dtype_is_float32_on_a_cpu_build_without_native_bfloat16(tmp_path, 
     assert vllm_process.served_dtype("bfloat16") == "bfloat16"  # a setting of its own wins
     monkeypatch.setattr(vllm_process, "cpu_has_bf16", lambda: True)
     assert vllm_process.served_dtype("auto") == "bfloat16"
-    monkeypatch.setattr(vllm_process, "cpu_build", lambda: False)  # the GPU build
+    monkeypatch.setattr(vllm_process, "cpu_build", lambda: False)  # the GPU build: vLLM's own choice
     monkeypatch.setattr(vllm_process, "cpu_has_bf16", lambda: False)
-    assert vllm_process.served_dtype("auto") == "bfloat16"
+    assert vllm_process.served_dtype("auto") == "auto" and vllm_process.merge_dtype("auto") == "bfloat16"
 
 
 def test_environment_points_vllm_at_the_data_directory(tmp_path, monkeypatch):
@@ -342,7 +342,8 @@ def test_merged_mode_with_a_plain_base_profile_is_a_config_error(tmp_path):
         VllmProcess(settings_with(tmp_path, {"a": {"adapter": "voice"}, "b": {}}, mode="merged"))
 
 
-def test_prepare_merges_once_per_adapter_version_and_drops_older_merges(prepared_base_model, tmp_path):
+def test_prepare_merges_once_per_adapter_version_and_keeps_older_merges(prepared_base_model, tmp_path):
+    import torch
     from safetensors.torch import load_file
 
     from finetune.merge import MERGED_MARKER
@@ -358,18 +359,47 @@ def test_prepare_merges_once_per_adapter_version_and_drops_older_merges(prepared
     folder = Path(first.model_path)
     assert (folder / MERGED_MARKER).is_file() and (folder / "tokenizer.json").is_file()
     weights = load_file(str(folder / "model.safetensors"))
-    assert next(iter(weights.values())).dtype.is_floating_point and "base_model" not in " ".join(weights)
+    assert {w.dtype for w in weights.values()} == {torch.float32} and "lora" not in " ".join(weights)
     stamp = (folder / MERGED_MARKER).stat().st_mtime_ns
     VllmProcess(settings).prepare()
     assert (folder / MERGED_MARKER).stat().st_mtime_ns == stamp  # cached: not merged again
 
-    other = tmp_path / "models" / "merged" / "voice-eu-0123456789ab"  # another adapter's merge: kept
-    other.mkdir()
-    (other / MERGED_MARKER).write_text("{}")
     shutil.rmtree(adapter)
     make_test_adapter(prepared_base_model, adapter, seed=2)  # a new version of the adapter
     second = VllmProcess(settings)
     second.prepare()
     assert second.model_path != first.model_path and (Path(second.model_path) / MERGED_MARKER).is_file()
-    assert not folder.exists()  # the earlier merge of the same adapter is gone; nothing else is
-    assert other.is_dir() and (tmp_path / "models" / prepared_base_model.name).exists() and adapter.is_dir()
+    # the earlier merge stays: a server sharing this home may still serve it (and restart from it)
+    assert (folder / MERGED_MARKER).is_file()
+    assert sorted(p.name for p in folder.parent.iterdir()) == sorted([folder.name, Path(second.model_path).name])
+
+
+@pytest.mark.parametrize("mode", ["auto", "merged"])
+def test_a_merge_that_fails_is_lora_mode_in_auto_and_an_error_in_merged(tmp_path, monkeypatch, mode):
+    from assistant import vllm_process
+
+    monkeypatch.setattr(vllm_process, "cpu_build", lambda: True)
+    adapter = make_adapter(tmp_path / "adapters" / "voice")  # empty weights: peft cannot load them
+    proc = VllmProcess(settings_with(tmp_path, {"a": {"adapter": "voice"}}, mode=mode))
+    assert proc.merged == ("voice", adapter)
+    if mode == "merged":
+        with pytest.raises(vllm_process.VllmStartError, match="merging adapter voice .* failed"):
+            proc.prepare()
+        return
+    proc.prepare()
+    cmd = proc.command()
+    assert proc.merged is None and proc.lora_enabled and "--enable-lora" in cmd and "--enforce-eager" not in cmd
+    assert cmd[cmd.index("--model") + 1] == proc.base_path and f"voice={adapter}" in cmd
+    assert "serving adapter voice with LoRA instead" in (tmp_path / "logs" / "vllm.log").read_text()
+    merged = tmp_path / "models" / "merged"
+    assert not merged.exists() or not list(merged.iterdir())  # no half-written merge left
+
+
+def test_auto_mode_serves_an_adapter_it_cannot_merge_with_lora(tmp_path, monkeypatch):
+    from assistant import vllm_process
+
+    monkeypatch.setattr(vllm_process, "cpu_build", lambda: True)
+    (tmp_path / "adapters" / "voice").mkdir(parents=True)
+    (tmp_path / "adapters" / "voice" / "adapter_config.json").write_text('{"r": 8}')
+    proc = VllmProcess(settings_with(tmp_path, {"a": {"adapter": "voice"}}))
+    assert proc.merged is None and "--enable-lora" in proc.command()
