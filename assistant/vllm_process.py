@@ -69,8 +69,9 @@ def cpu_build() -> bool:
 
 def served_dtype(dtype: str) -> str:
     """``vllm.dtype`` as vLLM gets it: on the CPU build ``auto`` is float32 without native bfloat16
-    (emulated bf16 read prompts 3x slower on a 2-core AVX2 machine: bench/merged_parity.py), else
-    bfloat16; elsewhere ``auto`` is vLLM's own choice (float16 on GPUs without bfloat16)."""
+    (bf16 is emulated there: with it and one core, LoRA read prompts 3.1x slower than in float32 on
+    both cores on a 2-core AVX2 machine, bench/merged_parity.py), else bfloat16; elsewhere ``auto``
+    is vLLM's own choice (float16 on GPUs without bfloat16)."""
     if dtype != "auto" or not cpu_build():
         return dtype
     return "bfloat16" if cpu_has_bf16() else "float32"
@@ -277,8 +278,8 @@ class VllmProcess:
         env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
         env.setdefault("VLLM_NO_USAGE_STATS", "1")
         if (os.cpu_count() or 1) <= 4:
-            # vLLM's CPU build keeps one core for its front end by default: half of a 2-core machine.
-            # Computing on both read prompts 1.7x faster here, alone and 8 at a time (field notes).
+            # vLLM's CPU build keeps one core for its front end by default: half of a 2-core machine,
+            # whose prompts, alone or 8 at a time, were read faster computing on both (a probe, not a bench).
             env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
         env.setdefault("HF_HUB_OFFLINE", "1")
         env.setdefault("TRANSFORMERS_OFFLINE", "1")
