@@ -52,6 +52,7 @@ def run_eval(
     profile: Optional[str] = typer.Option(None, "--profile", "-p", help="profile with the adapter (default: the default profile)"),
     base_profile: Optional[str] = typer.Option(None, "--base-profile", help="the same profile without an adapter (default: PROFILE-base)"),
     base_only: bool = typer.Option(False, "--base-only", help="only base and base+retrieval (judge a base model before training; PROFILE may have no adapter)"),
+    served_only: bool = typer.Option(False, "--served-only", help="only adapter+retrieval, what Tenor serves (no base profile needed, so a one-profile config is served merged)"),
     url: Optional[str] = typer.Option(None, "--url", help="a running Tenor server (default: start one with its vLLM)"),
     key: Optional[str] = typer.Option(None, "--key", envvar="TENOR_API_KEY", help="API key (admin for --freshness)"),
     out: Path = typer.Option(Path("eval-report"), "--out", help="folder for report.json, report.md and charts"),
@@ -71,7 +72,8 @@ def run_eval(
 ) -> None:
     """Score four configurations (base / adapter, without / with retrieval) on a question set.
 
-    Gates (--min-*/--max-*) apply to adapter+retrieval (base+retrieval with --base-only);
+    Gates (--min-*/--max-*) apply to adapter+retrieval (base+retrieval with --base-only;
+    --served-only scores adapter+retrieval alone);
     --max-errors (default 0) to every configuration."""
     from evaluation import report
     from evaluation.freshness import check_freshness, load_spec
@@ -84,24 +86,27 @@ def run_eval(
     limits = {"min_correctness": min_correctness, "min_citation": min_citation, "min_voice": min_voice,
               "min_refusal": min_refusal, "max_false_refusal": max_false_refusal, "min_recall": min_recall,
               "max_errors": max_errors}
+    if served_only and base_only:
+        console.fail("--served-only and --base-only exclude each other: the first scores the adapter, the second the base")
     try:
         brand = settings.profile(profile)
         if base_only and not brand.adapter and not base_profile:
             base_profile = brand.name
-        base = settings.profile(base_profile or f"{brand.name}-base")
+        base = None if served_only else settings.profile(base_profile or f"{brand.name}-base")
     except Exception as exc:
         console.fail(f"{exc}. The eval compares a profile with an adapter against the same profile "
-                     "without one: configure both and name them with --profile / --base-profile")
+                     "without one: configure both and name them with --profile / --base-profile "
+                     "(or score only the served configuration with --served-only)")
     if not brand.adapter and not base_only:
         console.fail(f"profile {brand.name!r} has no adapter; --profile must name the one with the adapter")
-    if base.adapter:
+    if base and base.adapter:
         console.err.print(f"[yellow]warning:[/] base profile {base.name!r} has an adapter ({base.adapter})")
     try:
         items = load_question_set(questions)[:limit]
         spec = load_spec(freshness_spec) if freshness else None
     except (EvalError, OSError, ValueError) as exc:
         console.fail(str(exc))
-    configs = configurations(brand.name, base.name, base_only)
+    configs = configurations(brand.name, base and base.name, base_only, served_only)
 
     server = contextlib.nullcontext(url) if url else started_server(settings.logs_dir / "eval-server.log")
     try:
@@ -122,7 +127,7 @@ def run_eval(
     if fresh and not fresh["passed"]:
         failures = (failures or []) + [f"freshness: {fresh['verdict']}"]
     meta = {
-        "profile": brand.name, "base_profile": base.name, "question_set": str(questions),
+        "profile": brand.name, "base_profile": base and base.name, "question_set": str(questions),
         "questions": len(items), "unanswerable": sum(1 for i in items if i.get("unanswerable")),
         "url": url or "started by tenor eval", "concurrency": concurrency, "max_tokens": max_tokens,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),

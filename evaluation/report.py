@@ -58,7 +58,8 @@ def markdown(summary: dict[str, dict], meta: dict, records: list[dict], charts: 
         f"# Tenor eval: {meta['profile']}",
         "",
         f"{meta['questions']} questions ({meta['unanswerable']} unanswerable) from `{meta['question_set']}`, "
-        f"server {meta['url']}, {meta['date']}. Base profile: `{meta['base_profile']}`.",
+        f"server {meta['url']}, {meta['date']}. "
+        + (f"Base profile: `{meta['base_profile']}`." if meta.get("base_profile") else "Served configuration only."),
         "",
         "| configuration | " + " | ".join(title for _, title, _ in COLUMNS) + " |",
         "|---|" + "---:|" * len(COLUMNS),

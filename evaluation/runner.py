@@ -36,14 +36,19 @@ class Configuration:
     adapter: str | None = None  # another loaded adapter for the profile (admin override), e.g. a candidate
 
 
-def configurations(profile: str, base_profile: str, base_only: bool = False) -> list[Configuration]:
+def configurations(profile: str, base_profile: str | None, base_only: bool = False,
+                   served_only: bool = False) -> list[Configuration]:
     """Base first, the full Tenor configuration (adapter+retrieval) last; with
     ``base_only``, just the base model without and with retrieval (for judging
-    a candidate base model before training an adapter on it)."""
+    a candidate base model before training an adapter on it); with ``served_only``,
+    just adapter+retrieval (what Tenor serves; no base profile needed)."""
+    served = Configuration("adapter+retrieval", profile, True)
+    if served_only:
+        return [served]
     base = [Configuration("base", base_profile, False), Configuration("base+retrieval", base_profile, True)]
     if base_only:
         return base
-    return base + [Configuration("adapter", profile, False), Configuration("adapter+retrieval", profile, True)]
+    return base + [Configuration("adapter", profile, False), served]
 
 
 def headline(summary: dict[str, dict]) -> str:

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from finetune.base_model import PACKAGED
 from finetune.train import TrainConfig
 from tenor import console
 
@@ -128,7 +129,8 @@ def model_prepare(
         None, "--gguf", metavar="FILE", help="convert this GGUF file instead of the embedded SmolLM2"
     ),
     name: Optional[str] = typer.Option(
-        None, "--name", help="folder name under $TENOR_HOME/models (default: the GGUF file's stem)"
+        None, "--name", help="folder name under $TENOR_HOME/models (default: the GGUF file's stem); "
+        "without --gguf, a packaged base: " + ", ".join(PACKAGED)
     ),
     force: bool = typer.Option(False, "--force", help="convert again even if prepared"),
     as_json: bool = JsonOpt,
@@ -141,7 +143,8 @@ def model_prepare(
 
     settings = console.settings()
     started = time.monotonic()
-    steps = ["loading GGUF tokenizer", "dequantising GGUF weights", "writing safetensors", "done"]
+    steps = (["assembling GGUF parts"] if name in PACKAGED and not gguf else []) + [
+        "loading GGUF tokenizer", "dequantising GGUF weights", "writing safetensors", "done"]
     try:
         with console.progress("preparing base model", len(steps), enabled=not as_json) as advance:
             def report(step: str) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import resource
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -490,6 +491,8 @@ def _train(
             "train_seconds": round(seconds, 1),
             "train_tokens": int(state.num_input_tokens_seen),
             "tokens_per_second": round(state.num_input_tokens_seen / seconds, 1) if seconds else None,
+            # the training process's peak resident memory so far (ru_maxrss is in KiB on Linux)
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "heldout": heldout,
         },
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

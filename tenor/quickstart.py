@@ -114,7 +114,7 @@ def quickstart(
     port: int = typer.Option(None, "--port", help="server port (default: the configured one)"),
 ) -> None:
     """Set up the sample company end to end: model, index, adapter, server."""
-    from finetune.base_model import prepare_base_model
+    from finetune.base_model import PACKAGED, ModelPrepError, prepare_base_model
     from ingest.index import open_index
     from ingest.pipeline import discover, ingest_paths
 
@@ -131,7 +131,12 @@ def quickstart(
     console.err.print(f"   data directory {settings.home}; profile {profile.name!r}", highlight=False)
 
     _step(2, "Base model")
-    model_dir = prepare_base_model(settings, report=lambda s: console.err.print(f"   {s}", highlight=False))
+    packaged = profile.base_model if profile.base_model in PACKAGED else None  # else the embedded SmolLM2
+    try:
+        model_dir = prepare_base_model(settings, name=packaged,
+                                       report=lambda s: console.err.print(f"   {s}", highlight=False))
+    except ModelPrepError as exc:
+        console.fail(str(exc))
     console.err.print(f"   {model_dir}", highlight=False)
 
     _step(3, f"Index the sample documents into collection {profile.collection!r}")

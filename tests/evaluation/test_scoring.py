@@ -160,6 +160,15 @@ def test_report_writes_json_markdown_and_charts(tmp_path):
         assert open(chart, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def test_served_only_is_the_served_configuration_alone_and_the_gate_reads_it():
+    configs = configurations("brand", None, served_only=True)
+    assert configs == [Configuration("adapter+retrieval", "brand", True)]
+    records = [Record("price", "adapter+retrieval", "", "It costs $2,499.")]
+    score(records, ITEMS, PROFILE)
+    summary = summarise(records, ITEMS, configs, None)
+    assert gate(summary, {"min_correctness": 1.0}) == []
+
+
 def test_base_only_runs_and_gates_the_base_configurations():
     configs = configurations("brand", "brand", base_only=True)
     assert [c.name for c in configs] == ["base", "base+retrieval"]

