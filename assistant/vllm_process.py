@@ -41,7 +41,7 @@ from typing import Callable
 import httpx
 
 from assistant.engine import lora_name
-from tenor.config import ConfigError, Settings
+from tenor.config import PACKAGED_BASE_MODELS, ConfigError, Settings
 from tenor.net import free_port
 
 log = logging.getLogger("tenor.vllm")
@@ -148,7 +148,8 @@ class VllmProcess:
             )
         path = paths.pop()
         if not Path(path).exists() and Path(path).is_relative_to(self.settings.models_dir):
-            raise ConfigError(f"base model {names[0]!r} is not prepared: run `tenor model prepare`")
+            prepare = "tenor model prepare" + (f" --name {names[0]}" if names[0] in PACKAGED_BASE_MODELS else "")
+            raise ConfigError(f"base model {names[0]!r} is not prepared: run `{prepare}`")
         return path, names
 
     def _profile_adapters(self) -> dict[str, str]:

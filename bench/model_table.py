@@ -18,7 +18,7 @@ For each base, in a Tenor home of its own under ``--work``:
 
 It prints one row per base: correct, refuses unanswerable, false refusals, voice,
 loops, cites, unsupported figures, p50/p95 seconds per answer, training minutes,
-and peak memory: the training process's, and the eval's (the summed resident
+and peak memory in GiB: the training process's, and the eval's (the summed resident
 memory of ``tenor eval``, the server and vLLM, which merges and serves). Rows are kept in ``WORK/results.json``; a later run measures only the
 bases missing there (``--redo`` measures them again).
 
@@ -68,7 +68,7 @@ def write_config(home: Path, model: str) -> Path:
 
 def run(step: str, args: list[str], env: dict, log: Path) -> tuple[subprocess.CompletedProcess, float]:
     """Run one step (stderr to ``log``); its output and the peak of the summed resident
-    memory (GB) of the step's process and all its descendants (vLLM's included), sampled
+    memory (GiB) of the step's process and all its descendants (vLLM's included), sampled
     twice a second."""
     import psutil
 
@@ -113,7 +113,7 @@ def measure(name: str, work: Path, concurrency: int, max_tokens: int) -> dict:
 
     train = ("import json; from tenor.config import load_settings; from finetune.quickstart import ensure_sample_adapter; "
              f"print(json.dumps(ensure_sample_adapter(load_settings(), {PROFILE!r}, show_progress=False).manifest))")
-    done, train_peak = run("train the voice adapter (or reuse it)", [sys.executable, "-c", train], env, log)
+    done, _ = run("train the voice adapter (or reuse it)", [sys.executable, "-c", train], env, log)
     if done.returncode:
         sys.exit(f"{name}: training failed; see {log}")
     metrics = json.loads(done.stdout)["metrics"]
@@ -133,8 +133,8 @@ def measure(name: str, work: Path, concurrency: int, max_tokens: int) -> dict:
         "voice": row["voice_adherence"], "loops": row["loop_rate"],
         "p50_s": row["latency_p50_s"], "p95_s": row["latency_p95_s"], "errors": row["errors"],
         "train_min": metrics["train_seconds"] / 60,
-        # the training process's own peak; a reused adapter keeps the figure of the run that trained it
-        "train_peak_gb": metrics["peak_rss_mb"] / 1024 if metrics.get("peak_rss_mb") else train_peak,
+        # the training process's own peak, from the manifest: a reused adapter keeps its training run's
+        "train_peak_gb": metrics["peak_rss_mb"] / 1024,
         "serve_peak_gb": serve_peak, "eval_min": (time.monotonic() - started) / 60,
         "report": str(report / "report.md"), "concurrency": concurrency, "max_tokens": max_tokens,
     }
@@ -143,12 +143,13 @@ def measure(name: str, work: Path, concurrency: int, max_tokens: int) -> dict:
 def table(rows: list[dict]) -> str:
     pct = lambda v: "–" if v is None else f"{v:.0%}"  # noqa: E731
     lines = ["| base | correct | refuses unanswerable | false refusals | voice | loops | cites (answered) "
-             "| unsupported figures | p50 s | p95 s | training min | training peak GB | serving peak GB |",
-             "|---|" + "---:|" * 12]
+             "| unsupported figures | p50 s | p95 s | training min | training peak GiB | serving peak GiB |",
+             "|---|" + "---:|" * 13]
     for r in rows:
         lines.append(f"| {r['base']} | {pct(r['correct'])} | {pct(r['refuses'])} | {pct(r['false_refusals'])} "
                      f"| {pct(r['voice'])} | {pct(r['loops'])} | {pct(r['cites'])} | {r['unsupported']} | {r['p50_s']:.1f} "
-                     f"| {r['p95_s']:.1f} | {r['train_min']:.0f} | {r['train_peak_gb']:.1f} | {r['serve_peak_gb']:.1f} |")
+                     f"| {r['p95_s']:.1f} | {r['train_min']:.0f} | {r['train_peak_gb']:.1f} | {r['serve_peak_gb']:.1f} "
+                     f"| {r['errors']} |")
     return "\n".join(lines)
 
 

