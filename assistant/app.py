@@ -152,6 +152,11 @@ def create_app(
             managed = managed or VllmProcess(settings, on_log=on_vllm_log)
         started_here = managed is not None and not managed.running
         try:
+            if started_here:
+                # The merge (merged mode) imports transformers and peft; the embedder's loading imports
+                # transformers too, and the two in parallel threads broke transformers' lazy imports
+                # ("cannot import name 'AutoModel'"), so the merge comes first.
+                await to_thread.run_sync(managed.prepare)
             async with anyio.create_task_group() as group:  # load the embedder while vLLM starts
                 group.start_soon(to_thread.run_sync, _load_embedder, index_for, settings.profile().collection)
                 if started_here:

@@ -280,6 +280,34 @@ def test_a_vllm_that_cannot_start_fails_the_app_start_with_its_log(tmp_path):
     assert "pretend" in str(app.state.startup_error)
 
 
+def test_the_merge_finishes_before_the_embedder_starts_loading(tmp_path, monkeypatch):
+    """Merging imports transformers and peft, and so does loading the embedder: run in parallel
+    threads they broke transformers' lazy imports ("cannot import name 'AutoModel'") and every
+    merged server fell back to LoRA. The merge now runs first, alone."""
+    from fastapi.testclient import TestClient
+
+    from assistant import app as app_module
+    from assistant.app import create_app
+
+    events = []
+
+    class Recording(CrashingProcess):
+        def prepare(self):
+            events.append("merge started")
+            time.sleep(0.5)  # long enough for a parallel embedder load to start
+            events.append("merge done")
+
+    def load_embedder(index_for, collection):
+        events.append("embedder")
+
+    monkeypatch.setattr(app_module, "_load_embedder", load_embedder)
+    s = settings_with(tmp_path, {"shop": {}}, port=0)
+    with pytest.raises(BaseException):  # its vLLM cannot start; the order before that is the point
+        with TestClient(create_app(s, no_auth=True, vllm=Recording(s))):
+            pass
+    assert events[:3] == ["merge started", "merge done", "embedder"]
+
+
 def test_serve_reports_a_vllm_that_cannot_start_in_one_plain_error(tmp_path, monkeypatch, capsys):
     from assistant import server
     from assistant.vllm_process import VllmProcess
