@@ -78,7 +78,7 @@ def run_eval(
     from evaluation import report
     from evaluation.freshness import check_freshness, load_spec
     from evaluation.calibrate import abstention_report, measure
-    from evaluation.runner import (EvalError, TenorClient, answer_all, configurations, conversation,
+    from evaluation.runner import (EvalError, TenorClient, answer_all, configurations, conversation, headline,
                                    load_question_set, measure_recall, records_as_dicts, score, summarise)
     from evaluation.server import started_server
 
@@ -136,6 +136,10 @@ def run_eval(
                            abstention_report(signals, brand))
 
     console.err.print(report.table(summary))
+    shown = headline(summary)
+    for line in report.outcome_lines(shown, summary[shown]):
+        if line:
+            console.err.print(line, highlight=False)
     if fresh:
         console.err.print(f"freshness: {'passed' if fresh['passed'] else 'FAILED'} ({fresh['verdict']})")
     console.err.print(f"report: {written['markdown']}", highlight=False)

@@ -31,8 +31,8 @@ def check_freshness(client: TenorClient, profile: str, spec: dict, max_tokens: i
     question = [{"role": "user", "content": spec["question"]}]
 
     def ask() -> tuple[str, list[dict]]:
-        answer, citations, _, _ = client.chat(profile, question, True, max_tokens, seed=0)
-        return answer, citations
+        reply = client.chat(profile, question, True, max_tokens, seed=0)
+        return reply.answer, reply.citations
 
     before, _ = ask()
     client.upload(profile, spec["document"], text.replace(spec["find"], spec["replace"]).encode("utf-8"))

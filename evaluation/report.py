@@ -73,6 +73,8 @@ def markdown(summary: dict[str, dict], meta: dict, records: list[dict], charts: 
               "passage they cite contains (target 0). Loops: answers repeating a 4-word sequence 3+ times. "
               "Latency: whole streamed answer, requests "
               f"{meta['concurrency']} at a time.", ""]
+    shown = headline(summary)
+    lines += outcome_lines(shown, summary[shown])
     lines += [f"![{Path(c).stem}]({Path(c).name})" for c in charts]
     if any(Path(c).stem == "abstention" for c in charts):
         lines += ["", "Abstention: before generation the server refuses when no passage reaches `min_score` "
@@ -86,13 +88,27 @@ def markdown(summary: dict[str, dict], meta: dict, records: list[dict], charts: 
                   f"- **{'passed' if freshness['passed'] else 'FAILED'}**: {freshness['verdict']}"]
     if gate is not None:
         lines += ["", "## Gate", ""] + ([f"- FAILED: {g}" for g in gate] or ["- all thresholds met"])
-    shown = headline(summary)
     lines += ["", f"## Answers ({shown})", ""]
     for r in records:
         if r["configuration"] == shown:
             text = (r["error"] or r["answer"]).replace("\n", " ")
-            lines.append(f"- **{r['id']}** {r['question']} -> {text[:300]} `{json.dumps(r['scores'])}`")
+            scores = {**({"outcome": r["outcome"]} if r.get("outcome") else {}), **r["scores"]}
+            lines.append(f"- **{r['id']}** {r['question']} -> {text[:300]} `{json.dumps(scores)}`")
     return "\n".join(lines) + "\n"
+
+
+def outcome_lines(name: str, row: dict) -> list[str]:
+    """How the answers of ``name`` shipped, and who refused the answerable questions it refused."""
+    lines = []
+    if row.get("outcomes"):
+        counts = ", ".join(f"{n} {o}" for o, n in sorted(row["outcomes"].items(), key=lambda kv: -kv[1]))
+        lines.append(f"Answer policy ({name}): {counts} (shipped: the model's answer; extract: a quoted "
+                     "extract replaced it; no_answer: the server's no-answer text; refused: the model "
+                     "declined).")
+    if row.get("false_refusals_by"):
+        counts = ", ".join(f"{n} by the {who}" for who, n in sorted(row["false_refusals_by"].items()))
+        lines.append(f"False refusals ({name}): {counts}.")
+    return [*lines, ""] if lines else []
 
 
 def abstention_chart(plt, curve: list[dict], current: dict | None, out: Path) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -69,7 +70,17 @@ class Record:
     latency_s: float = 0.0
     ttft_s: float | None = None
     error: str | None = None
+    outcome: str | None = None  # what the server's answer policy shipped (``answer_outcome``)
     scores: dict = field(default_factory=dict)
+
+
+@dataclass
+class Reply:
+    answer: str
+    citations: list[dict]
+    latency_s: float
+    ttft_s: float | None
+    outcome: str | None  # shipped | annotated | extract | no_answer | refused; None without a policy
 
 
 def load_question_set(path: Path) -> list[dict]:
@@ -113,9 +124,9 @@ class TenorClient:
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
 
     def chat(self, profile: str, messages: list[dict], retrieval: bool, max_tokens: int,
-             seed: int, adapter: str | None = None) -> tuple[str, list[dict], float, float | None]:
+             seed: int, adapter: str | None = None) -> Reply:
         started = time.perf_counter()
-        ttft, parts, citations = None, [], []
+        ttft, parts, citations, outcome = None, [], [], None
         stream = self.openai.chat.completions.create(
             model=profile, messages=messages, stream=True, temperature=0, max_tokens=max_tokens,
             seed=seed, extra_body={"retrieval": retrieval, **({"adapter": adapter} if adapter else {})},
@@ -124,10 +135,11 @@ class TenorClient:
             extra = chunk.model_dump()
             if extra.get("citations"):
                 citations = extra["citations"]
+            outcome = extra.get("answer_outcome") or outcome
             if chunk.choices and chunk.choices[0].delta.content:
                 ttft = ttft if ttft is not None else time.perf_counter() - started
                 parts.append(chunk.choices[0].delta.content)
-        return "".join(parts), citations, time.perf_counter() - started, ttft
+        return Reply("".join(parts), citations, time.perf_counter() - started, ttft, outcome)
 
     def retrieve(self, profile: str, messages: list[dict], k: int, mode: str | None = None) -> list[dict]:
         """``mode``: hybrid or dense; None: the profile's."""
@@ -166,8 +178,10 @@ def answer_all(client: TenorClient, items: list[dict], configs: list[Configurati
         config, item = job
         record = Record(item["id"], config.name, item["question"])
         try:
-            record.answer, record.citations, record.latency_s, record.ttft_s = client.chat(
-                config.profile, conversation(item), config.retrieval, max_tokens, seed, adapter=config.adapter)
+            reply = client.chat(config.profile, conversation(item), config.retrieval, max_tokens, seed,
+                                adapter=config.adapter)
+            record.answer, record.citations, record.outcome = reply.answer, reply.citations, reply.outcome
+            record.latency_s, record.ttft_s = reply.latency_s, reply.ttft_s
         except Exception as exc:  # one failed request is a data point, not the end of the eval
             record.error = f"{type(exc).__name__}: {exc}"
         progress()
@@ -199,6 +213,14 @@ def score(records: list[Record], items: list[dict], profile: Profile) -> None:
             if item.get("source"):
                 record.scores["cited_source"] = not failed and item["source"] in metrics.cited_documents(
                     record.answer, record.citations)
+
+
+def refused_by(outcome: str | None) -> str:
+    """Who refused: the server (``no_answer``: no passage or evidence passed the retrieval
+    gate, or the answer check found neither a supported answer nor an extract to quote),
+    a quoted extract that reads as a refusal, or the model (its own words, kept or
+    replaced by the no-answer text)."""
+    return {"no_answer": "server", "extract": "extract"}.get(outcome or "", "model")
 
 
 def summarise(records: list[Record], items: list[dict], configs: list[Configuration],
@@ -237,6 +259,9 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
             "recall@5": recall.get("recall@5") if recall and config.retrieval else None,
             "dense_recall@1": recall.get("dense_recall@1") if recall and config.retrieval else None,
             "dense_recall@5": recall.get("dense_recall@5") if recall and config.retrieval else None,
+            "outcomes": dict(Counter(r.outcome for r in ok if r.outcome)),
+            "false_refusals_by": dict(Counter(refused_by(r.outcome) for r in answerable
+                                              if not r.error and r.scores["refused"])),
         }
     return summary
 

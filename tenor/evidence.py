@@ -113,6 +113,7 @@ class Unit:
     order: int  # position in the passage
     header: str | None = None  # a table row's header row
     heading: str = ""  # the heading above it inside the passage, if any
+    paragraph: int = -1  # the paragraph a sentence belongs to (-1: a table row)
 
     @property
     def is_row(self) -> bool:
@@ -140,15 +141,18 @@ def split_units(text: str) -> list[Unit]:
     a markdown heading is kept as the context of the units below it."""
     units: list[Unit] = []
     paragraph: list[str] = []
+    paragraphs = 0
     header: str | None = None
     heading = ""
 
     def flush():
+        nonlocal paragraphs
         if paragraph:
             for sentence in _SENTENCE_BREAK.split(" ".join(paragraph)):
                 if sentence.strip():
-                    units.append(Unit(sentence.strip(), len(units), heading=heading))
+                    units.append(Unit(sentence.strip(), len(units), heading=heading, paragraph=paragraphs))
             paragraph.clear()
+            paragraphs += 1
 
     for line in text.splitlines():
         if TABLE_ROW.match(line):
@@ -173,6 +177,15 @@ def split_units(text: str) -> list[Unit]:
         paragraph.append(line.strip())
     flush()
     return units
+
+
+def following(unit: Unit, units: Sequence[Unit]) -> Unit | None:
+    """The sentence right after ``unit`` in its paragraph (``units``: its passage's
+    ``split_units``), if any; a table row has none."""
+    if unit.is_row or unit.order + 1 >= len(units):
+        return None
+    after = units[unit.order + 1]
+    return after if after.paragraph == unit.paragraph and not after.is_row else None
 
 
 @dataclass

@@ -24,10 +24,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER
-from tenor.evidence import EvidencePassage, coverage, names, split_units, terms
+from tenor.evidence import EvidencePassage, coverage, following, names, split_units, terms
+from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
 UNSUPPORTED_MARK = "[unverified]"
+CONTINUATION_TOKENS = 60  # an extract quotes the next sentence when it is a sentence, not a run-on block
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w$])\+?\(?\d[\d ().-]{5,}\d(?![\w])")
 _FIGURE = r"\d[\d,]*(?:\.\d+)?"
@@ -349,7 +351,13 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     opening a store in Europe?" would be an answer to another question), or
     the question begins "how much/many" and the quoted units hold no figure
     (nor "free", "included"...: quoting "we sell bikes" to "how many bikes did
-    you sell?" answers nothing)."""
+    you sell?" answers nothing).
+
+    Each quoted sentence brings the one after it in its paragraph: a document
+    states a point, then what follows from it ("Never use a third-party charger.
+    ... using one voids the warranty"; an FAQ's "Q: Do gift cards expire?" then
+    "A: Never."), and the question's words are mostly in the first. The checks
+    above read the picked units alone, so what is refused stays refused."""
     units = [(score, n, unit) for n, e in enumerate(evidence, start=1)
              for unit, score in zip(e.units, e.scores) if score > 0]
     units.sort(key=lambda u: (-u[0], u[1], u[2].order))
@@ -367,8 +375,13 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     if not any(states_amount(u.plain(), question) for _, _, u in picked):
         return None
     quotes, used = [], {}
+    quoted_units = {(n, unit.order) for _, n, unit in picked}
     for score, n, unit in picked:
         quote = unit.plain().rstrip()
+        after = following(unit, split_units(evidence[n - 1].full_text))
+        if after and (n, after.order) not in quoted_units and approx_tokens(after.text) <= CONTINUATION_TOKENS:
+            quote = f"{quote} {after.plain().rstrip()}"
+            quoted_units.add((n, after.order))
         topic = unit.heading or (getattr(evidence[n - 1], "section", None) or "").split(" > ")[-1]
         if topic and not set(terms(topic)) <= set(terms(quote)):  # "Price: $3,899" -> "Cargo K1: Price: $3,899"
             quote = f"{topic.rstrip(':')}: {quote}"

@@ -251,3 +251,26 @@ def test_strict_replaces_a_figure_that_is_no_price_with_the_priced_extract():
     v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
                      refused=False, question=question, min_coverage=0.5)
     assert v.outcome == "extract" and "$3,899" in v.text
+
+
+HELP = P("Q: Can I pause my subscription?\nA: Yes. A pause lasts up to 3 months.\n\n"
+         "Never share your login. Sharing it suspends the account for 30 days.\n\n"
+         "| Plan | Price |\n|---|---|\n| Basic | $9 |\n| Pro | $19 |", "help.md")
+
+
+def test_an_extract_quotes_the_sentence_that_completes_its_point():
+    """The question's words are in one sentence, its answer in the next: an FAQ's
+    answer line, a rule's consequence. A paragraph's end and a table row end the quote."""
+    answer = "You can, for 12 months."  # invented
+    for question, quote in [
+        ("Can I pause my subscription?", "Q: Can I pause my subscription? A: Yes."),
+        ("Can I share my login?", "Never share your login. Sharing it suspends the account for 30 days."),
+        ("How long does a pause last?", "A pause lasts up to 3 months."),  # the paragraph ends there
+        ("How much is the Pro plan?", "Plan: Pro; Price: $19"),  # a row, not the rows after it
+    ]:
+        ev = select_evidence(question, [HELP], 200)
+        v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                         refused=False, question=question, min_coverage=0.5)
+        assert v.outcome == "extract" and f"\u201c{quote}\u201d [1]" in v.text, (question, v.text)
+        assert v.used[1]["sentences"][0] == quote
+

@@ -6,8 +6,8 @@ import pytest
 
 from evaluation import metrics, report
 from evaluation.cli import gate
-from evaluation.runner import (Configuration, EvalError, Record, answer_all, configurations,
-                               load_question_set, score, summarise)
+from evaluation.runner import (Configuration, EvalError, Record, Reply, answer_all, configurations,
+                               load_question_set, records_as_dicts, score, summarise)
 from tenor.config import Profile, VoiceRules
 
 PROFILE = Profile(
@@ -72,7 +72,7 @@ def test_a_failed_request_is_counted_not_fatal():
         def chat(self, profile, messages, retrieval, max_tokens, seed, adapter=None):
             if retrieval:
                 raise ConnectionError("vLLM went away")
-            return "Hey rider! $2,499", [], 0.5, 0.1
+            return Reply("Hey rider! $2,499", [], 0.5, 0.1, None)
 
     configs = [Configuration("adapter", "brand", False), Configuration("adapter+retrieval", "brand", True)]
     records = answer_all(Flaky(), ITEMS[:1], configs, concurrency=2)
@@ -83,12 +83,41 @@ def test_a_failed_request_is_counted_not_fatal():
     assert "vLLM went away" in records[1].error
 
 
+def test_the_report_says_how_answers_shipped_and_who_refused_answerable_questions(tmp_path):
+    """The server's ``answer_outcome`` tells a model that declined from the server's no-answer
+    (retrieval gate or answer check) and from a quoted extract."""
+    no_answer = PROFILE.no_answer
+    replies = {"How much is the C2?": Reply(no_answer, [], 1.0, 0.1, "no_answer"),  # refused by the server
+               "When do you open?": Reply(no_answer, [], 1.0, 0.1, "refused"),  # by the model
+               "Kids' bikes?": Reply("Hey rider! \u201cWe open at ten.\u201d [1]", [], 1.0, 0.1, "extract")}
+
+    class Server:
+        def chat(self, profile, messages, retrieval, max_tokens, seed, adapter=None):
+            return replies[messages[-1]["content"]]
+
+    configs = configurations("brand", None, served_only=True)
+    records = answer_all(Server(), ITEMS, configs, concurrency=1)
+    assert [r.outcome for r in records] == ["no_answer", "refused", "extract"]
+    score(records, ITEMS, PROFILE)
+    row = summarise(records, ITEMS, configs, None)["adapter+retrieval"]
+    assert row["outcomes"] == {"no_answer": 1, "refused": 1, "extract": 1}
+    assert row["false_refusals_by"] == {"server": 1, "model": 1}
+    meta = {"profile": "brand", "question_set": "q.jsonl", "questions": 3, "unanswerable": 1, "url": "http://x",
+            "concurrency": 1, "date": "today"}
+    report.write(tmp_path, {"adapter+retrieval": row}, meta, records_as_dicts(records), None, None)
+    md = (tmp_path / "report.md").read_text()
+    assert "False refusals (adapter+retrieval): 1 by the model, 1 by the server." in md
+    assert "Answer policy (adapter+retrieval): 1 no_answer, 1 refused, 1 extract" in md
+    assert '`{"outcome": "refused", "refused": true' in md
+
+
 def test_a_failed_request_counts_against_every_rate_and_fails_the_gate():
     class Flaky:
         def chat(self, profile, messages, retrieval, max_tokens, seed, adapter=None):
             if messages[-1]["content"] != ITEMS[0]["question"]:
                 raise ConnectionError("vLLM went away")
-            return "Hey rider! It costs $2,499 [1].", [{"index": 1, "document_id": "products.md"}], 0.5, 0.1
+            return Reply("Hey rider! It costs $2,499 [1].", [{"index": 1, "document_id": "products.md"}], 0.5, 0.1,
+                         "shipped")
 
     configs = [Configuration("adapter+retrieval", "brand", True)]
     records = answer_all(Flaky(), ITEMS, configs, concurrency=1)
