@@ -88,6 +88,9 @@ def run_eval(
               "max_errors": max_errors}
     if served_only and base_only:
         console.fail("--served-only and --base-only exclude each other: the first scores the adapter, the second the base")
+    if served_only and base_profile:
+        console.fail("--served-only scores the served configuration alone, with no base profile to compare: "
+                     "drop --base-profile, or drop --served-only to compare the two")
     try:
         brand = settings.profile(profile)
         if base_only and not brand.adapter and not base_profile:
