@@ -130,6 +130,7 @@ def measure(name: str, work: Path, concurrency: int, max_tokens: int) -> dict:
         "base": name,
         "correct": row["correctness"], "cites": row["answered_cited"], "unsupported": row["unsupported_figures"],
         "refuses": row["refusal_rate"], "false_refusals": row["false_refusal_rate"],
+        "false_refusals_by": row.get("false_refusals_by") or {}, "outcomes": row.get("outcomes") or {},
         "voice": row["voice_adherence"], "loops": row["loop_rate"],
         "p50_s": row["latency_p50_s"], "p95_s": row["latency_p95_s"], "errors": row["errors"],
         "train_min": metrics["train_seconds"] / 60,
@@ -140,13 +141,25 @@ def measure(name: str, work: Path, concurrency: int, max_tokens: int) -> dict:
     }
 
 
+def refused_by(row: dict) -> dict:
+    """Who refused the answerable questions refused (the model, the server, an extract):
+    from the row, or from its eval's report.json (rows measured before it was recorded)."""
+    if "false_refusals_by" in row:
+        return row["false_refusals_by"]
+    report = Path(row["report"]).with_name("report.json")
+    summary = json.loads(report.read_text())["summary"] if report.is_file() else {}
+    return summary.get("adapter+retrieval", {}).get("false_refusals_by") or {}
+
+
 def table(rows: list[dict]) -> str:
     pct = lambda v: "–" if v is None else f"{v:.0%}"  # noqa: E731
-    lines = ["| base | correct | refuses unanswerable | false refusals | voice | loops | cites (answered) "
-             "| unsupported figures | p50 s | p95 s | training min | training peak GiB | serving peak GiB |",
-             "|---|" + "---:|" * 13]
+    lines = ["| base | correct | refuses unanswerable | false refusals (by whom) | voice | loops | cites (answered) "
+             "| unsupported figures | p50 s | p95 s | training min | training peak GiB | serving peak GiB | errors |",
+             "|---|" + "---:|" * 14]
     for r in rows:
-        lines.append(f"| {r['base']} | {pct(r['correct'])} | {pct(r['refuses'])} | {pct(r['false_refusals'])} "
+        by = ", ".join(f"{n} {who}" for who, n in sorted(refused_by(r).items()))
+        lines.append(f"| {r['base']} | {pct(r['correct'])} | {pct(r['refuses'])} "
+                     f"| {pct(r['false_refusals'])}{f' ({by})' if by else ''} "
                      f"| {pct(r['voice'])} | {pct(r['loops'])} | {pct(r['cites'])} | {r['unsupported']} | {r['p50_s']:.1f} "
                      f"| {r['p95_s']:.1f} | {r['train_min']:.0f} | {r['train_peak_gb']:.1f} | {r['serve_peak_gb']:.1f} "
                      f"| {r['errors']} |")
