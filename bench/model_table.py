@@ -141,7 +141,7 @@ def measure(name: str, work: Path, concurrency: int, max_tokens: int) -> dict:
     }
 
 
-def refused_by(row: dict) -> dict:
+def false_refusals_by(row: dict) -> dict:
     """Who refused the answerable questions refused (the model, the server, an extract):
     from the row, or from its eval's report.json (rows measured before it was recorded)."""
     if "false_refusals_by" in row:
@@ -157,7 +157,7 @@ def table(rows: list[dict]) -> str:
              "| unsupported figures | p50 s | p95 s | training min | training peak GiB | serving peak GiB | errors |",
              "|---|" + "---:|" * 14]
     for r in rows:
-        by = ", ".join(f"{n} {who}" for who, n in sorted(refused_by(r).items()))
+        by = ", ".join(f"{n} {who}" for who, n in sorted(false_refusals_by(r).items()))
         lines.append(f"| {r['base']} | {pct(r['correct'])} | {pct(r['refuses'])} "
                      f"| {pct(r['false_refusals'])}{f' ({by})' if by else ''} "
                      f"| {pct(r['voice'])} | {pct(r['loops'])} | {pct(r['cites'])} | {r['unsupported']} | {r['p50_s']:.1f} "

@@ -219,7 +219,8 @@ def refused_by(outcome: str | None) -> str:
     """Who refused: the server (``no_answer``: no passage or evidence passed the retrieval
     gate, or the answer check found neither a supported answer nor an extract to quote),
     a quoted extract that reads as a refusal, or the model (its own words, kept or
-    replaced by the no-answer text)."""
+    replaced by the no-answer text). A failed request counts as a false refusal too,
+    as ``error``."""
     return {"no_answer": "server", "extract": "extract"}.get(outcome or "", "model")
 
 
@@ -260,8 +261,8 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
             "dense_recall@1": recall.get("dense_recall@1") if recall and config.retrieval else None,
             "dense_recall@5": recall.get("dense_recall@5") if recall and config.retrieval else None,
             "outcomes": dict(Counter(r.outcome for r in ok if r.outcome)),
-            "false_refusals_by": dict(Counter(refused_by(r.outcome) for r in answerable
-                                              if not r.error and r.scores["refused"])),
+            "false_refusals_by": dict(Counter("error" if r.error else refused_by(r.outcome) for r in answerable
+                                              if r.error or r.scores["refused"])),
         }
     return summary
 

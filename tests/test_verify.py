@@ -274,3 +274,22 @@ def test_an_extract_quotes_the_sentence_that_completes_its_point():
         assert v.outcome == "extract" and f"\u201c{quote}\u201d [1]" in v.text, (question, v.text)
         assert v.used[1]["sentences"][0] == quote
 
+
+
+def test_an_extract_brings_no_next_question_no_run_on_block_and_no_sentence_twice():
+    faq = P("Q: Do gift cards expire?\nA: Gift cards never expire.\nQ: Can I pay by invoice?\nA: Yes.\n\n"
+            "Returns are free. " + "Within thirty days of delivery you may send back any bike, any accessory, "
+            "any part and any gift card bought from us, in its original packaging, with the order number, "
+            "the reason for the return and the serial number written clearly on the label we e-mail you.",
+            "faq.md")
+    answer = "They last 12 months."  # invented
+    for question, quotes in [
+        # both sentences picked: each quoted once; the answer's next line is the next question, not quoted
+        ("Do gift cards expire?", ["Q: Do gift cards expire?", "A: Gift cards never expire."]),
+        ("Are returns free?", ["Returns are free."]),  # the next sentence runs on for 60+ tokens
+    ]:
+        ev = select_evidence(question, [faq], 200)
+        v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                         refused=False, question=question, min_coverage=0.5)
+        assert v.outcome == "extract", (question, v.text)
+        assert v.used[1]["sentences"] == quotes, (question, v.text)

