@@ -130,7 +130,6 @@ def measure(name: str, work: Path, concurrency: int, max_tokens: int) -> dict:
         "base": name,
         "correct": row["correctness"], "cites": row["answered_cited"], "unsupported": row["unsupported_figures"],
         "refuses": row["refusal_rate"], "false_refusals": row["false_refusal_rate"],
-        "false_refusals_by": row.get("false_refusals_by") or {}, "outcomes": row.get("outcomes") or {},
         "voice": row["voice_adherence"], "loops": row["loop_rate"],
         "p50_s": row["latency_p50_s"], "p95_s": row["latency_p95_s"], "errors": row["errors"],
         "train_min": metrics["train_seconds"] / 60,
@@ -142,10 +141,8 @@ def measure(name: str, work: Path, concurrency: int, max_tokens: int) -> dict:
 
 
 def false_refusals_by(row: dict) -> dict:
-    """Who refused the answerable questions refused (the model, the server, an extract):
-    from the row, or from its eval's report.json (rows measured before it was recorded)."""
-    if "false_refusals_by" in row:
-        return row["false_refusals_by"]
+    """Who refused the answerable questions refused (the model, the server, an extract),
+    as the row's eval recorded it in its report.json (empty for an eval that predates it)."""
     report = Path(row["report"]).with_name("report.json")
     summary = json.loads(report.read_text())["summary"] if report.is_file() else {}
     return summary.get("adapter+retrieval", {}).get("false_refusals_by") or {}

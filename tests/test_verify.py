@@ -275,7 +275,6 @@ def test_an_extract_quotes_the_sentence_that_completes_its_point():
         assert v.used[1]["sentences"][0] == quote
 
 
-
 def test_an_extract_brings_no_next_question_no_run_on_block_and_no_sentence_twice():
     faq = P("Q: Do gift cards expire?\nA: Gift cards never expire.\nQ: Can I pay by invoice?\nA: Yes.\n\n"
             "Returns are free. " + "Within thirty days of delivery you may send back any bike, any accessory, "
