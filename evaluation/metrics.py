@@ -11,36 +11,28 @@
 - unsupported figures: the numbers, prices, dates, e-mails and phone numbers
   of an answer that no passage it cites (by ``[n]`` marker) contains
   (`tenor.verify`'s check, applied to what shipped);
-- loops: a 4-word sequence repeated 3 or more times ("Ride on! Ride on! Ride on!").
+- loops: a 4-word sequence repeated 3 or more times ("Ride on! Ride on! Ride on!";
+  `tenor.answers.has_loop`, which the strict policy also refuses to ship).
 """
 
 from __future__ import annotations
 
 import re
-import string
 from collections import Counter
 from typing import Sequence
 
 import numpy as np
 
-from tenor.answers import CITATION_MARKER, says_not_covered
+from tenor.answers import CITATION_MARKER, answer_words, says_not_covered
 from tenor.verify import facts, passage_facts, strip_markers, vouched
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-
 
 def patterns_match(answer: str, patterns: Sequence[str]) -> bool:
     return all(re.search(p, answer, re.IGNORECASE) for p in patterns)
 
 
-def _tokens(text: str) -> list[str]:
-    text = CITATION_MARKER.sub(" ", text).lower().translate(str.maketrans("", "", string.punctuation))
-    return _ARTICLES.sub(" ", text).split()
-
-
 def token_f1(answer: str, expected: str) -> float:
     """SQuAD-style token overlap F1 (lower-cased; punctuation, articles and [n] markers dropped)."""
-    got, want = _tokens(answer), _tokens(expected)
+    got, want = answer_words(answer), answer_words(expected)
     common = sum((Counter(got) & Counter(want)).values())
     if not got or not want or not common:
         return 0.0
@@ -69,13 +61,6 @@ def unsupported_figures(answer: str, citations: Sequence[dict]) -> list[str]:
     for n in cited:
         figures |= passage_facts(by_index.get(n, ""))
     return [f for f in facts(strip_markers(answer)) if not vouched(f, figures)]
-
-
-def has_loop(answer: str, size: int = 4, times: int = 3) -> bool:
-    """Whether some ``size``-word sequence occurs ``times`` times or more (case and punctuation ignored)."""
-    words = _tokens(answer)
-    seen = Counter(tuple(words[i:i + size]) for i in range(len(words) - size + 1))
-    return any(count >= times for count in seen.values())
 
 
 def is_refusal(answer: str, no_answer: str = "") -> bool:

@@ -21,7 +21,7 @@ import httpx
 
 from evaluation import metrics
 from ingest.recall import retrieval_recall
-from tenor.answers import voice_adherence
+from tenor.answers import has_loop, voice_adherence
 from tenor.config import Profile
 
 
@@ -204,7 +204,7 @@ def score(records: list[Record], items: list[dict], profile: Profile) -> None:
         record.scores = {
             "refused": not failed and metrics.is_refusal(record.answer, profile.no_answer),
             "voice": not failed and voice_adherence(record.answer, profile.voice)[0],
-            "loop": not failed and metrics.has_loop(record.answer),
+            "loop": not failed and has_loop(record.answer),
         }
         if not failed and not record.scores["refused"]:  # the no-answer text is the profile's, not a claim
             record.scores["unsupported_figures"] = metrics.unsupported_figures(record.answer, record.citations)

@@ -1,5 +1,5 @@
 """The answer checks serving, training and evaluation share: citation markers,
-"the documents do not cover it", and the brand-voice rules.
+"the documents do not cover it", loops, and the brand-voice rules.
 
 Pure Python (no torch), on the ground floor so every wing can import it.
 Voice matching ignores case, runs of whitespace and typographic quotes, so
@@ -10,6 +10,8 @@ other punctuation must match as written.
 from __future__ import annotations
 
 import re
+import string
+from collections import Counter
 from typing import Any
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
@@ -77,3 +79,20 @@ def says_not_covered(answer: str, no_answer_text: str = "") -> bool:
     if no_answer_text and no_answer_text.strip().lower() in answer.lower():
         return True
     return bool(_NOT_COVERED.search(answer) or _NOT_IN_SOURCES.search(answer))
+
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def answer_words(text: str) -> list[str]:
+    """The words of an answer: lower-cased; punctuation, articles and ``[n]`` markers dropped."""
+    text = CITATION_MARKER.sub(" ", text).lower().translate(str.maketrans("", "", string.punctuation))
+    return _ARTICLES.sub(" ", text).split()
+
+
+def has_loop(answer: str, size: int = 4, times: int = 3) -> bool:
+    """Whether some ``size``-word sequence occurs ``times`` times or more ("Ride on! Ride on!
+    Ride on!", or one list line written three times): greedy decoding stuck in a loop."""
+    words = answer_words(answer)
+    seen = Counter(tuple(words[i:i + size]) for i in range(len(words) - size + 1))
+    return any(count >= times for count in seen.values())

@@ -39,6 +39,8 @@ everything explain describe detail details info information wondering
 don doesn didn isn aren wasn weren won can't won't cannot couldn wouldn shouldn haven hasn anymore
 """.split())
 
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"(?<![\w$])\+?\(?\d[\d ().-]{5,}\d(?![\w])")
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _CONTRACTION = re.compile(r"['’](s|m|re|ve|ll|d|t)$|n['’]t$")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")  # "| a | b |", as every loader writes a table row
@@ -148,7 +150,12 @@ def split_units(text: str) -> list[Unit]:
     def flush():
         nonlocal paragraphs
         if paragraph:
-            for sentence in _SENTENCE_BREAK.split(" ".join(paragraph)):
+            text = " ".join(paragraph)
+            marker = _BULLET.match(text)  # "1. Charge it." is one sentence, not "1." and "Charge it."
+            cut = marker.end() if marker else 0
+            sentences = _SENTENCE_BREAK.split(text[cut:])
+            sentences[0] = text[:cut] + sentences[0]
+            for sentence in sentences:
                 if sentence.strip():
                     units.append(Unit(sentence.strip(), len(units), heading=heading, paragraph=paragraphs))
             paragraph.clear()
@@ -181,11 +188,31 @@ def split_units(text: str) -> list[Unit]:
 
 def following(unit: Unit, units: Sequence[Unit]) -> Unit | None:
     """The sentence right after ``unit`` in its paragraph (``units``: its passage's
-    ``split_units``), if any; a table row has none."""
+    ``split_units``), if any; a table row has none. A unit ending in a colon
+    introduces what comes next ("If you will not ride for two weeks:" and the
+    list's first step), in any paragraph."""
     if unit.is_row or unit.order + 1 >= len(units):
         return None
     after = units[unit.order + 1]
+    if unit.text.rstrip().endswith(":"):
+        return after
     return after if after.paragraph == unit.paragraph and not after.is_row else None
+
+
+def list_of(unit: Unit, units: Sequence[Unit]) -> list[Unit]:
+    """The items of the bulleted or numbered list ``unit`` is in (``units``: its passage's
+    ``split_units``), each with the sentences of its paragraph, in order; [] if none."""
+    def starts_item(paragraph: int) -> bool:
+        first = next((u for u in units if u.paragraph == paragraph), None)
+        return first is not None and bool(_BULLET.match(first.text)) and first.heading == unit.heading
+    if unit.is_row or not starts_item(unit.paragraph):
+        return []
+    first = last = unit.paragraph
+    while first > 0 and starts_item(first - 1):
+        first -= 1
+    while starts_item(last + 1):
+        last += 1
+    return [u for u in units if first <= u.paragraph <= last]
 
 
 @dataclass
@@ -238,7 +265,7 @@ def score_units(query: str, passages: Sequence) -> list[list[tuple[Unit, float]]
     than a sentence that repeats "Cargo K1"."""
     query_terms = set(terms(query))
     split = [split_units(p.text) for p in passages]
-    unit_terms = [[set(terms(u.text)) for u in units] for units in split]
+    unit_terms = [[_stated(u.text) for u in units] for units in split]
     count = sum(len(u) for u in split) or 1
     df: dict[str, int] = {}
     for per_passage in unit_terms:
@@ -308,15 +335,39 @@ def coverage(evidence: Sequence, *questions: str) -> float:
     follow-up names its topic only there), the best covered one counts."""
     if len(questions) != 1:
         return max((coverage(evidence, q) for q in questions), default=0.0)
-    wanted = set(terms(questions[0]))
+    found: set[str] = set()
+    for e in evidence:
+        found |= _stated(e.text) | _heading_terms(e)
+        found |= {t for unit in getattr(e, "units", ()) for t in terms(unit.heading)}
+    return _weighted_share(found, evidence, questions[0])
+
+
+def text_coverage(text: str, evidence: Sequence, question: str, cited: Sequence = ()) -> float:
+    """How much of ``question`` a written ``text`` (an answer) covers, weighted as ``coverage``
+    weighs it for ``evidence``: so an answer and the evidence it came from compare.
+    As there, what its figures are counts (a phone number is a "phone number", an address
+    with an @ an "email"), and so do the headings of the passages it
+    ``cited`` (a sentence under "Load Limits" is about loads)."""
+    found = _stated(text) | {t for e in cited for t in _heading_terms(e)}
+    return _weighted_share(found, evidence, question)
+
+
+def _stated(text: str) -> set[str]:
+    """The terms a text states: its words, and what its figures are (a phone number is a
+    "phone number" to "call", an address with an @ an "email")."""
+    found = set(terms(text))
+    if PHONE.search(text):
+        found |= set(terms("phone telephone number call"))
+    if EMAIL.search(text):
+        found |= set(terms("email e-mail"))
+    return found
+
+
+def _weighted_share(found: set[str], evidence: Sequence, question: str) -> float:
+    wanted = set(terms(question))
     if not wanted or not evidence:
         return 0.0
-    found: set[str] = set()
-    units = []
-    for e in evidence:
-        found |= set(terms(e.text)) | _heading_terms(e)
-        found |= {t for unit in getattr(e, "units", ()) for t in terms(unit.heading)}
-        units += [set(terms(u.text)) for u in split_units(getattr(e, "full_text", e.text))]
+    units = [set(terms(u.text)) for e in evidence for u in split_units(getattr(e, "full_text", e.text))]
     weight = {t: math.log(1 + (len(units) + 1) / (1 + sum(t in u for u in units))) for t in wanted}
     return sum(weight[t] for t in wanted & found) / sum(weight.values())
 

@@ -23,15 +23,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from tenor.answers import CITATION_MARKER
-from tenor.evidence import EvidencePassage, coverage, following, names, split_units, terms
+from tenor.answers import CITATION_MARKER, has_loop
+from tenor.evidence import (EMAIL, PHONE, EvidencePassage, coverage, following, list_of, names, split_units, terms,
+                            text_coverage)
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
 UNSUPPORTED_MARK = "[unverified]"
 CONTINUATION_TOKENS = 60  # an extract quotes the next sentence when it is a sentence, not a run-on block
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w$])\+?\(?\d[\d ().-]{5,}\d(?![\w])")
+LIST_TOKENS = 160  # ... and a whole list when two of its items are the best matches, if it is no longer
 _FIGURE = r"\d[\d,]*(?:\.\d+)?"
 _NUMBER = re.compile(r"(?<![\w.])" + _FIGURE)
 _NUMBER_WORDS = {w: str(n) for n, w in enumerate(
@@ -53,9 +53,22 @@ _CURRENCY = (r"[$\u20ac\u00a3\u00a5\u00a2\u20b9\u20a9\u20ba\u20bd\u20aa\u0e3f\u2
 _PRICE = re.compile(rf"(?:{_CURRENCY})\s?\.?\d|\d\s?(?:{_CURRENCY})|\d\s?%"
                     rf"|\b(?i:price|cost|fee)s?\b[^.;\n]*?\d")
 _MONEY = re.compile(rf"(?:{_CURRENCY})\s?\.?{_FIGURE}|(?<![\w.]){_FIGURE}\s?(?:{_CURRENCY})")
-# What answers "how much" without a digit ("free", "no charge", "included"); stemmed.
-_AMOUNT_WORDS = frozenset(terms("free charge included complimentary unlimited none zero"))
-_COUNT_WORDS = frozenset(terms("unlimited none zero"))  # ... and "how many"; "free" is a price, not a count
+# Amounts without a digit, as words rather than stems: "it is included" states a price,
+# "the plan includes everything you need" does not; "no charge" does, "charge it" does not.
+_AMOUNT_WORDS = re.compile(r"\b(?:free|included|complimentary|unlimited|none|zero|no\s+(?:charge|cost|fees?))\b",
+                           re.IGNORECASE)
+_COUNT_WORDS = re.compile(r"\b(?:unlimited|none|zero)\b", re.IGNORECASE)  # "free" is a price, not a count
+# "When is it open?", "Who founded it, and when?": its answer is a time ("What happens when it rains?" asks none).
+_ASKS_TIME = re.compile(r"^\W*(?:and\s+|so\s+)?when\s+(?:is|are|do|does|did|will|would|can|could|should|was|were|"
+                        r"must|'s)\b|\band\s+when\s*\?\s*$", re.IGNORECASE)
+_ASKS_PHONE = re.compile(r"\b(?:tele)?phone\s+number\b|\bnumbers?\s+(?:to|can\s+i|should\s+i)\s+call\b", re.IGNORECASE)
+_ASKS_EMAIL = re.compile(r"\be-?mail\s+address\b|\bwhat(?:'s|\s+is)\s+(?:the|your)\s+e-?mail\b", re.IGNORECASE)
+# A time without a digit ("on Mondays", "the same day"); "May" and "March" are left out, being words too.
+_TIME_WORDS = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?|january|february|"
+                         r"april|june|july|august|september|october|november|december|today|tomorrow|tonight|"
+                         r"yesterday|daily|weekly|monthly|annually|yearly|immediately|instantly|always|never|"
+                         r"anytime|mornings?|afternoons?|evenings?|noon|midnight|same\s+day|next\s+(?:business\s+)?day)\b",
+                         re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(r"[,;]\s|\s(?:and|but|while|whereas)\s", re.IGNORECASE)
 _HEADING_LINE = re.compile(r"^\s*#{1,6}\s.*$", re.MULTILINE)
 FACTUAL_MIN_TERMS = 3  # a sentence with fewer content terms and no figures is chatter ("Happy to help!")
@@ -74,9 +87,9 @@ def _digits(raw: str) -> str:
 
 def facts(text: str) -> list[str]:
     """The checkable figures in a text, normalised: ``email:...``, ``phone:<digits>``, ``n:<number>``."""
-    found = [f"email:{m.lower()}" for m in _EMAIL.findall(text)]
-    rest = _EMAIL.sub(" ", text)
-    for m in _PHONE.findall(rest):
+    found = [f"email:{m.lower()}" for m in EMAIL.findall(text)]
+    rest = EMAIL.sub(" ", text)
+    for m in PHONE.findall(rest):
         if len(_digits(m)) >= 7 and re.search(r"[ ().-]|^\+", m):
             found.append(f"phone:{_digits(m)}")
             rest = rest.replace(m, " ")
@@ -89,7 +102,7 @@ def passage_facts(text: str) -> set[str]:
     digit run (so a phone written differently in the answer still matches)."""
     found = set(facts(text))
     found |= {f"n:{_NUMBER_WORDS[w]}" for w in _WORDS.findall(text.lower()) if w in _NUMBER_WORDS}
-    found |= {f"phone:{_digits(m)}" for m in _PHONE.findall(text)}
+    found |= {f"phone:{_digits(m)}" for m in PHONE.findall(text)}
     return found
 
 
@@ -349,9 +362,8 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     shares a term with the question, or the quoted units cover less than
     ``min_coverage`` of ``question`` (quoting the store's address to "are you
     opening a store in Europe?" would be an answer to another question), or
-    the question begins "how much/many" and the quoted units hold no figure
-    (nor "free", "included"...: quoting "we sell bikes" to "how many bikes did
-    you sell?" answers nothing).
+    the quoted units do not state what the question asks for (``states_asked``:
+    quoting "we sell bikes" to "how many bikes did you sell?" answers nothing).
 
     Each quoted sentence brings the one after it in its paragraph: a document
     states a point, then what follows from it ("Never use a third-party charger.
@@ -366,34 +378,66 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     if not units:
         return None
     best = units[0][0]
-    if _ASKS_AMOUNT.search(question):  # among the close matches, those that state an amount first
+    if any(asks.search(question) for asks in (_ASKS_AMOUNT, _ASKS_TIME, _ASKS_PHONE, _ASKS_EMAIL)):
+        # among the close matches, those that state what is asked first
         close = [u for u in units if u[0] >= 0.5 * best]
-        units = [u for u in close if states_amount(u[2].plain(), question)] or units
+        units = [u for u in close if states_asked(u[2].plain(), question)] or units
         best = units[0][0]
     picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
     quoted = [EvidencePassage(evidence[n - 1].passage, [unit], [score]) for score, n, unit in picked]
     if question and coverage(quoted, question) < min_coverage:
         return None
-    if not any(states_amount(u.plain(), question) for _, _, u in picked):
+    if not any(states_asked(u.plain(), question) for _, _, u in picked):
         return None
     quotes, used = [], {}
     quoted_units = {(n, unit.order) for _, n, unit in picked}
+    in_lists: set[tuple[int, int]] = set()  # picked units already quoted with their whole list
     for score, n, unit in picked:
+        if (n, unit.order) in in_lists:
+            continue
+        passage_units = split_units(evidence[n - 1].full_text)
+        items = list_of(unit, passage_units)
         quote = unit.plain().rstrip()
+        if (any(m == n and u.order != unit.order and u in items for _, m, u in picked)
+                and sum(approx_tokens(i.text) for i in items) <= LIST_TOKENS):
+            paragraphs: dict[int, list[str]] = {}
+            for i in items:
+                paragraphs.setdefault(i.paragraph, []).append(i.plain().rstrip())
+            quote = "; ".join(" ".join(p).rstrip(";.") for p in paragraphs.values()) + "."
+            in_lists |= {(n, i.order) for i in items}
+        else:
+            after = following(unit, passage_units)
+            if (after and (n, after.order) not in quoted_units and not after.text.rstrip().endswith("?")
+                    and approx_tokens(after.text) <= CONTINUATION_TOKENS):
+                quote = f"{quote} {after.plain().rstrip()}"
+                quoted_units.add((n, after.order))
         topic = unit.heading or (getattr(evidence[n - 1], "section", None) or "").split(" > ")[-1]
         if topic and not set(terms(topic)) <= set(terms(quote)):  # "Price: $3,899" -> "Cargo K1: Price: $3,899"
             quote = f"{topic.rstrip(':')}: {quote}"
-        after = following(unit, split_units(evidence[n - 1].full_text))
-        if (after and (n, after.order) not in quoted_units and not after.text.rstrip().endswith("?")
-                and approx_tokens(after.text) <= CONTINUATION_TOKENS):
-            quote = f"{quote} {after.plain().rstrip()}"
-            quoted_units.add((n, after.order))
         quotes.append(f"\u201c{quote}\u201d [{n}]")
         entry = used.setdefault(n, {"support": 1.0, "sentences": []})
         entry["sentences"].append(quote)
     body = "Here is what our documents say: " + " ".join(quotes)
     text = "\n".join(part for part in (greeting.strip(), body, sign_off.strip()) if part)
     return text, dict(sorted(used.items()))
+
+
+def states_asked(text: str, question: str) -> bool:
+    """Whether ``text`` states what ``question`` asks for: an amount to "how much/many"
+    (``states_amount``), a time to "when is/does...?" or "...and when?" (a figure, a
+    weekday, a month, "daily", "the same day"...), a phone number to "what's the phone
+    number?", an e-mail address to "what's your email address?"; to any other
+    question, True. ("Our founders are passionate riders" answers "who founded you, and
+    when?" no more than silence, nor "the phone line closes at 5" "what's the phone number?")"""
+    if _ASKS_PHONE.search(question) and not PHONE.search(text):
+        return False
+    if _ASKS_EMAIL.search(question) and not EMAIL.search(text):
+        return False
+    if _ASKS_TIME.search(question) and not (_NUMBER.search(PHONE.sub(" ", EMAIL.sub(" ", text)))
+                                            or _TIME_WORDS.search(text)
+                                            or set(_WORDS.findall(text.lower())) & _NUMBER_WORDS.keys()):
+        return False
+    return states_amount(text, question)
 
 
 def states_amount(text: str, question: str) -> bool:
@@ -410,14 +454,13 @@ def states_amount(text: str, question: str) -> bool:
         return True
     words = set(_WORDS.findall(text.lower()))
     number_words = words & _NUMBER_WORDS.keys()
-    stems = set(terms(text))
     if asks.group(1).lower() == "many":
-        bare = _MONEY.sub(" ", _PHONE.sub(" ", _EMAIL.sub(" ", text)))
-        return bool(_NUMBER.search(bare) or number_words - {"one"} or _COUNT_WORDS & stems
+        bare = _MONEY.sub(" ", PHONE.sub(" ", EMAIL.sub(" ", text)))
+        return bool(_NUMBER.search(bare) or number_words - {"one"} or _COUNT_WORDS.search(text)
                     or _counts_one(text, question))
     if _ASKS_PRICE.search(question):
-        return bool(_PRICE.search(text) or _AMOUNT_WORDS & stems)
-    return bool(facts(text) or number_words - {"one"} or _AMOUNT_WORDS & stems)
+        return bool(_PRICE.search(text) or _AMOUNT_WORDS.search(text))
+    return bool(facts(text) or number_words - {"one"} or _AMOUNT_WORDS.search(text))
 
 
 def _counts_one(text: str, question: str) -> bool:
@@ -436,8 +479,11 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     ``off``: the answer as written. ``annotate``: server markers, and
     ``[unverified]`` after unsupported factual sentences. ``strict``: the
     marked answer if it states at least one fact, every factual sentence is
-    supported and it states an amount when asked "how much/many"; else a
-    quoted extract of the best evidence; else (no evidence
+    supported, it is no loop (``has_loop``), it states what is asked
+    (``states_asked``: an amount to "how much/many", a time to "when"), and it covers
+    as much of ``question`` as the extract would (a true, supported sentence
+    about the battery warranty is no answer to "how do I make a claim?");
+    else a quoted extract of the best evidence; else (no evidence
     covers ``min_coverage`` of ``question``, or the model itself said the
     documents do not cover it) the profile's no-answer text."""
     used = attribution.used()
@@ -448,11 +494,18 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
         return Verdict(attribution.marked(mark_unsupported=True), outcome, attribution, used)
     if refused:
         return Verdict(no_answer, "refused", attribution)
-    if attribution.factual and not attribution.unsupported and states_amount(answer, question):
-        return Verdict(attribution.marked(), "shipped", attribution, used)
     extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
                              greeting=greeting, sign_off=sign_off)
+    checked = (attribution.factual and not attribution.unsupported and states_asked(answer, question)
+               and not has_loop(attribution.text))
+    if checked and not (extract and _covers(extract[0], extract[1], evidence, question)
+                        > _covers(attribution.text, used, evidence, question)):
+        return Verdict(attribution.marked(), "shipped", attribution, used)
     if extract is None:
         return Verdict(no_answer, "no_answer", attribution)
     text, used = extract
     return Verdict(text, "extract", attribution, used)
+
+
+def _covers(text: str, used: dict[int, dict], evidence: Sequence, question: str) -> float:
+    return text_coverage(text, evidence, question, cited=[evidence[n - 1] for n in used if n <= len(evidence)])

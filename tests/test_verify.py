@@ -231,6 +231,9 @@ def test_how_many_wants_a_count_and_how_much_is_wants_a_price():
     price = "How much is a replacement battery for the Cargo K1?"
     assert not states_amount("The Cargo K1's 700 Wh battery is sized for heavy loads.", price)  # a figure, no price
     assert states_amount("A 700 Wh battery costs $699.", price) and states_amount("It is free of charge.", price)
+    assert states_amount("Fitting is included.", price) and states_amount("There is no charge.", price)
+    assert not states_amount("The plan includes everything you need.", price)  # "includes" is no price
+    assert not states_amount("Charge it before a long ride.", price)
     assert states_amount("It weighs 17 kg.", "How much does the Fold F1 weigh?")  # not a price question
     for text in ("10% off", "USD 15", "15 CAD", "15,00 \u20ac", "99\u00a2", "Model: Fold F1; Price (USD): 1,799"):
         assert states_amount(text, "How much is the Fold F1?"), text  # prices in other shapes
@@ -241,6 +244,93 @@ def test_how_many_wants_a_count_and_how_much_is_wants_a_price():
         assert states_amount(text, "How much is the Fold F1?"), text
     assert not states_amount("It is one fold away.", "How many gears does the Fold F1 have?")  # "one" counts no name
     assert states_amount("We give 1% of our revenue.", "How much of your revenue goes to trails?")
+
+
+def test_strict_replaces_a_true_answer_to_another_question_with_the_extract_that_answers_this_one():
+    question = "How do I make a warranty claim?"
+    ev = evidence(question)
+    answer = "Motors and batteries are covered for 2 years from delivery."  # supported, about something else
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "extract" and "warranty@larkfield.example" in v.text
+    answer = "Claims go to warranty@larkfield.example."  # answers it: covers the question as well as the extract
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "shipped", v.text
+
+
+def test_an_answer_covers_the_question_with_its_passages_headings_and_what_its_figures_are():
+    question = "What's the phone number for support?"
+    contact = [P("The phone support line closes an hour early on Fridays.\n\nSupport: (503) 555-0142.",
+                 "contact.md", section="Contact Us")]
+    ev = select_evidence(question, contact, 200)
+    answer = "Our support team takes calls at (503) 555-0142."  # a phone number is what "phone" asks
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "shipped", v.text
+    answer = "The phone support line closes an hour early on Fridays."  # true, no number
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "extract" and "(503) 555-0142" in v.text, v.text
+    question = "What is the maximum load of the Cargo K1?"
+    cargo = [P("The Cargo K1 carries up to 180 kg in total.", "products.md", section="Load Limits"),
+             P("The Cargo K1 has a long deck for heavy loads.", "products.md", section="Cargo K1")]
+    ev = select_evidence(question, cargo, 200)
+    answer = "The Cargo K1 carries up to 180 kg in total."  # under "Load Limits": about its load
+    v = apply_policy("strict", answer, attribute(answer, [checkable({"text": e.full_text, "section": e.section})
+                                                         for e in ev]),
+                     ev, no_answer=NO_ANSWER, refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "shipped", v.text
+
+
+def test_when_wants_a_time_and_what_happens_when_does_not():
+    from tenor.verify import states_asked
+
+    founded = "Who founded Larkfield Cycles, and when?"
+    assert not states_asked("Our founders are passionate riders.", founded)
+    assert not states_asked("Write to hello@larkfield2014.example.", founded)  # an address holds no time
+    assert states_asked("Maya Okafor founded it in 2014.", founded)
+    for text in ("We open on Saturdays.", "Orders ship the same day.", "It arrives in two weeks."):
+        assert states_asked(text, "When is the store open?"), text
+    assert not states_asked("The store is on Alder Street.", "When does the store open?")
+    assert states_asked("It switches off to protect the cells.", "What happens when the battery is cold?")
+    assert states_asked("It switches off.", "When I ride in the rain, is the motor safe?")  # "when" as a conjunction
+    phone = "What's the phone number for support?"
+    assert not states_asked("The phone support line closes an hour early on Fridays.", phone)
+    assert states_asked("Call (503) 555-0142.", phone)
+    assert not states_asked("Write to us any time.", "What is your email address?")
+    assert states_asked("Write to help@larkfield.example.", "What's the email for returns?")
+    assert states_asked("The phone line closes at 5.", "Can I phone you on Sundays?")  # asks no number
+
+
+def test_strict_replaces_an_answer_without_the_time_asked_with_the_extract_that_has_it():
+    about = [P("Maya Okafor founded Larkfield Cycles to build bikes she could fix herself.\n\n"
+               "Larkfield Cycles was founded in 2014 in Millbrook.", "about.md")]
+    question = "Who founded Larkfield Cycles, and when?"
+    ev = select_evidence(question, about, 200)
+    answer = "Maya Okafor founded Larkfield Cycles to build bikes she could fix herself."  # half an answer
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "extract" and "2014" in v.text, v.text
+
+
+def test_a_loop_is_a_four_word_sequence_three_times():
+    from tenor.answers import has_loop
+
+    assert has_loop("Ride on! Ride on! Ride on! Ride on! Ride on!")
+    assert has_loop("Battery: 10 days Battery: 10 days Battery: 10 days Battery: 10 days")
+    assert not has_loop("Battery: 10 days Battery: 10 days. Ride bright!")
+    assert not has_loop("The frame is covered for life, and the motor for two years.")
+
+
+def test_strict_does_not_ship_a_loop_of_supported_lines():
+    question = "What is the warranty on motors?"
+    ev = evidence(question)
+    line = "- Motors and batteries are covered for 2 years from delivery.\n"
+    answer = "Our warranty:\n" + line * 3  # every line supported, the answer a loop
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "extract" and v.text.count("2 years") == 1, v.text
 
 
 def test_strict_replaces_a_figure_that_is_no_price_with_the_priced_extract():
@@ -273,6 +363,30 @@ def test_an_extract_quotes_the_sentence_that_completes_its_point():
                          refused=False, question=question, min_coverage=0.5)
         assert v.outcome == "extract" and f"\u201c{quote}\u201d [1]" in v.text, (question, v.text)
         assert v.used[1]["sentences"][0] == quote
+
+
+def test_an_extract_quotes_what_a_sentence_ending_in_a_colon_introduces():
+    care = P("Storing your battery\n\nIf you will not ride for more than two weeks:\n\n"
+             "1. Charge the battery to between 40% and 60%.\n2. Keep it indoors.", "battery.md")
+    question = "How should I store my battery if I will not ride for two weeks?"
+    ev = select_evidence(question, [care], 200)
+    answer = "Keep it in a cold garage for two weeks."  # invented
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "extract" and "40% and 60%" in v.text, v.text
+
+
+def test_an_extract_quotes_the_whole_list_when_its_best_matches_are_two_of_its_items():
+    app = P("## What the app does\n\n- Ride stats: see your trips.\n- Tuning: adjust the assist. It stays legal.\n"
+            "- Alarm: arm it when you park.\n- Updates: install firmware.\n\nThe app is free.", "app.md")
+    question = "What can the app do?"
+    ev = select_evidence(question, [app], 200)
+    answer = "It can fly the bike."  # invented
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert ("\u201cWhat the app does: Ride stats: see your trips; Tuning: adjust the assist. It stays legal; Alarm: arm it when you park; "
+            "Updates: install firmware.\u201d [1]") in v.text, v.text
+    assert "The app is free" not in v.text and v.text.count("\u201c") == 1
 
 
 def test_an_extract_brings_no_next_question_no_run_on_block_and_no_sentence_twice():

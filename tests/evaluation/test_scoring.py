@@ -257,13 +257,6 @@ def test_unsupported_figures_are_those_no_cited_passage_contains():
     assert metrics.unsupported_figures("Write to help@lark.example or call 555-010-2030 [2].", citations) == []
 
 
-def test_a_loop_is_a_four_word_sequence_three_times():
-    assert metrics.has_loop("Ride on! Ride on! Ride on! Ride on! Ride on!")
-    assert metrics.has_loop("Battery: 10 days Battery: 10 days Battery: 10 days Battery: 10 days")
-    assert not metrics.has_loop("Battery: 10 days Battery: 10 days. Ride bright!")
-    assert not metrics.has_loop("The frame is covered for life, and the motor for two years.")
-
-
 def test_summary_counts_unsupported_figures_answered_citations_and_loops():
     configs = [Configuration("adapter+retrieval", "brand", True)]
     cite = [{"index": 1, "document_id": "products.md", "text": "The C2 costs $2,499."}]
