@@ -26,6 +26,7 @@ import numpy as np
 from tenor.answers import CITATION_MARKER, answer_words, says_not_covered
 from tenor.verify import facts, passage_facts, strip_markers, vouched
 
+
 def patterns_match(answer: str, patterns: Sequence[str]) -> bool:
     return all(re.search(p, answer, re.IGNORECASE) for p in patterns)
 

@@ -96,3 +96,20 @@ def has_loop(answer: str, size: int = 4, times: int = 3) -> bool:
     words = answer_words(answer)
     seen = Counter(tuple(words[i:i + size]) for i in range(len(words) - size + 1))
     return any(count >= times for count in seen.values())
+
+
+def repeats_itself(answer: str) -> bool:
+    """Whether an answer is stuck (what the strict policy will not ship): a sentence or line
+    of 3 words or more written twice, any written three times, a run of 10 words written
+    twice (a list line rewritten with one word changed), or a span of 2 to 8 words three
+    times back to back ("Ride on! Ride on! Ride on!"). Unlike ``has_loop``, a list whose
+    lines share a few words ("Monday 8 am to 6 pm, Tuesday 8 am to 6 pm, ...") is none."""
+    lines = [tuple(answer_words(part)) for part in re.split(r"(?<=[.!?])\s+|\n+", answer)]
+    counts = Counter(line for line in lines if line)
+    if any(n >= 3 or (n >= 2 and len(line) >= 3) for line, n in counts.items()):
+        return True
+    words = answer_words(answer)
+    if any(n >= 2 for n in Counter(tuple(words[i:i + 10]) for i in range(len(words) - 9)).values()):
+        return True
+    return any(words[i:i + p] == words[i + p:i + 2 * p] == words[i + 2 * p:i + 3 * p]
+               for p in range(2, 9) for i in range(len(words) - 3 * p + 1))

@@ -41,6 +41,8 @@ don doesn didn isn aren wasn weren won can't won't cannot couldn wouldn shouldn 
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w$])\+?\(?\d[\d ().-]{5,}\d(?![\w])")
+# Shapes PHONE matches that are no phone number: "2024-01-15", "12.05.2024", "9.00-17.00", "1.5 - 2.5".
+_NOT_A_PHONE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{2,4}|\d+[.:]\d+\s*-\s*\d+[.:]\d+")
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _CONTRACTION = re.compile(r"['’](s|m|re|ve|ll|d|t)$|n['’]t$")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")  # "| a | b |", as every loader writes a table row
@@ -190,12 +192,13 @@ def following(unit: Unit, units: Sequence[Unit]) -> Unit | None:
     """The sentence right after ``unit`` in its paragraph (``units``: its passage's
     ``split_units``), if any; a table row has none. A unit ending in a colon
     introduces what comes next ("If you will not ride for two weeks:" and the
-    list's first step), in any paragraph."""
+    list's first step), in its paragraph or the next."""
     if unit.is_row or unit.order + 1 >= len(units):
         return None
     after = units[unit.order + 1]
-    if unit.text.rstrip().endswith(":"):
-        return after
+    if unit.text.rstrip().endswith(":"):  # ... under the same heading, in the next paragraph at the latest
+        near = after.is_row or after.paragraph in (unit.paragraph, unit.paragraph + 1)
+        return after if near and after.heading == unit.heading else None
     return after if after.paragraph == unit.paragraph and not after.is_row else None
 
 
@@ -263,7 +266,7 @@ def score_units(query: str, passages: Sequence) -> list[list[tuple[Unit, float]]
     unit, a table row's header) counts a third, in the unit or not: under
     "Cargo K1", "Price: $3,899" answers "what does the Cargo K1 cost?" better
     than a sentence that repeats "Cargo K1"."""
-    query_terms = set(terms(query))
+    query_terms = question_terms(query)
     split = [split_units(p.text) for p in passages]
     unit_terms = [[_stated(u.text) for u in units] for units in split]
     count = sum(len(u) for u in split) or 1
@@ -342,6 +345,16 @@ def coverage(evidence: Sequence, *questions: str) -> float:
     return _weighted_share(found, evidence, questions[0])
 
 
+# "How long/far/old...": the adjective asks for a figure, it names nothing the answer must contain.
+_HOW_ADJECTIVE = re.compile(r"\bhow\s+(?:long|far|old|big|large|often|soon|fast|heavy|tall|wide|late|early)\b",
+                            re.IGNORECASE)
+
+
+def question_terms(question: str) -> set[str]:
+    """The key terms of a question (of a retrieval query): "How long is the warranty?" -> {"warranty"}."""
+    return set(terms(_HOW_ADJECTIVE.sub(" how ", question)))
+
+
 def text_coverage(text: str, evidence: Sequence, question: str, cited: Sequence = ()) -> float:
     """How much of ``question`` a written ``text`` (an answer) covers, weighted as ``coverage``
     weighs it for ``evidence``: so an answer and the evidence it came from compare.
@@ -352,11 +365,19 @@ def text_coverage(text: str, evidence: Sequence, question: str, cited: Sequence 
     return _weighted_share(found, evidence, question)
 
 
+def phones(text: str) -> list[str]:
+    """The phone numbers in a text: 7 digits or more with a separator or a leading +,
+    not a date or a range of times or decimals."""
+    return [m for m in PHONE.findall(text)
+            if sum(c.isdigit() for c in m) >= 7 and re.search(r"[ ().-]|^\+", m)
+            and not _NOT_A_PHONE.fullmatch(m.strip())]
+
+
 def _stated(text: str) -> set[str]:
     """The terms a text states: its words, and what its figures are (a phone number is a
     "phone number" to "call", an address with an @ an "email")."""
     found = set(terms(text))
-    if PHONE.search(text):
+    if phones(text):
         found |= set(terms("phone telephone number call"))
     if EMAIL.search(text):
         found |= set(terms("email e-mail"))
@@ -364,7 +385,7 @@ def _stated(text: str) -> set[str]:
 
 
 def _weighted_share(found: set[str], evidence: Sequence, question: str) -> float:
-    wanted = set(terms(question))
+    wanted = question_terms(question)
     if not wanted or not evidence:
         return 0.0
     units = [set(terms(u.text)) for e in evidence for u in split_units(getattr(e, "full_text", e.text))]

@@ -23,9 +23,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from tenor.answers import CITATION_MARKER, has_loop
-from tenor.evidence import (EMAIL, PHONE, EvidencePassage, coverage, following, list_of, names, split_units, terms,
-                            text_coverage)
+from tenor.answers import CITATION_MARKER, repeats_itself
+from tenor.evidence import (EMAIL, PHONE, EvidencePassage, coverage, following, list_of, names, phones, split_units,
+                            terms, text_coverage)
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
@@ -55,19 +55,24 @@ _PRICE = re.compile(rf"(?:{_CURRENCY})\s?\.?\d|\d\s?(?:{_CURRENCY})|\d\s?%"
 _MONEY = re.compile(rf"(?:{_CURRENCY})\s?\.?{_FIGURE}|(?<![\w.]){_FIGURE}\s?(?:{_CURRENCY})")
 # Amounts without a digit, as words rather than stems: "it is included" states a price,
 # "the plan includes everything you need" does not; "no charge" does, "charge it" does not.
-_AMOUNT_WORDS = re.compile(r"\b(?:free|included|complimentary|unlimited|none|zero|no\s+(?:charge|cost|fees?))\b",
-                           re.IGNORECASE)
+_AMOUNT_WORDS = re.compile(r"(?<![-\w])(?<!feel )free\b|\b(?:included|complimentary|unlimited|none|zero|waived"
+                           r"|no\s+(?:extra\s+|additional\s+)?(?:charge|cost|fees?))\b", re.IGNORECASE)
 _COUNT_WORDS = re.compile(r"\b(?:unlimited|none|zero)\b", re.IGNORECASE)  # "free" is a price, not a count
-# "When is it open?", "Who founded it, and when?": its answer is a time ("What happens when it rains?" asks none).
-_ASKS_TIME = re.compile(r"^\W*(?:and\s+|so\s+)?when\s+(?:is|are|do|does|did|will|would|can|could|should|was|were|"
-                        r"must|'s)\b|\band\s+when\s*\?\s*$", re.IGNORECASE)
-_ASKS_PHONE = re.compile(r"\b(?:tele)?phone\s+number\b|\bnumbers?\s+(?:to|can\s+i|should\s+i)\s+call\b", re.IGNORECASE)
-_ASKS_EMAIL = re.compile(r"\be-?mail\s+address\b|\bwhat(?:'s|\s+is)\s+(?:the|your)\s+e-?mail\b", re.IGNORECASE)
-# A time without a digit ("on Mondays", "the same day"); "May" and "March" are left out, being words too.
+# "When is it open?", "Who founded it, and when?": its answer is a time ("What happens when it rains?" asks
+# none, and "when can I cancel?" or "when do I need to verify?" ask about a condition as often as a time).
+_ASKS_TIME = re.compile(r"^\W*(?:and\s+|so\s+)?when(?:['\u2019]s\b|\s+(?:is|are|does|did|will|would|was|were)\b"
+                        r"|\s+do\s+(?!i\b|we\b))|\band\s+when\s*\?\s*$", re.IGNORECASE)
+# "What's the phone number for support?" asks for one; "how do I change my phone number?" does not.
+_ASKS_FOR = r"^\W*(?:what(?:['\u2019]s|\s+is|\s+are)|which|give\s+me|do\s+you\s+have)\b(?![^?]*\bmy\b)[^?]*"
+_ASKS_PHONE = re.compile(_ASKS_FOR + r"\b(?:tele)?phone\s+numbers?\b"
+                         r"|\bwhat\s+numbers?\s+(?:do|can|should)\s+i\s+call\b", re.IGNORECASE)
+_ASKS_EMAIL = re.compile(_ASKS_FOR + r"\be-?mail(?:\s+address(?:es)?)?\b", re.IGNORECASE)
+# A time without a digit ("on Mondays", "within a week", "any time"); "May" and "March" are left out, being words too.
 _TIME_WORDS = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?|january|february|"
                          r"april|june|july|august|september|october|november|december|today|tomorrow|tonight|"
                          r"yesterday|daily|weekly|monthly|annually|yearly|immediately|instantly|always|never|"
-                         r"anytime|mornings?|afternoons?|evenings?|noon|midnight|same\s+day|next\s+(?:business\s+)?day)\b",
+                         r"any\s*time|mornings?|afternoons?|evenings?|noon|midnight|minutes?|hours?|days?|weeks?|"
+                         r"months?|years?|within|until|before|after|once|end\s+of|as\s+soon\s+as)\b",
                          re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(r"[,;]\s|\s(?:and|but|while|whereas)\s", re.IGNORECASE)
 _HEADING_LINE = re.compile(r"^\s*#{1,6}\s.*$", re.MULTILINE)
@@ -89,10 +94,9 @@ def facts(text: str) -> list[str]:
     """The checkable figures in a text, normalised: ``email:...``, ``phone:<digits>``, ``n:<number>``."""
     found = [f"email:{m.lower()}" for m in EMAIL.findall(text)]
     rest = EMAIL.sub(" ", text)
-    for m in PHONE.findall(rest):
-        if len(_digits(m)) >= 7 and re.search(r"[ ().-]|^\+", m):
-            found.append(f"phone:{_digits(m)}")
-            rest = rest.replace(m, " ")
+    for m in phones(rest):
+        found.append(f"phone:{_digits(m)}")
+        rest = rest.replace(m, " ")
     found += [f"n:{_number(m)}" for m in _NUMBER.findall(rest)]
     return list(dict.fromkeys(found))
 
@@ -398,19 +402,21 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
         passage_units = split_units(evidence[n - 1].full_text)
         items = list_of(unit, passage_units)
         quote = unit.plain().rstrip()
+        after = following(unit, passage_units)
+        introduced = list_of(after, passage_units) if after and unit.text.rstrip().endswith(":") else []
         if (any(m == n and u.order != unit.order and u in items for _, m, u in picked)
-                and sum(approx_tokens(i.text) for i in items) <= LIST_TOKENS):
-            paragraphs: dict[int, list[str]] = {}
-            for i in items:
-                paragraphs.setdefault(i.paragraph, []).append(i.plain().rstrip())
-            quote = "; ".join(" ".join(p).rstrip(";.") for p in paragraphs.values()) + "."
+                and _tokens(items) <= LIST_TOKENS):
+            quote = _list_quote(items)
             in_lists |= {(n, i.order) for i in items}
-        else:
-            after = following(unit, passage_units)
-            if (after and (n, after.order) not in quoted_units and not after.text.rstrip().endswith("?")
-                    and approx_tokens(after.text) <= CONTINUATION_TOKENS):
-                quote = f"{quote} {after.plain().rstrip()}"
-                quoted_units.add((n, after.order))
+            quoted_units |= in_lists
+        elif introduced and _tokens(introduced) <= LIST_TOKENS:  # "If you store it:" and its steps
+            quote = f"{quote} {_list_quote(introduced)}"
+            in_lists |= {(n, i.order) for i in introduced}
+            quoted_units |= in_lists
+        elif (after and (n, after.order) not in quoted_units and not after.text.rstrip().endswith("?")
+                and approx_tokens(after.text) <= CONTINUATION_TOKENS):
+            quote = f"{quote} {after.plain().rstrip()}"
+            quoted_units.add((n, after.order))
         topic = unit.heading or (getattr(evidence[n - 1], "section", None) or "").split(" > ")[-1]
         if topic and not set(terms(topic)) <= set(terms(quote)):  # "Price: $3,899" -> "Cargo K1: Price: $3,899"
             quote = f"{topic.rstrip(':')}: {quote}"
@@ -422,6 +428,18 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     return text, dict(sorted(used.items()))
 
 
+def _tokens(units: Sequence) -> int:
+    return sum(approx_tokens(u.text) for u in units)
+
+
+def _list_quote(items: Sequence) -> str:
+    """A list's items in one line: "Ride stats: ...; Alarm: ...; Updates: ..."."""
+    paragraphs: dict[int, list[str]] = {}
+    for item in items:
+        paragraphs.setdefault(item.paragraph, []).append(item.plain().rstrip())
+    return "; ".join(" ".join(p).rstrip(";.") for p in paragraphs.values()) + "."
+
+
 def states_asked(text: str, question: str) -> bool:
     """Whether ``text`` states what ``question`` asks for: an amount to "how much/many"
     (``states_amount``), a time to "when is/does...?" or "...and when?" (a figure, a
@@ -429,13 +447,13 @@ def states_asked(text: str, question: str) -> bool:
     number?", an e-mail address to "what's your email address?"; to any other
     question, True. ("Our founders are passionate riders" answers "who founded you, and
     when?" no more than silence, nor "the phone line closes at 5" "what's the phone number?")"""
-    if _ASKS_PHONE.search(question) and not PHONE.search(text):
+    if _ASKS_PHONE.search(question) and not phones(text):
         return False
     if _ASKS_EMAIL.search(question) and not EMAIL.search(text):
         return False
-    if _ASKS_TIME.search(question) and not (_NUMBER.search(PHONE.sub(" ", EMAIL.sub(" ", text)))
+    if _ASKS_TIME.search(question) and not (_NUMBER.search(_without_contacts_and_money(text))
                                             or _TIME_WORDS.search(text)
-                                            or set(_WORDS.findall(text.lower())) & _NUMBER_WORDS.keys()):
+                                            or set(_WORDS.findall(text.lower())) & _NUMBER_WORDS.keys() - {"one"}):
         return False
     return states_amount(text, question)
 
@@ -455,12 +473,17 @@ def states_amount(text: str, question: str) -> bool:
     words = set(_WORDS.findall(text.lower()))
     number_words = words & _NUMBER_WORDS.keys()
     if asks.group(1).lower() == "many":
-        bare = _MONEY.sub(" ", PHONE.sub(" ", EMAIL.sub(" ", text)))
-        return bool(_NUMBER.search(bare) or number_words - {"one"} or _COUNT_WORDS.search(text)
+        return bool(_NUMBER.search(_without_contacts_and_money(text)) or number_words - {"one"}
+                    or _COUNT_WORDS.search(text)
                     or _counts_one(text, question))
     if _ASKS_PRICE.search(question):
         return bool(_PRICE.search(text) or _AMOUNT_WORDS.search(text))
     return bool(facts(text) or number_words - {"one"} or _AMOUNT_WORDS.search(text))
+
+
+def _without_contacts_and_money(text: str) -> str:
+    """``text`` less its e-mail addresses, phone numbers and prices: none of them is a count or a time."""
+    return _MONEY.sub(" ", PHONE.sub(" ", EMAIL.sub(" ", text)))
 
 
 def _counts_one(text: str, question: str) -> bool:
@@ -479,7 +502,7 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     ``off``: the answer as written. ``annotate``: server markers, and
     ``[unverified]`` after unsupported factual sentences. ``strict``: the
     marked answer if it states at least one fact, every factual sentence is
-    supported, it is no loop (``has_loop``), it states what is asked
+    supported, it is not stuck in a loop (``repeats_itself``), it states what is asked
     (``states_asked``: an amount to "how much/many", a time to "when"), and it covers
     as much of ``question`` as the extract would (a true, supported sentence
     about the battery warranty is no answer to "how do I make a claim?");
@@ -497,7 +520,7 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
                              greeting=greeting, sign_off=sign_off)
     checked = (attribution.factual and not attribution.unsupported and states_asked(answer, question)
-               and not has_loop(attribution.text))
+               and not repeats_itself(attribution.text))
     if checked and not (extract and _covers(extract[0], extract[1], evidence, question)
                         > _covers(attribution.text, used, evidence, question)):
         return Verdict(attribution.marked(), "shipped", attribution, used)

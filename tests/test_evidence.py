@@ -42,7 +42,8 @@ def test_units_are_sentences_bullets_and_rows_with_their_header():
     assert "Motors and batteries are covered for 2 years from delivery." in texts
     assert "- Keep your receipt: we ask for it with every claim." in texts
     assert not any(t.startswith("#") or t.startswith("|---") for t in texts)
-    steps = [u.text for u in split_units("If you store it:\n\n  1. Charge it to 50%. Then unplug it.\n  2) Keep it dry.")]
+    steps = [u.text for u in split_units("If you store it:\n\n  1. Charge it to 50%. Then unplug it.\n"
+                                         "  2) Keep it dry.")]
     assert steps == ["If you store it:", "1. Charge it to 50%.", "Then unplug it.", "2) Keep it dry."]  # not "1."
 
 
