@@ -382,8 +382,7 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     if not units:
         return None
     best = units[0][0]
-    if any(asks.search(question) for asks in (_ASKS_AMOUNT, _ASKS_TIME, _ASKS_PHONE, _ASKS_EMAIL)):
-        # among the close matches, those that state what is asked first
+    if asks_for_something(question):  # among the close matches, those that state what is asked first
         close = [u for u in units if u[0] >= 0.5 * best]
         units = [u for u in close if states_asked(u[2].plain(), question)] or units
         best = units[0][0]
@@ -451,11 +450,15 @@ def states_asked(text: str, question: str) -> bool:
         return False
     if _ASKS_EMAIL.search(question) and not EMAIL.search(text):
         return False
-    if _ASKS_TIME.search(question) and not (_NUMBER.search(_without_contacts_and_money(text))
-                                            or _TIME_WORDS.search(text)
-                                            or set(_WORDS.findall(text.lower())) & _NUMBER_WORDS.keys() - {"one"}):
+    if _ASKS_TIME.search(question) and not (_states_a_number(text) or _TIME_WORDS.search(text)):
         return False
     return states_amount(text, question)
+
+
+def asks_for_something(question: str) -> bool:
+    """Whether ``states_asked`` holds ``question``'s answer to a kind (an amount, a time, a phone
+    number, an e-mail address) rather than passing any text."""
+    return any(asks.search(question) for asks in (_ASKS_AMOUNT, _ASKS_TIME, _ASKS_PHONE, _ASKS_EMAIL))
 
 
 def states_amount(text: str, question: str) -> bool:
@@ -470,20 +473,21 @@ def states_amount(text: str, question: str) -> bool:
     asks = _ASKS_AMOUNT.search(question)
     if not asks:
         return True
-    words = set(_WORDS.findall(text.lower()))
-    number_words = words & _NUMBER_WORDS.keys()
     if asks.group(1).lower() == "many":
-        return bool(_NUMBER.search(_without_contacts_and_money(text)) or number_words - {"one"}
-                    or _COUNT_WORDS.search(text)
-                    or _counts_one(text, question))
+        return bool(_states_a_number(text) or _COUNT_WORDS.search(text) or _counts_one(text, question))
     if _ASKS_PRICE.search(question):
         return bool(_PRICE.search(text) or _AMOUNT_WORDS.search(text))
-    return bool(facts(text) or number_words - {"one"} or _AMOUNT_WORDS.search(text))
+    return bool(facts(text) or _number_words(text) or _AMOUNT_WORDS.search(text))
 
 
-def _without_contacts_and_money(text: str) -> str:
-    """``text`` less its e-mail addresses, phone numbers and prices: none of them is a count or a time."""
-    return _MONEY.sub(" ", PHONE.sub(" ", EMAIL.sub(" ", text)))
+def _number_words(text: str) -> set[str]:
+    """Its number words but "one" ("one of our models", "under one roof" count nothing)."""
+    return set(_WORDS.findall(text.lower())) & _NUMBER_WORDS.keys() - {"one"}
+
+
+def _states_a_number(text: str) -> bool:
+    """A figure that is no e-mail address, phone number or price, or a number word: a count or a time."""
+    return bool(_NUMBER.search(_MONEY.sub(" ", PHONE.sub(" ", EMAIL.sub(" ", text)))) or _number_words(text))
 
 
 def _counts_one(text: str, question: str) -> bool:
