@@ -49,15 +49,6 @@ log = logging.getLogger("tenor.vllm")
 _LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
 
-def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); unknown counts as yes."""
-    try:
-        flags = cpuinfo.read_text()
-    except OSError:
-        return True
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def cpu_build() -> bool:
     """Whether the installed vLLM is the CPU build."""
     try:
@@ -68,13 +59,14 @@ def cpu_build() -> bool:
 
 
 def served_dtype(dtype: str) -> str:
-    """``vllm.dtype`` as vLLM gets it: on the CPU build ``auto`` is float32 without native bfloat16
-    (bf16 is emulated there: with it and one core, LoRA read prompts 3.1x slower than in float32 on
-    both cores on a 2-core AVX2 machine, bench/merged_parity.py), else bfloat16; elsewhere ``auto``
-    is vLLM's own choice (float16 on GPUs without bfloat16)."""
+    """``vllm.dtype`` as vLLM gets it: on the CPU build ``auto`` is float32, the one dtype whose greedy
+    answers are transformers + peft's token for token (bench/merged_parity.py: 24 of 24 prompts, where
+    bfloat16 matched 15 on a CPU with native bfloat16 and read prompts 1.8x faster; without native
+    bfloat16 it is emulated and several times slower); elsewhere ``auto`` is vLLM's own choice
+    (float16 on GPUs without bfloat16)."""
     if dtype != "auto" or not cpu_build():
         return dtype
-    return "bfloat16" if cpu_has_bf16() else "float32"
+    return "float32"
 
 
 def merge_dtype(dtype: str) -> str:

@@ -250,8 +250,9 @@ class VllmSettings(_Model):
     host: str = "127.0.0.1"
     port: int = 8100
     dtype: str = Field(
-        "auto", description="vLLM's --dtype; auto: on vLLM's CPU build float32 where the CPU has no native "
-        "bfloat16 (AVX2 only: bf16 is emulated there, several times slower), else bfloat16; on a GPU vLLM's own"
+        "auto", description="vLLM's --dtype; auto: float32 on vLLM's CPU build (greedy answers match "
+        "transformers + peft token for token; bfloat16 is faster on CPUs with native bf16 but answers differently), "
+        "vLLM's own choice on a GPU"
     )
     max_model_len: int = 2048
     mode: Literal["auto", "lora", "merged"] = Field(

@@ -511,25 +511,25 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     as much of ``question`` as the extract would (a true, supported sentence
     about the battery warranty is no answer to "how do I make a claim?");
     else a quoted extract of the best evidence; else (no evidence
-    covers ``min_coverage`` of ``question``, or the model itself said the
-    documents do not cover it) the profile's no-answer text."""
+    covers ``min_coverage`` of ``question``) the profile's no-answer text.
+    A model that says the documents do not cover it (``refused``) gets the extract
+    too when there is one: the evidence gate decides abstention, not the model, which
+    refuses answerable questions (Qwen2.5-Coder-1.5B: 12 of 37 in the sample set)."""
     used = attribution.used()
     if policy == "off":
         return Verdict(answer, "shipped", attribution, used)
     if policy == "annotate":
         outcome = "annotated" if attribution.unsupported else "shipped"
         return Verdict(attribution.marked(mark_unsupported=True), outcome, attribution, used)
-    if refused:
-        return Verdict(no_answer, "refused", attribution)
     extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
                              greeting=greeting, sign_off=sign_off)
-    checked = (attribution.factual and not attribution.unsupported and states_asked(answer, question)
-               and not repeats_itself(attribution.text))
+    checked = (not refused and attribution.factual and not attribution.unsupported
+               and states_asked(answer, question) and not repeats_itself(attribution.text))
     if checked and not (extract and _covers(extract[0], extract[1], evidence, question)
                         > _covers(attribution.text, used, evidence, question)):
         return Verdict(attribution.marked(), "shipped", attribution, used)
     if extract is None:
-        return Verdict(no_answer, "no_answer", attribution)
+        return Verdict(no_answer, "refused" if refused else "no_answer", attribution)
     text, used = extract
     return Verdict(text, "extract", attribution, used)
 

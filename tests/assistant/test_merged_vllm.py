@@ -24,9 +24,7 @@ def test_merged_mode_answers_as_transformers_and_peft(prepared_base_model, tmp_p
     (tmp_path / "models" / prepared_base_model.name).symlink_to(prepared_base_model, target_is_directory=True)
     adapter = make_test_adapter(prepared_base_model, tmp_path / "adapters" / "voice", seed=3)
     settings = Settings(home=tmp_path, profiles={"shop": {"adapter": "voice"}}, default_profile="shop",
-                        # float32: the dtype that matches transformers token for token; where the CPU has
-                        # native bfloat16, `auto` serves bf16, whose greedy answers drift (docs/server.md)
-                        vllm={"mode": "merged", "dtype": "float32", "port": free_port()})
+                        vllm={"mode": "merged", "port": free_port()})  # dtype auto: float32 on the CPU build
     proc = VllmProcess(settings)
     assert proc.merged == ("voice", adapter)
 

@@ -48,24 +48,14 @@ def test_without_adapters_there_is_no_enable_lora(tmp_path):
     assert "--enable-lora" not in proc.command() and not proc.lora_enabled
 
 
-def test_auto_dtype_is_float32_on_a_cpu_build_without_native_bfloat16(tmp_path, monkeypatch):
+def test_auto_dtype_is_float32_on_a_cpu_build_and_vllms_choice_elsewhere(tmp_path, monkeypatch):
     from assistant import vllm_process
 
-    avx2, amx = tmp_path / "avx2", tmp_path / "amx"
-    avx2.write_text("flags\t\t: fpu sse avx avx2 fma\n")
-    amx.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n")
-    assert not vllm_process.cpu_has_bf16(avx2) and vllm_process.cpu_has_bf16(amx)
-    assert vllm_process.cpu_has_bf16(tmp_path / "absent")  # unknown: vLLM's usual bfloat16
-
     monkeypatch.setattr(vllm_process, "cpu_build", lambda: True)
-    monkeypatch.setattr(vllm_process, "cpu_has_bf16", lambda: False)
-    command = VllmProcess(settings_with(tmp_path, {"b": {}})).command()
-    assert command[command.index("--dtype") + 1] == "float32"
+    command = VllmProcess(settings_with(tmp_path, {"b": {}})).command()  # even on a CPU with native bf16
+    assert command[command.index("--dtype") + 1] == "float32" and vllm_process.merge_dtype("auto") == "float32"
     assert vllm_process.served_dtype("bfloat16") == "bfloat16"  # a setting of its own wins
-    monkeypatch.setattr(vllm_process, "cpu_has_bf16", lambda: True)
-    assert vllm_process.served_dtype("auto") == "bfloat16"
     monkeypatch.setattr(vllm_process, "cpu_build", lambda: False)  # the GPU build: vLLM's own choice
-    monkeypatch.setattr(vllm_process, "cpu_has_bf16", lambda: False)
     assert vllm_process.served_dtype("auto") == "auto" and vllm_process.merge_dtype("auto") == "bfloat16"
 
 
