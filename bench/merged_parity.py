@@ -1,7 +1,7 @@
 """Serving modes on this machine: do they answer as transformers + peft does, and how fast?
 
     TENOR_HOME=<home with a trained adapter> python bench/merged_parity.py \
-        [--profile larkfield] [--prompts 24] [--max-tokens 48] [--modes merged lora before] [--json FILE]
+        [--profile larkfield] [--prompts 24] [--max-tokens 48] [--modes merged lora merged-bf16 before] [--json FILE]
 
 The prompts are the ones the server sends: each sample question grounded by
 the profile's own retrieval and evidence step (questions answered without the
@@ -16,12 +16,14 @@ the numerics, not of templates. Greedy, with the profile's frequency penalty.
 - merged: the managed vLLM with ``vllm.mode: merged`` (the adapter merged into
   its base, served eager), the default for one adapter on the CPU build.
 - lora: the managed vLLM with ``vllm.mode: lora`` (``--enable-lora``).
+- merged-bf16: merged, served in bfloat16 (faster on CPUs with native bf16),
+  against the same reference: how many greedy answers bf16 changes.
 - before: LoRA in bfloat16 with one core kept for vLLM's front end (the
   defaults before ``vllm.dtype: auto``), on the first 4 prompts: speed only.
 
 For each mode: how many answers are token for token the reference's, where
 the others first differ, the seconds to read a prompt (p50) and tokens/s
-while writing, and the ratios against ``before``.
+while writing, the ratios against ``before``, and merged-bf16's against merged.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import httpx
 from tenor.config import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
+MODES = ("merged", "lora", "merged-bf16", "before")
 
 
 def served_prompts(settings, profile, n: int) -> list[list[dict]]:
@@ -138,12 +141,20 @@ def first_difference(a: list[int], b: list[int]) -> int | None:
     return None if len(a) == len(b) else min(len(a), len(b))
 
 
+def print_speedup(mode: str, result: dict, baseline: str, base: dict) -> None:
+    n = min(result["prompts"], base["prompts"])
+    read = statistics.median(base["prefill_s"][:n]) / statistics.median(result["prefill_s"][:n])
+    write = statistics.median(base["decode_s_per_token"][:n]) / statistics.median(result["decode_s_per_token"][:n])
+    print(f"{mode} against {baseline}, on the same {n} prompts: prompts read {read:.1f}x faster, "
+          f"answers written {write:.1f}x faster", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default=None)
     ap.add_argument("--prompts", type=int, default=24)
     ap.add_argument("--max-tokens", type=int, default=48)
-    ap.add_argument("--modes", nargs="+", default=["merged", "lora", "before"], choices=["merged", "lora", "before"])
+    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_NO_USAGE_STATS="1")
@@ -177,8 +188,10 @@ def main() -> None:
     only.default_profile = profile.name
     for mode in args.modes:
         run = only.model_copy(deep=True)
-        run.vllm.mode = "merged" if mode == "merged" else "lora"
+        run.vllm.mode = "merged" if mode.startswith("merged") else "lora"
         env = None
+        if mode == "merged-bf16":
+            run.vllm.dtype = "bfloat16"
         if mode == "before":
             run.vllm.dtype = "bfloat16"
             env = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "1"}
@@ -187,18 +200,13 @@ def main() -> None:
         diffs = [first_difference(r, o) for r, o in zip(ref, result.pop("outputs"))]
         result.update(same=sum(d is None for d in diffs), first_differences=sorted(d for d in diffs if d is not None))
         figures["modes"][mode] = result
-        print(f"{mode:7} same as the reference {result['same']}/{result['prompts']}; the others differ from token "
+        print(f"{mode:11} same as the reference {result['same']}/{result['prompts']}; the others differ from token "
               f"{result['first_differences']}; prompt read in {result['prefill_p50_s']:.2f} s p50, "
               f"{result['decode_tok_s']:.1f} tok/s writing, ready in {result['ready_s']:.0f} s", flush=True)
-    if "before" in figures["modes"]:
-        before = figures["modes"]["before"]
-        n = before["prompts"]
-        for mode, result in figures["modes"].items():
-            if mode != "before":
-                read = statistics.median(before["prefill_s"]) / statistics.median(result["prefill_s"][:n])
-                write = statistics.median(before["decode_s_per_token"]) / statistics.median(result["decode_s_per_token"][:n])
-                print(f"{mode} against before, on the same {n} prompts: prompts read {read:.1f}x faster, "
-                      f"answers written {write:.1f}x faster", flush=True)
+    modes = figures["modes"]
+    for mode, baseline in [(m, "before") for m in modes if m != "before"] + [("merged-bf16", "merged")]:
+        if mode in modes and baseline in modes:
+            print_speedup(mode, modes[mode], baseline, modes[baseline])
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
 

@@ -51,6 +51,8 @@ def finetune(
     eval_fraction: float = typer.Option(_default("eval_fraction"), "--eval-fraction", min=0, max=0.9, help="share held out for eval loss"),
     seed: int = typer.Option(_default("seed"), "--seed"),
     passages: int = typer.Option(_default("grounded_k"), "--passages", min=1, help="grounded: passages per example"),
+    passage_tokens: int = typer.Option(_default("grounded_context_tokens"), "--passage-tokens", min=64,
+                                       help="grounded: token budget for an example's passages"),
     resume: bool = typer.Option(False, "--resume", help="continue from the last checkpoint of this run"),
     force: bool = typer.Option(False, "--force", help="retrain even if an identical adapter exists"),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="skip invalid lines (listed) instead of failing"),
@@ -68,7 +70,8 @@ def finetune(
         grounded = _grounded_by_default(settings, collection or chosen.collection, grounded)
         config = TrainConfig(epochs=epochs, lr=lr, lora_r=rank, lora_alpha=alpha, lora_dropout=dropout,
                              batch_size=batch_size, grad_accum=grad_accum, max_seq_len=max_seq_len,
-                             eval_fraction=eval_fraction, seed=seed, grounded_k=passages)
+                             eval_fraction=eval_fraction, seed=seed, grounded_k=passages,
+                             grounded_context_tokens=passage_tokens)
         result = train_adapter(settings, data, training_target(settings, out), config, profile=chosen,
                                base=base, grounded=grounded, collection=collection, resume=resume,
                                force=force, skip_invalid=skip_invalid, show_progress=not as_json,

@@ -4,11 +4,11 @@ The adapter is trained in grounded mode, on the prompt shape the server sends
 (the profile's system prompt + grounding rules + passages from the profile's
 collection, through ``tenor.prompt.build_prompt``): an adapter trained on
 another prompt loses the voice when served. To fit the quickstart's budget on
-a 2-core CPU, training prompts carry one passage (the relevant one, or a
-distractor for the no-answer examples; the server sends up to
-``retrieval.k``, and the prefix the voice keys on is the same), and training
-runs 1.5 epochs in batches of 2 (more optimizer steps for the same compute)
-at a higher learning rate. ``docs/finetune.md`` has the measurements behind these values.
+a 2-core CPU, it uses ``tenor finetune``'s default recipe (``TrainConfig()``): training
+prompts carry one passage (the relevant one, or a distractor for the no-answer
+examples; the server sends up to ``retrieval.k``, and the prefix the voice keys on
+is the same), and training runs 1.5 epochs in batches of 2 (more optimizer steps
+for the same compute) at 3e-4. ``docs/finetune.md`` has the measurements behind these values.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from tenor.adapter_versions import AdapterVersions
 from tenor.config import Settings
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "examples" / "larkfield" / "voice" / "train.jsonl"
-SAMPLE_CONFIG = TrainConfig(epochs=1.5, lr=3e-4, batch_size=2, grounded_k=1, grounded_relevant=1,
-                            grounded_context_tokens=128)
 
 
 def ensure_sample_adapter(
@@ -32,7 +30,7 @@ def ensure_sample_adapter(
     profile_name: str = "larkfield",
     data: Path | str = SAMPLE_DATA,
     *,
-    config: TrainConfig = SAMPLE_CONFIG,
+    config: TrainConfig | None = None,
     force: bool = False,
     show_progress: bool = True,
     report: Callable[[str], None] | None = None,
@@ -48,7 +46,7 @@ def ensure_sample_adapter(
     _require_documents(settings, profile.collection)
     extra = {"say": report} if report else {}
     target = training_target(settings, profile.adapter)
-    result = train_adapter(settings, data, target, config,
+    result = train_adapter(settings, data, target, config or TrainConfig(),
                            profile=profile, grounded=True, collection=profile.collection,
                            force=force, show_progress=show_progress, **extra)
     if isinstance(target, AdapterVersions) and not result.reused:

@@ -86,11 +86,12 @@ def test_same_seed_same_examples(built):
 
 
 def test_quickstart_trains_the_profile_adapter_then_reuses_it(sample_index, tiny_base, small_data):
-    from finetune.quickstart import SAMPLE_CONFIG, ensure_sample_adapter
+    from finetune.quickstart import ensure_sample_adapter
+    from finetune.train import TrainConfig
 
     settings = sample_index.model_copy(deep=True)
     settings.profiles["larkfield"].base_model = str(tiny_base)
-    config = SAMPLE_CONFIG.model_copy(update={"max_steps": 2})
+    config = TrainConfig(max_steps=2)
     first = ensure_sample_adapter(settings, "larkfield", small_data, config=config, show_progress=False,
                                   report=lambda m: None)
     assert first.path == settings.adapters_dir / "larkfield-voice@1" and not first.reused
