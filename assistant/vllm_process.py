@@ -61,7 +61,7 @@ def cpu_build() -> bool:
 def served_dtype(dtype: str) -> str:
     """``vllm.dtype`` as vLLM gets it: on the CPU build ``auto`` is float32, the one dtype whose greedy
     answers are transformers + peft's token for token (bench/merged_parity.py: 24 of 24 prompts, where
-    bfloat16 matched 15 on a CPU with native bfloat16 and read prompts 1.8x faster; without native
+    bfloat16 matched 13 on a CPU with native bfloat16 and read prompts 1.8x faster; without native
     bfloat16 it is emulated and several times slower); elsewhere ``auto`` is vLLM's own choice
     (float16 on GPUs without bfloat16)."""
     if dtype != "auto" or not cpu_build():
