@@ -104,7 +104,7 @@ def outcome_lines(name: str, row: dict) -> list[str]:
         counts = ", ".join(f"{n} {o}" for o, n in sorted(row["outcomes"].items(), key=lambda kv: -kv[1]))
         lines.append(f"Answer policy ({name}): {counts} (shipped: the model's answer; extract: a quoted "
                      "extract replaced it; no_answer: the server's no-answer text; refused: the model "
-                     "declined; annotated: the model's answer with [unverified] marks).")
+                     "declined and no extract covered the question; annotated: the model's answer with [unverified] marks).")
     if row.get("false_refusals_by"):
         counts = ", ".join(f"{n} by the {who}" for who, n in sorted(row["false_refusals_by"].items()))
         lines.append(f"False refusals ({name}): {counts}.")
