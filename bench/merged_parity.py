@@ -190,10 +190,9 @@ def main() -> None:
         run = only.model_copy(deep=True)
         run.vllm.mode = "merged" if mode.startswith("merged") else "lora"
         env = None
-        if mode == "merged-bf16":
+        if mode in ("merged-bf16", "before"):
             run.vllm.dtype = "bfloat16"
         if mode == "before":
-            run.vllm.dtype = "bfloat16"
             env = {"VLLM_CPU_NUM_OF_RESERVED_CPU": "1"}
         result = served(run, engine_model(profile), prompts[:4] if mode == "before" else prompts, args.max_tokens,
                         penalty, mode, env)
