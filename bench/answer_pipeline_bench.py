@@ -8,9 +8,10 @@ process, timed separately:
 
 - **retrieval**: ``Index.search`` on the conversation's query (embedding the
   query with the real model, querying Chroma);
-- **evidence**: ``tenor.evidence.on_subject``, ``select_evidence`` and ``coverage``
-  on the passages above ``min_score``, and the names no document mentions (what
-  ``assistant.grounding`` does);
+- **evidence**: ``tenor.evidence.on_subject`` and ``gather`` (the units by words,
+  and by meaning with the embedder when the words cover less than ``min_coverage``;
+  unit vectors are cached, so the first round embeds them) on the passages above
+  ``min_score``, and the names no document mentions (what ``assistant.grounding`` does);
 - **verification**: ``tenor.verify.attribute`` and ``apply_policy`` on an
   answer in the brand's voice (greeting, the item's expected answer, sign-off);
   with ``--embeddings``, attribution also embeds the sentences and passages.
@@ -30,7 +31,8 @@ from pathlib import Path
 from evaluation.runner import conversation, load_question_set
 from ingest.index import open_index
 from tenor import console
-from tenor.evidence import coverage, names, on_subject, select_evidence
+from ingest.embedder import closeness
+from tenor.evidence import gather, names, on_subject
 from tenor.prompt import retrieval_query
 from tenor.verify import apply_policy, attribute, checkable
 
@@ -61,6 +63,7 @@ def main() -> None:
     index.search("warm up", k=profile.retrieval.k)
 
     times: dict[str, list[float]] = {"retrieval": [], "evidence": [], "verification": []}
+    by_meaning = 0
     for _ in range(args.rounds):
         for item in items:
             query = retrieval_query(conversation(item))
@@ -68,8 +71,13 @@ def main() -> None:
             passages = [p for p in index.search(query, k=profile.retrieval.k) if p.score >= profile.retrieval.min_score]
             t1 = time.perf_counter()
             passages = on_subject(passages, conversation(item), index.headings())
-            evidence = select_evidence(query, passages, profile.retrieval.evidence_tokens)
-            coverage(evidence, query, item["question"])
+            last = item["question"]
+            evidence, _, similarity = gather(
+                query, [query, last], passages, profile.retrieval.evidence_tokens,
+                min_coverage=profile.retrieval.min_coverage,
+                closeness=(lambda: closeness(embedder, [last, query]))  # noqa: B023 (called within this turn)
+                if profile.retrieval.min_similarity <= 1 else None)
+            by_meaning += similarity is not None
             index.unmentioned(names(item["question"]))
             t2 = time.perf_counter()
             answer = f"{greeting} {item.get('expected', '')} {sign_off}"
@@ -79,7 +87,7 @@ def main() -> None:
                                     voice_phrases=[greeting, sign_off])
             apply_policy(profile.answer_policy, answer, attribution, evidence, no_answer=profile.no_answer,
                          refused=False, question=item["question"], min_coverage=profile.retrieval.min_coverage,
-                         greeting=greeting, sign_off=sign_off)
+                         min_similarity=profile.retrieval.min_similarity, greeting=greeting, sign_off=sign_off)
             t3 = time.perf_counter()
             times["retrieval"].append(t1 - t0)
             times["evidence"].append(t2 - t1)
@@ -87,7 +95,8 @@ def main() -> None:
 
     total = [sum(parts) for parts in zip(*times.values())]
     print(f"{len(items)} questions x {args.rounds} rounds, profile {profile.name}, "
-          f"embeddings in verification: {'yes' if args.embeddings else 'no'}")
+          f"embeddings in verification: {'yes' if args.embeddings else 'no'}; "
+          f"{by_meaning} of {len(times['evidence'])} evidence steps scored meaning too (words short of min_coverage)")
     print(f"{'step':<14}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}")
     for name, values in [*times.items(), ("all three", total)]:
         print(f"{name:<14}{pct(values, 50) * 1000:>9.1f}{pct(values, 95) * 1000:>9.1f}"

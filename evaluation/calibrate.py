@@ -2,8 +2,9 @@
 
 The server refuses without asking the model when no passage scores at least
 ``retrieval.min_score``, when the evidence holds less than
-``retrieval.min_coverage`` of the question's key terms (``tenor.evidence``),
-or when the question names something no document mentions
+``retrieval.min_coverage`` of the question's key terms (``tenor.evidence``)
+and none of its sentences is ``retrieval.min_similarity`` close to the
+question in meaning (the embedder's cosine similarity), or when the question names something no document mentions
 (``retrieval.refuse_unknown_names``; measured here from the local index, not
 by ``tenor eval``, which may talk to a remote server); after generation, the
 verifier's verdict is the last signal (``strict`` policy). This module
@@ -16,7 +17,7 @@ It picks thresholds on one half of the questions (even lines): the most
 refusals of unanswerable questions with at most 5% false refusals, and
 reports them on the other half (odd lines), so the figures are not the ones
 it tuned on.
-Only the two thresholds are tuned; nothing about the questions themselves.
+Only the three thresholds are tuned; nothing about the questions themselves.
 ``tenor eval`` draws the same curve (on every question) in its report.
 """
 
@@ -28,11 +29,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Sequence
 
-from tenor.evidence import coverage, names, on_subject, select_evidence
+from tenor.evidence import Closeness, gather, names, on_subject
 from tenor.prompt import approx_tokens
 
 SCORE_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 COVERAGE_GRID = tuple(round(0.05 * i, 2) for i in range(0, 17))  # 0 .. 0.8
+SIMILARITY_GRID = (*(round(0.05 * i, 2) for i in range(10, 20)), 1.01)  # 0.5 .. 0.95, and 1.01: words only
 MAX_FALSE_REFUSAL = 0.05
 
 
@@ -43,6 +45,7 @@ class Signals:
     top_score: float  # the best passage's retrieval score
     coverage: float  # of the question's key terms, by the evidence above min_score (at the profile's min_score)
     coverages: dict[float, float]  # min_score -> coverage of the evidence from passages above it
+    similarities: dict[float, float] = field(default_factory=dict)  # min_score -> its closest sentence's similarity
     unknown_names: list[str] = field(default_factory=list)  # names in the question no document mentions
 
 
@@ -54,10 +57,12 @@ def as_passage(passage) -> object:
 def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profile, *,
             count_tokens: Callable[[str], int] = approx_tokens,
             unmentioned: Callable[[list[str]], list[str]] | None = None,
-            headings: frozenset[tuple[str, str]] = frozenset()) -> list[Signals]:
+            headings: frozenset[tuple[str, str]] = frozenset(),
+            closeness_to: Callable[[list[str]], Closeness] | None = None) -> list[Signals]:
     """The signals for every item, as the server computes them (``assistant.grounding``);
     ``unmentioned`` (the index's) adds the names no document mentions, ``headings`` (the
-    index's) keeps a follow-up on its subject."""
+    index's) keeps a follow-up on its subject, ``closeness_to`` (``ingest.embedder.closeness``
+    with the collection's embedder) scores sentences by meaning."""
     from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
 
@@ -68,58 +73,69 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
         if profile.retrieval.follow_ups_keep_subject:
             passages = on_subject(passages, turns, headings)
         query = retrieval_query(turns)
-        coverages = {}
+        close = closeness_to([item["question"], query]) if closeness_to else None
+        coverages, similarities = {}, {}
         for min_score in sorted({*SCORE_GRID, profile.retrieval.min_score}):
             kept = [p for p in passages if p.score >= min_score]
-            evidence = select_evidence(query, kept, profile.retrieval.evidence_tokens, count_tokens)
-            coverages[min_score] = coverage(evidence, query, item["question"])
+            _, coverages[min_score], similarity = gather(  # both signals, whatever min_coverage is
+                query, [query, item["question"]], kept, profile.retrieval.evidence_tokens, count_tokens,
+                min_coverage=2.0, closeness=close and (lambda: close))
+            similarities[min_score] = similarity or 0.0
         unknown = unmentioned(names(item["question"])) if unmentioned and profile.retrieval.refuse_unknown_names \
             else []
         out.append(Signals(item["id"], bool(item.get("unanswerable")),
                            max((p.score for p in passages), default=0.0),
-                           coverages[profile.retrieval.min_score], coverages, unknown))
+                           coverages[profile.retrieval.min_score], coverages, similarities=similarities,
+                           unknown_names=unknown))
     return out
 
 
-def refuses(s: Signals, min_score: float, min_coverage: float) -> bool:
-    return s.top_score < min_score or s.coverages[min_score] < min_coverage or bool(s.unknown_names)
+def refuses(s: Signals, min_score: float, min_coverage: float, min_similarity: float = 1.01) -> bool:
+    said = s.coverages[min_score] >= min_coverage or s.similarities.get(min_score, 0.0) >= min_similarity
+    return s.top_score < min_score or not said or bool(s.unknown_names)
 
 
-def rates(signals: list[Signals], min_score: float, min_coverage: float) -> tuple[float | None, float | None]:
+def rates(signals: list[Signals], min_score: float, min_coverage: float,
+          min_similarity: float = 1.01) -> tuple[float | None, float | None]:
     """(refusal rate on unanswerable, false refusal rate on answerable)."""
-    bad = [refuses(s, min_score, min_coverage) for s in signals if s.unanswerable]
-    good = [refuses(s, min_score, min_coverage) for s in signals if not s.unanswerable]
+    bad = [refuses(s, min_score, min_coverage, min_similarity) for s in signals if s.unanswerable]
+    good = [refuses(s, min_score, min_coverage, min_similarity) for s in signals if not s.unanswerable]
     return (sum(bad) / len(bad) if bad else None, sum(good) / len(good) if good else None)
 
 
-def tradeoff(signals: list[Signals], min_score: float) -> list[dict]:
-    """The curve at one ``min_score``: refusal and false refusal for each ``min_coverage``."""
+def tradeoff(signals: list[Signals], min_score: float, min_similarity: float = 1.01) -> list[dict]:
+    """The curve at one ``min_score`` and ``min_similarity``: refusal and false refusal for each ``min_coverage``."""
     rows = []
     for c in COVERAGE_GRID:
-        refusal, false_refusal = rates(signals, min_score, c)
-        rows.append({"min_score": min_score, "min_coverage": c, "refusal": refusal, "false_refusal": false_refusal})
+        refusal, false_refusal = rates(signals, min_score, c, min_similarity)
+        rows.append({"min_score": min_score, "min_coverage": c, "min_similarity": min_similarity,
+                     "refusal": refusal, "false_refusal": false_refusal})
     return rows
 
 
 def choose(signals: list[Signals], max_false_refusal: float = MAX_FALSE_REFUSAL) -> dict:
     """The thresholds refusing the most unanswerable questions while refusing at most
-    ``max_false_refusal`` of the answerable ones (ties: the middle of the plateau, the
-    lowest ``min_score``). Refusing before generation is the first line only: the
-    verifier refuses more after it, so false refusals are the budget to keep."""
-    grid = [row for s in SCORE_GRID for row in tradeoff(signals, s)]
+    ``max_false_refusal`` of the answerable ones (ties: the fewest false refusals, the
+    lowest ``min_score``, the middle of the plateau). Refusing before generation is the
+    first line only: the verifier refuses more after it, so false refusals are the budget to keep."""
+    grid = [row for s in SCORE_GRID for m in SIMILARITY_GRID for row in tradeoff(signals, s, m)]
     allowed = [r for r in grid if (r["false_refusal"] or 0) <= max_false_refusal] or grid
     best = max((r["refusal"] or 0) for r in allowed)
     plateau = [r for r in allowed if (r["refusal"] or 0) == best]
+    fewest = min((r["false_refusal"] or 0) for r in plateau)
+    plateau = [r for r in plateau if (r["false_refusal"] or 0) == fewest]
     low = min(r["min_score"] for r in plateau)
     plateau = [r for r in plateau if r["min_score"] == low]
     return plateau[len(plateau) // 2]
 
 
 def abstention_report(signals: list[Signals], profile) -> dict:
-    """The curve at the profile's ``min_score`` and the profile's own point, for the eval report."""
-    refusal, false_refusal = rates(signals, profile.retrieval.min_score, profile.retrieval.min_coverage)
-    return {"curve": tradeoff(signals, profile.retrieval.min_score),
-            "current": {"min_score": profile.retrieval.min_score, "min_coverage": profile.retrieval.min_coverage,
+    """The curve at the profile's ``min_score`` and ``min_similarity``, and the profile's own point,
+    for the eval report."""
+    r = profile.retrieval
+    refusal, false_refusal = rates(signals, r.min_score, r.min_coverage, r.min_similarity)
+    return {"curve": tradeoff(signals, r.min_score, r.min_similarity),
+            "current": {"min_score": r.min_score, "min_coverage": r.min_coverage, "min_similarity": r.min_similarity,
                         "refusal": refusal, "false_refusal": false_refusal}}
 
 
@@ -145,24 +161,35 @@ def main(argv: list[str] | None = None) -> int:
     from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
 
+    from ingest.embedder import closeness
+
+    r = profile.retrieval
     signals = measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile,
-                      unmentioned=index.unmentioned, headings=index.headings())
+                      unmentioned=index.unmentioned, headings=index.headings(),
+                      closeness_to=lambda queries: closeness(index.embedder, queries))
     tune, held_out = signals[0::2], signals[1::2]
     print(f"{len(items)} questions ({sum(s.unanswerable for s in signals)} unanswerable) from {args.questions}; "
-          f"profile {profile.name}: min_score {profile.retrieval.min_score}, "
-          f"min_coverage {profile.retrieval.min_coverage}")
+          f"profile {profile.name}: min_score {r.min_score}, min_coverage {r.min_coverage}, "
+          f"min_similarity {r.min_similarity}")
     named = [s for s in signals if s.unknown_names]
     print(f"names no document mentions: {sum(s.unanswerable for s in named)} unanswerable and "
           f"{sum(not s.unanswerable for s in named)} answerable questions refused by them "
           f"({', '.join(f'{s.id}: {s.unknown_names}' for s in named) or 'none'})")
-    print("\nTrade-off on the tuning half (even lines), at the profile's min_score:")
+    short = [s for s in signals if s.coverages[r.min_score] < r.min_coverage and s.top_score >= r.min_score]
+    for kind, unanswerable in (("unanswerable", True), ("answerable", False)):
+        close = sorted((s.similarities.get(r.min_score, 0.0), s.id) for s in short if s.unanswerable == unanswerable)
+        print(f"{kind} questions short on words ({len(close)}): closest sentence "
+              + (", ".join(f"{sim:.2f} ({qid})" for sim, qid in reversed(close[-5:])) or "-")
+              + f"; {sum(sim >= r.min_similarity for sim, _ in close)} at min_similarity or above")
+    print("\nTrade-off on the tuning half (even lines), at the profile's min_score and min_similarity:")
     print(f"{'min_coverage':>12} {'refused (unanswerable)':>24} {'false refusals':>15}")
-    for row in tradeoff(tune, profile.retrieval.min_score):
+    for row in tradeoff(tune, r.min_score, r.min_similarity):
         print(f"{row['min_coverage']:>12.2f} {_pct(row['refusal']):>24} {_pct(row['false_refusal']):>15}")
     best = choose(tune)
-    held = rates(held_out, best["min_score"], best["min_coverage"])
-    now = rates(held_out, profile.retrieval.min_score, profile.retrieval.min_coverage)
-    print(f"\nchosen on the tuning half: min_score {best['min_score']}, min_coverage {best['min_coverage']} "
+    held = rates(held_out, best["min_score"], best["min_coverage"], best["min_similarity"])
+    now = rates(held_out, r.min_score, r.min_coverage, r.min_similarity)
+    print(f"\nchosen on the tuning half: min_score {best['min_score']}, min_coverage {best['min_coverage']}, "
+          f"min_similarity {best['min_similarity']} "
           f"(refused {_pct(best['refusal'])}, false refusals {_pct(best['false_refusal'])})")
     print(f"held-out half (odd lines): refused {_pct(held[0])}, false refusals {_pct(held[1])}; "
           f"with the profile's thresholds: refused {_pct(now[0])}, false refusals {_pct(now[1])}")

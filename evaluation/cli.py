@@ -81,6 +81,7 @@ def run_eval(
     from evaluation.runner import (EvalError, TenorClient, answer_all, configurations, conversation, headline,
                                    load_question_set, measure_recall, records_as_dicts, score, summarise)
     from evaluation.server import started_server
+    from ingest.embedder import closeness, get_embedder
 
     settings = console.settings()
     limits = {"min_correctness": min_correctness, "min_citation": min_citation, "min_voice": min_voice,
@@ -117,7 +118,9 @@ def run_eval(
             client = TenorClient(server_url, key)
             console.err.print(f"server {server_url}; {len(items)} questions x {len(configs)} configurations")
             recall = measure_recall(client, brand.name, items)
-            signals = measure(items, lambda item, k: client.retrieve(brand.name, conversation(item), k), brand)
+            signals = measure(items, lambda item, k: client.retrieve(brand.name, conversation(item), k), brand,
+                              closeness_to=lambda queries: closeness(get_embedder(settings.embed, settings.models_dir),
+                                                                     queries))
             with console.progress("answering", total=len(items) * len(configs), enabled=True) as advance:
                 records = answer_all(client, items, configs, max_tokens=max_tokens,
                                      concurrency=concurrency, progress=advance)

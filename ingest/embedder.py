@@ -7,8 +7,10 @@ so nothing is downloaded; any local folder or HF model id can replace it.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -77,3 +79,36 @@ def get_embedder(settings: EmbedSettings, models_dir: Path | None = None) -> Emb
 
         return get_onnx_embedder(settings, models_dir)
     return _cached(settings.model_dump_json())
+
+
+_UNIT_VECTORS: "OrderedDict[tuple[str, str], np.ndarray]" = OrderedDict()  # (model, text) -> vector, newest last
+_UNIT_VECTORS_MAX = 50_000  # a collection's sentences repeat from request to request: ~75 MB at 384 floats
+_unit_lock = threading.Lock()
+
+
+def closeness(embedder, queries: list[str]) -> Callable[[list[str]], list[float]]:
+    """A function giving, for each of some texts, its best cosine similarity to any of
+    ``queries`` (a question, and its conversation's retrieval query). The texts' vectors
+    are cached by text: the evidence units of one collection come back request after request."""
+    wanted = [q for q in dict.fromkeys(queries) if q.strip()]
+    asked = embedder.encode(wanted) if wanted else None
+    model = getattr(embedder, "model_id", "")
+
+    def score(texts: list[str]) -> list[float]:
+        if asked is None or not texts:
+            return [0.0] * len(texts)
+        with _unit_lock:
+            have = {t: _UNIT_VECTORS[(model, t)] for t in texts if (model, t) in _UNIT_VECTORS}
+            for t in have:
+                _UNIT_VECTORS.move_to_end((model, t))
+        missing = [t for t in dict.fromkeys(texts) if t not in have]
+        if missing:
+            have.update(zip(missing, embedder.encode(missing)))
+            with _unit_lock:
+                _UNIT_VECTORS.update(((model, t), have[t]) for t in missing)
+                while len(_UNIT_VECTORS) > _UNIT_VECTORS_MAX:
+                    _UNIT_VECTORS.popitem(last=False)
+        vectors = np.stack([have[t] for t in texts])
+        return [float(s) for s in (vectors @ asked.T).max(axis=1)]
+
+    return score

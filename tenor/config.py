@@ -68,6 +68,11 @@ class RetrievalSettings(_Model):
         0.55, ge=0, le=1, description="share of the question's key terms the evidence must contain; "
         "below it the answer is the no-answer text (calibrate with evaluation/calibrate.py)"
     )
+    min_similarity: float = Field(
+        0.65, ge=0, le=1.01, description="cosine similarity to the question (the embedder's) at which one "
+        "evidence sentence covers it even in other words (\"quit\" for \"cancel\"), whatever "
+        "min_coverage says; above 1: words only (calibrate with evaluation/calibrate.py)"
+    )
     refuse_unknown_names: bool = Field(
         True, description="a question that names something (a word capitalized mid-sentence: a product, "
         "place or brand) no document mentions gets the no-answer text: the documents cannot be about it"

@@ -53,6 +53,13 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$£€])")
 
 
+# Meaning, for units scored with an embedder (``score_units``): all-MiniLM-L6-v2 puts
+# unrelated sentences below 0.3 (as ``retrieval.min_score`` does passages), and a unit that
+# means what the question asks counts as much as one more of its key terms at most.
+MEANING_FLOOR = 0.3
+MEANING_WEIGHT = 2.0
+Closeness = Callable[[list[str]], Sequence[float]]
+
 _STEMMERS = threading.local()  # a Snowball stemmer keeps state while it works: one per thread
 
 
@@ -118,6 +125,7 @@ class Unit:
     header: str | None = None  # a table row's header row
     heading: str = ""  # the heading above it inside the passage, if any
     paragraph: int = -1  # the paragraph a sentence belongs to (-1: a table row)
+    closeness: float = 0.0  # cosine similarity to the question, when scored with an embedder
 
     @property
     def is_row(self) -> bool:
@@ -258,16 +266,26 @@ def _heading_terms(passage) -> set[str]:
     return set(terms(" ".join(str(getattr(passage, a, None) or "") for a in ("section", "document_id"))))
 
 
-def score_units(query: str, passages: Sequence) -> list[list[tuple[Unit, float]]]:
+def score_units(query: str, passages: Sequence,
+                closeness: Closeness | None = None) -> list[list[tuple[Unit, float]]]:
     """Every unit of every passage with its relevance to ``query``: each question
     term it contains counts 1, plus up to 1 more the rarer the term is among
     these passages' units (so matching more terms comes first). A term of
     the context (the passage's heading or document name, the heading above the
     unit, a table row's header) counts a third, in the unit or not: under
     "Cargo K1", "Price: $3,899" answers "what does the Cargo K1 cost?" better
-    than a sentence that repeats "Cargo K1"."""
+    than a sentence that repeats "Cargo K1".
+
+    With ``closeness`` (each unit text's cosine similarity to the question: the
+    embedder's, ``ingest.embedder.closeness``), meaning counts too, up to
+    ``MEANING_WEIGHT`` for a unit that says what the question asks in other words
+    ("per plate" for "per serving", "quit" for "cancel"); below ``MEANING_FLOOR``, nothing."""
     query_terms = question_terms(query)
     split = [split_units(p.text) for p in passages]
+    if closeness is not None:
+        flat = [u for units in split for u in units]
+        for unit, close in zip(flat, closeness([u.plain() for u in flat])):
+            unit.closeness = close
     unit_terms = [[_stated(u.text) for u in units] for units in split]
     count = sum(len(u) for u in split) or 1
     df: dict[str, int] = {}
@@ -285,12 +303,17 @@ def score_units(query: str, passages: Sequence) -> list[list[tuple[Unit, float]]
         for unit, found in zip(units, per_passage):
             context = (heading | set(terms(f"{unit.heading} {unit.header or ''}"))) & query_terms
             scored[-1].append((unit, sum(weight[t] for t in found & query_terms - context)
-                               + sum(weight[t] for t in context) / 3))
+                               + sum(weight[t] for t in context) / 3 + meaning_score(unit.closeness)))
     return scored
 
 
+def meaning_score(close: float) -> float:
+    return MEANING_WEIGHT * max(0.0, close - MEANING_FLOOR) / (1 - MEANING_FLOOR)
+
+
 def select_evidence(query: str, passages: Sequence, budget_tokens: int,
-                    count_tokens: Callable[[str], int] = approx_tokens) -> list[EvidencePassage]:
+                    count_tokens: Callable[[str], int] = approx_tokens,
+                    closeness: Closeness | None = None) -> list[EvidencePassage]:
     """The units bearing on ``query`` within ``budget_tokens``, grouped by passage in rank order.
     A budget of 0 selects nothing: every passage whole, its units scored.
 
@@ -298,7 +321,7 @@ def select_evidence(query: str, passages: Sequence, budget_tokens: int,
     in it); a unit that shares no term with the question is never taken. When
     none does, the first passage's opening units fill the budget, so the model
     always sees something to judge (and the abstention signals see no match)."""
-    scored = score_units(query, passages)
+    scored = score_units(query, passages, closeness)
     if not budget_tokens:
         return [EvidencePassage(p, [u for u, _ in units], [s for _, s in units], whole=True)
                 for p, units in zip(passages, scored)]
@@ -343,6 +366,31 @@ def coverage(evidence: Sequence, *questions: str) -> float:
         found |= _stated(e.text) | _heading_terms(e)
         found |= {t for unit in getattr(e, "units", ()) for t in terms(unit.heading)}
     return _weighted_share(found, evidence, questions[0])
+
+
+def gather(query: str, questions: Sequence[str], passages: Sequence, budget_tokens: int,
+           count_tokens: Callable[[str], int] = approx_tokens, *, min_coverage: float,
+           closeness: Callable[[], Closeness] | None = None) -> tuple[list[EvidencePassage], float, float | None]:
+    """The evidence for a question, and how much of it it says: (evidence, coverage, similarity).
+
+    Words first: the units sharing the question's key terms, and the share of
+    ``questions``' key terms they hold (``coverage``). When that is below
+    ``min_coverage`` and ``closeness`` is given (it makes the question's scorer, for
+    ``select_evidence``), the units are chosen again with meaning counted, and
+    ``similarity`` is the best chosen unit's (else None): a customer who asks "will you
+    charge me if I quit?" of documents that say "cancel" shares few words with them.
+    Where the words match, they are the precise signal, and nothing is embedded."""
+    evidence = select_evidence(query, passages, budget_tokens, count_tokens)
+    covered = coverage(evidence, *questions)
+    if covered >= min_coverage or closeness is None or not passages:
+        return evidence, covered, None
+    by_meaning = select_evidence(query, passages, budget_tokens, count_tokens, closeness())
+    return by_meaning, covered, closest(by_meaning)
+
+
+def closest(evidence: Sequence) -> float:
+    """The evidence's best unit's cosine similarity to the question (0 unless scored with ``closeness``)."""
+    return max((u.closeness for e in evidence for u in getattr(e, "units", ())), default=0.0)
 
 
 # "How long/far/old...": the adjective asks for a figure, it names nothing the answer must contain.

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER, repeats_itself
-from tenor.evidence import (EMAIL, PHONE, EvidencePassage, coverage, following, list_of, names, phones, split_units,
-                            terms, text_coverage)
+from tenor.evidence import (EMAIL, PHONE, EvidencePassage, closest, coverage, following, list_of, names, phones,
+                            split_units, terms, text_coverage)
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
@@ -359,12 +359,13 @@ class Verdict:
         return self.attribution.groundedness if self.attribution else None
 
 
-def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: float = 0.0, greeting: str = "",
+def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: float = 0.0,
+                   min_similarity: float = 1.01, greeting: str = "",
                    sign_off: str = "", max_units: int = 2) -> tuple[str, dict[int, dict]] | None:
     """A quoted, cited answer from the best evidence units (``EvidencePassage``s numbered
     from 1, each unit with its relevance score), in the brand's voice; None if no unit
-    shares a term with the question, or the quoted units cover less than
-    ``min_coverage`` of ``question`` (quoting the store's address to "are you
+    is relevant, or the quoted units cover less than ``min_coverage`` of ``question``
+    and none is ``min_similarity`` close to it in meaning (quoting the store's address to "are you
     opening a store in Europe?" would be an answer to another question), or
     the quoted units do not state what the question asks for (``states_asked``:
     quoting "we sell bikes" to "how many bikes did you sell?" answers nothing).
@@ -388,7 +389,7 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
         best = units[0][0]
     picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
     quoted = [EvidencePassage(evidence[n - 1].passage, [unit], [score]) for score, n, unit in picked]
-    if question and coverage(quoted, question) < min_coverage:
+    if question and coverage(quoted, question) < min_coverage and closest(quoted) < min_similarity:
         return None
     if not any(states_asked(u.plain(), question) for _, _, u in picked):
         return None
@@ -500,7 +501,7 @@ def _counts_one(text: str, question: str) -> bool:
 
 def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: Sequence, *,
                  no_answer: str, refused: bool, question: str = "", min_coverage: float = 0.0,
-                 greeting: str = "", sign_off: str = "") -> Verdict:
+                 min_similarity: float = 1.01, greeting: str = "", sign_off: str = "") -> Verdict:
     """What ships for one generated answer.
 
     ``off``: the answer as written. ``annotate``: server markers, and
@@ -511,7 +512,8 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     as much of ``question`` as the extract would (a true, supported sentence
     about the battery warranty is no answer to "how do I make a claim?");
     else a quoted extract of the best evidence; else (no evidence
-    covers ``min_coverage`` of ``question``) the profile's no-answer text.
+    covers ``min_coverage`` of ``question`` or is ``min_similarity`` close to it) the
+    profile's no-answer text.
     A model that says the documents do not cover it (``refused``) gets the extract
     too when there is one: the evidence gate decides abstention, not the model, which
     refuses answerable questions (Qwen2.5-Coder-1.5B: 12 of 37 in the sample set)."""
@@ -522,7 +524,7 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
         outcome = "annotated" if attribution.unsupported else "shipped"
         return Verdict(attribution.marked(mark_unsupported=True), outcome, attribution, used)
     extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
-                             greeting=greeting, sign_off=sign_off)
+                             min_similarity=min_similarity, greeting=greeting, sign_off=sign_off)
     checked = (not refused and attribution.factual and not attribution.unsupported
                and states_asked(answer, question) and not repeats_itself(attribution.text))
     if checked and not (extract and _covers(extract[0], extract[1], evidence, question)

@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from tenor.evidence import coverage, select_evidence, split_units
+from tenor.evidence import (MEANING_FLOOR, MEANING_WEIGHT, closest, coverage, gather, meaning_score, select_evidence,
+                            split_units)
 
 
 @dataclass
@@ -127,3 +128,45 @@ def test_a_follow_up_keeps_to_its_subject_and_not_to_its_rivals():
                   chat("Tell me about the Fold F1", "Try the Cargo K1 for kids.", "how much does it weigh?"),
                   chat("Tell me about the Tandem", "Sure.", "What's its weight?")):  # no heading names it
         assert on_subject(passages, turns, headings) == passages, turns
+
+
+CANCELLING = P("Boxes are delivered on weekdays. Gift cards last 24 months. "
+               "You can cancel your plan any time before your weekly cut-off.", "plans.md")
+
+
+def close_to_cancelling(texts):  # stands in for the embedder's cosine similarity to "Can I quit whenever I like?"
+    return [0.8 if "cancel" in t else 0.1 for t in texts]
+
+
+def test_meaning_selects_a_sentence_that_shares_no_word_with_the_question():
+    question = "Can I quit whenever I like?"
+    by_words = select_evidence(question, [CANCELLING], 12)
+    assert "cancel" not in by_words[0].text and closest(by_words) == 0.0  # no shared term: the opening sentence
+    by_meaning = select_evidence(question, [CANCELLING], 12, closeness=close_to_cancelling)
+    assert by_meaning[0].text == "You can cancel your plan any time before your weekly cut-off."
+    assert closest(by_meaning) == 0.8 and coverage(by_meaning, question) == 0.0
+    assert by_meaning[0].scores == [meaning_score(0.8)] and meaning_score(0.8) > 0
+
+
+def test_meaning_below_the_floor_counts_nothing_and_a_shared_term_still_ranks_first():
+    assert meaning_score(MEANING_FLOOR) == 0.0 and meaning_score(0.1) == 0.0
+    assert meaning_score(1.0) == MEANING_WEIGHT
+    # "gift cards" shares two terms: the words outweigh a sentence that is only close in meaning
+    found = select_evidence("How long do gift cards last?", [CANCELLING], 8, closeness=close_to_cancelling)
+    assert found[0].text == "Gift cards last 24 months."
+
+
+def test_gather_scores_meaning_only_when_the_words_fall_short():
+    asked = []
+
+    def scorer():
+        asked.append(True)
+        return close_to_cancelling
+
+    evidence, covered, similarity = gather("How long do gift cards last?", ["How long do gift cards last?"],
+                                           [CANCELLING], 200, min_coverage=0.5, closeness=scorer)
+    assert covered == 1.0 and similarity is None and not asked
+    evidence, covered, similarity = gather("Can I quit whenever I like?", ["Can I quit whenever I like?"],
+                                           [CANCELLING], 12, min_coverage=0.5, closeness=scorer)
+    assert covered == 0.0 and similarity == 0.8 and asked
+    assert evidence[0].text == "You can cancel your plan any time before your weekly cut-off."

@@ -439,3 +439,20 @@ def test_an_extract_brings_no_next_question_no_run_on_block_and_no_sentence_twic
                          refused=False, question=question, min_coverage=0.5)
         assert v.outcome == "extract", (question, v.text)
         assert v.used[1]["sentences"] == quotes, (question, v.text)
+
+
+def test_strict_quotes_a_sentence_that_means_what_is_asked_in_other_words():
+    question = "Can I quit whenever I like?"
+    plans = P("Boxes are delivered on weekdays. You can cancel your plan any time before your weekly cut-off.",
+              "plans.md")
+    ev = select_evidence(question, [plans], 200, closeness=lambda texts: [0.8 if "cancel" in t else 0.1 for t in texts])
+    answer = "Yes, you can quit for a $10 fee."  # unsupported: the extract or nothing
+    attribution = attribute(answer, [e.full_text for e in ev])
+
+    def ships(**similarity):
+        return apply_policy("strict", answer, attribution, ev, no_answer=NO_ANSWER, refused=False,
+                            question=question, min_coverage=0.5, **similarity)
+
+    close = ships(min_similarity=0.7)
+    assert close.outcome == "extract" and "You can cancel your plan any time" in close.text
+    assert ships(min_similarity=0.9).outcome == "no_answer" and ships().outcome == "no_answer"  # words only

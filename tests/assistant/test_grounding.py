@@ -173,3 +173,18 @@ def test_a_follow_up_is_answered_from_its_subject_not_a_sibling(service):
             {"role": "user", "content": "Can it carry my two kids?"}]
     profile.retrieval.follow_ups_keep_subject = True
     assert any("Child Seats" in (c["section"] or "") for c in grounding.ground(profile, kids).citations)
+
+
+def test_a_question_in_other_words_is_answered_by_meaning_and_words_go_first(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    question = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # the docs: "carries up to 180 kg"
+    g = grounding.ground(profile, question)
+    assert g.no_answer is None and g.coverage < profile.retrieval.min_coverage
+    assert g.similarity >= profile.retrieval.min_similarity
+    assert any("carries up to 180 kg" in e.text for e in g.evidence)
+    profile.retrieval.min_similarity = 1.01  # words only: the gate refuses it
+    words = grounding.ground(profile, question)
+    assert words.no_answer == profile.no_answer and words.similarity is None
+    covered = grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "What does the Cargo K1 cost?"}])
+    assert covered.no_answer is None and covered.similarity is None  # the words cover it: nothing embedded

@@ -278,7 +278,8 @@ def test_report_draws_the_abstention_trade_off(tmp_path):
     signals = [Signals("a", False, 0.6, 0.9, {0.3: 0.9}), Signals("b", True, 0.5, 0.2, {0.3: 0.2}),
                Signals("c", True, 0.2, 0.8, {0.3: 0.8})]
     abstention = abstention_report(signals, Profile())
-    assert abstention["current"] == {"min_score": 0.3, "min_coverage": 0.55, "refusal": 1.0, "false_refusal": 0.0}
+    assert abstention["current"] == {"min_score": 0.3, "min_coverage": 0.55, "min_similarity": 0.65,
+                                     "refusal": 1.0, "false_refusal": 0.0}
     curve = {r["min_coverage"]: (r["refusal"], r["false_refusal"]) for r in abstention["curve"]}
     assert curve[0.0] == (0.5, 0.0) and curve[0.8] == (1.0, 0.0)
     summary = {"adapter+retrieval": {"correctness": 0.5, "latency_p50_s": 1.0, "errors": 0}}
@@ -288,3 +289,17 @@ def test_report_draws_the_abstention_trade_off(tmp_path):
     assert str(tmp_path / "abstention.png") in files["charts"]
     assert "![abstention](abstention.png)" in (tmp_path / "report.md").read_text()
     assert json.loads((tmp_path / "report.json").read_text())["abstention"]["current"]["refusal"] == 1.0
+
+
+def test_calibration_lets_a_question_in_by_meaning_and_chooses_the_similarity_that_does():
+    from evaluation.calibrate import Signals, choose, rates, refuses
+
+    # "b" says what it asks in other words (coverage 0.1, similarity 0.8); "u" is unanswerable, close-ish (0.6)
+    b = Signals("b", False, 0.6, 0.1, {s: 0.1 for s in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)},
+                similarities={s: 0.8 for s in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)})
+    u = Signals("u", True, 0.6, 0.1, {s: 0.1 for s in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)},
+                similarities={s: 0.6 for s in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)})
+    assert refuses(b, 0.3, 0.55) and not refuses(b, 0.3, 0.55, min_similarity=0.75)
+    assert rates([b, u], 0.3, 0.55, 0.75) == (1.0, 0.0) and rates([b, u], 0.3, 0.55, 0.5) == (0.0, 0.0)
+    best = choose([b, u])
+    assert 0.6 < best["min_similarity"] <= 0.8 and (best["refusal"], best["false_refusal"]) == (1.0, 0.0)
