@@ -350,7 +350,7 @@ class Verdict:
 
     @property
     def replaced(self) -> bool:
-        return self.outcome in ("extract", "no_answer")
+        return self.outcome in ("extract", "no_answer", "refused")
 
     @property
     def groundedness(self) -> float | None:

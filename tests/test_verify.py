@@ -177,7 +177,7 @@ def test_strict_answers_a_model_refusal_with_the_extract_when_the_evidence_cover
 
 def test_strict_keeps_a_model_refusal_as_the_no_answer_text_when_no_evidence_covers_the_question():
     v = policy("strict", "Sorry, our docs don't cover that.", question="Do you sell scooters?")
-    assert v.outcome == "refused" and v.text == NO_ANSWER and v.used == {}
+    assert v.outcome == "refused" and v.text == NO_ANSWER and v.used == {} and v.replaced  # logged as replaced
 
 
 def test_annotate_keeps_the_answer_and_marks_unsupported_sentences():

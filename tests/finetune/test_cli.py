@@ -197,6 +197,11 @@ def test_finetune_trains_grounded_by_default_when_the_collection_has_documents(
     assert {k: manifest["settings"][k] for k in recipe} == recipe
     assert "training grounded in collection larkfield" in grounded.stderr
 
+    wider = tenor(*args, "--passages", "2", "--passage-tokens", "256", "--out", "voice-wider")
+    assert wider.exit_code == 0, wider.stderr
+    settings = json.loads(wider.stdout)["manifest"]["settings"]
+    assert (settings["grounded_k"], settings["grounded_context_tokens"]) == (2, 256)
+
     plain = tenor(*args, "--plain", "--out", "voice-plain")
     assert plain.exit_code == 0, plain.stderr
     assert json.loads(plain.stdout)["manifest"]["grounded"] is False
