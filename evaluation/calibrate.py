@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind, unanswerable in (("unanswerable", True), ("answerable", False)):
         close = sorted((s.similarities.get(r.min_score, 0.0), s.id) for s in short if s.unanswerable == unanswerable)
         print(f"{kind} questions short on words ({len(close)}): closest sentence "
-              + (", ".join(f"{sim:.2f} ({qid})" for sim, qid in reversed(close[-5:])) or "-")
+              + (", ".join(f"{sim:.2f} ({qid})" for sim, qid in reversed(close)) or "-")
               + f"; {sum(sim >= r.min_similarity for sim, _ in close)} at min_similarity or above")
     print("\nTrade-off on the tuning half (even lines), at the profile's min_score and min_similarity:")
     print(f"{'min_coverage':>12} {'refused (unanswerable)':>24} {'false refusals':>15}")
