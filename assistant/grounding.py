@@ -7,13 +7,14 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
 2. keeps passages scoring at least the profile's ``min_score`` (and, for a follow-up
    such as "what's the weight limit for its rack?", only those about its subject:
    ``retrieval.follow_ups_keep_subject``);
-3. selects the evidence (``tenor.evidence``): the passages' sentences and
-   table rows that share key terms with the question or mean what it asks
-   (the embedder's cosine similarity), within
-   ``retrieval.evidence_tokens``;
+3. selects the evidence (``tenor.evidence.gather``): the passages' sentences
+   and table rows that share key terms with the question, within
+   ``retrieval.evidence_tokens``; when those hold too few of its terms, chosen
+   again with meaning counted (the embedder's cosine similarity);
 4. decides answerability from three signals: a passage above ``min_score``,
    the evidence containing at least ``min_coverage`` of the question's key
-   terms or one sentence meaning what it asks (``min_similarity``), and no name in the question (a word capitalized mid-sentence) that
+   terms or one sentence meaning what it asks (``min_similarity``), and no
+   name in the question (a word capitalized mid-sentence) that
    the collection never mentions (``retrieval.refuse_unknown_names``).
    Otherwise the answer is the profile's ``no_answer`` text (in the
    brand voice) and the model is not asked to guess (the third signal, the
@@ -36,7 +37,7 @@ from assistant.protocol import Citation
 from assistant.tokens import cached_meter
 from ingest.embedder import closeness
 from tenor.config import Profile, Settings
-from tenor.evidence import gather, names, on_subject
+from tenor.evidence import gather, names, on_subject, said
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
@@ -65,7 +66,7 @@ class Grounded:
     evidence_s: float = 0.0
     trimmed_turns: int = 0
     evidence: list = field(default_factory=list)  # what the prompt carries, numbered from 1 like citations
-    coverage: float | None = None  # share of the question's key terms the evidence contains
+    coverage: float | None = None  # share of the question's key terms the evidence chosen by words contains
     similarity: float | None = None  # the closest evidence sentence's cosine similarity (set when words fell short)
     unknown_names: list[str] = field(default_factory=list)  # names in the question no document mentions
 
@@ -145,16 +146,13 @@ class GroundingService:
             passages = on_subject(passages, conversation, self.index_for(profile.collection).headings())
         last = next((m["content"] for m in reversed(conversation) if m.get("role") == "user"), "")
         rules = profile.retrieval
-        by_meaning = None
-        if rules.min_similarity <= 1:  # above 1: words only
-            by_meaning = lambda: closeness(self.index_for(profile.collection).embedder, [last, query])  # noqa: E731
-        evidence, covered, similarity = gather(query, [query, last], passages, rules.evidence_tokens,
-                                               self.meter_for(profile).count, min_coverage=rules.min_coverage,
-                                               closeness=by_meaning)
         unknown = self.index_for(profile.collection).unmentioned(names(last)) if rules.refuse_unknown_names else []
+        evidence, covered, similarity = gather(  # a name no document mentions is refused anyway: no embedding
+            query, [query, last], passages, rules.evidence_tokens, self.meter_for(profile).count,
+            min_coverage=rules.min_coverage, min_similarity=rules.min_similarity,
+            meaning=None if unknown else lambda: closeness(self.index_for(profile.collection).embedder, [last, query]))
         evidence_s = time.perf_counter() - started
-        said = covered >= rules.min_coverage or (similarity or 0.0) >= rules.min_similarity
-        if not evidence or not said or unknown:
+        if not evidence or not said(covered, similarity, rules.min_coverage, rules.min_similarity) or unknown:
             return Grounded(messages=[], no_answer=profile.no_answer, query=query, retrieval_s=seconds,
                             evidence_s=evidence_s, coverage=covered, similarity=similarity, unknown_names=unknown)
         prompt = build_prompt(

@@ -74,9 +74,8 @@ def main() -> None:
             last = item["question"]
             evidence, _, similarity = gather(
                 query, [query, last], passages, profile.retrieval.evidence_tokens,
-                min_coverage=profile.retrieval.min_coverage,
-                closeness=(lambda: closeness(embedder, [last, query]))  # noqa: B023 (called within this turn)
-                if profile.retrieval.min_similarity <= 1 else None)
+                min_coverage=profile.retrieval.min_coverage, min_similarity=profile.retrieval.min_similarity,
+                meaning=lambda: closeness(embedder, [last, query]))  # noqa: B023 (called within this turn)
             by_meaning += similarity is not None
             index.unmentioned(names(item["question"]))
             t2 = time.perf_counter()

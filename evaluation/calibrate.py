@@ -29,12 +29,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Sequence
 
-from tenor.evidence import Closeness, gather, names, on_subject
+from tenor.evidence import WORDS_ONLY, Closeness, gather, names, on_subject, said
 from tenor.prompt import approx_tokens
 
 SCORE_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 COVERAGE_GRID = tuple(round(0.05 * i, 2) for i in range(0, 17))  # 0 .. 0.8
-SIMILARITY_GRID = (*(round(0.05 * i, 2) for i in range(10, 20)), 1.01)  # 0.5 .. 0.95, and 1.01: words only
+SIMILARITY_GRID = (*(round(0.05 * i, 2) for i in range(10, 20)), WORDS_ONLY)  # 0.5 .. 0.95, and words only
 MAX_FALSE_REFUSAL = 0.05
 
 
@@ -73,13 +73,13 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
         if profile.retrieval.follow_ups_keep_subject:
             passages = on_subject(passages, turns, headings)
         query = retrieval_query(turns)
-        close = closeness_to([item["question"], query]) if closeness_to else None
+        scorer = closeness_to([item["question"], query]) if closeness_to else None  # embedded once per item
         coverages, similarities = {}, {}
         for min_score in sorted({*SCORE_GRID, profile.retrieval.min_score}):
             kept = [p for p in passages if p.score >= min_score]
-            _, coverages[min_score], similarity = gather(  # both signals, whatever min_coverage is
+            _, coverages[min_score], similarity = gather(  # both signals, whatever the thresholds
                 query, [query, item["question"]], kept, profile.retrieval.evidence_tokens, count_tokens,
-                min_coverage=2.0, closeness=close and (lambda: close))
+                min_coverage=2.0, min_similarity=0.0, meaning=scorer and (lambda: scorer))  # noqa: B023
             similarities[min_score] = similarity or 0.0
         unknown = unmentioned(names(item["question"])) if unmentioned and profile.retrieval.refuse_unknown_names \
             else []
@@ -90,20 +90,20 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
     return out
 
 
-def refuses(s: Signals, min_score: float, min_coverage: float, min_similarity: float = 1.01) -> bool:
-    said = s.coverages[min_score] >= min_coverage or s.similarities.get(min_score, 0.0) >= min_similarity
-    return s.top_score < min_score or not said or bool(s.unknown_names)
+def refuses(s: Signals, min_score: float, min_coverage: float, min_similarity: float = WORDS_ONLY) -> bool:
+    answered = said(s.coverages[min_score], s.similarities.get(min_score), min_coverage, min_similarity)
+    return s.top_score < min_score or not answered or bool(s.unknown_names)
 
 
 def rates(signals: list[Signals], min_score: float, min_coverage: float,
-          min_similarity: float = 1.01) -> tuple[float | None, float | None]:
+          min_similarity: float = WORDS_ONLY) -> tuple[float | None, float | None]:
     """(refusal rate on unanswerable, false refusal rate on answerable)."""
     bad = [refuses(s, min_score, min_coverage, min_similarity) for s in signals if s.unanswerable]
     good = [refuses(s, min_score, min_coverage, min_similarity) for s in signals if not s.unanswerable]
     return (sum(bad) / len(bad) if bad else None, sum(good) / len(good) if good else None)
 
 
-def tradeoff(signals: list[Signals], min_score: float, min_similarity: float = 1.01) -> list[dict]:
+def tradeoff(signals: list[Signals], min_score: float, min_similarity: float = WORDS_ONLY) -> list[dict]:
     """The curve at one ``min_score`` and ``min_similarity``: refusal and false refusal for each ``min_coverage``."""
     rows = []
     for c in COVERAGE_GRID:
@@ -116,16 +116,16 @@ def tradeoff(signals: list[Signals], min_score: float, min_similarity: float = 1
 def choose(signals: list[Signals], max_false_refusal: float = MAX_FALSE_REFUSAL) -> dict:
     """The thresholds refusing the most unanswerable questions while refusing at most
     ``max_false_refusal`` of the answerable ones (ties: the fewest false refusals, the
-    lowest ``min_score``, the middle of the plateau). Refusing before generation is the
-    first line only: the verifier refuses more after it, so false refusals are the budget to keep."""
+    lowest ``min_score``, the highest ``min_similarity``, then the middle of the
+    ``min_coverage`` plateau). Refusing before generation is the first line only: the
+    verifier refuses more after it, so false refusals are the budget to keep."""
     grid = [row for s in SCORE_GRID for m in SIMILARITY_GRID for row in tradeoff(signals, s, m)]
     allowed = [r for r in grid if (r["false_refusal"] or 0) <= max_false_refusal] or grid
     best = max((r["refusal"] or 0) for r in allowed)
     plateau = [r for r in allowed if (r["refusal"] or 0) == best]
-    fewest = min((r["false_refusal"] or 0) for r in plateau)
-    plateau = [r for r in plateau if (r["false_refusal"] or 0) == fewest]
-    low = min(r["min_score"] for r in plateau)
-    plateau = [r for r in plateau if r["min_score"] == low]
+    for key, pick in (("false_refusal", min), ("min_score", min), ("min_similarity", max)):
+        chosen = pick(r[key] or 0 for r in plateau)
+        plateau = [r for r in plateau if (r[key] or 0) == chosen]
     return plateau[len(plateau) // 2]
 
 

@@ -81,7 +81,6 @@ def run_eval(
     from evaluation.runner import (EvalError, TenorClient, answer_all, configurations, conversation, headline,
                                    load_question_set, measure_recall, records_as_dicts, score, summarise)
     from evaluation.server import started_server
-    from ingest.embedder import closeness, get_embedder
 
     settings = console.settings()
     limits = {"min_correctness": min_correctness, "min_citation": min_citation, "min_voice": min_voice,
@@ -119,8 +118,7 @@ def run_eval(
             console.err.print(f"server {server_url}; {len(items)} questions x {len(configs)} configurations")
             recall = measure_recall(client, brand.name, items)
             signals = measure(items, lambda item, k: client.retrieve(brand.name, conversation(item), k), brand,
-                              closeness_to=lambda queries: closeness(get_embedder(settings.embed, settings.models_dir),
-                                                                     queries))
+                              closeness_to=local_closeness(settings, remote=bool(url)))
             with console.progress("answering", total=len(items) * len(configs), enabled=True) as advance:
                 records = answer_all(client, items, configs, max_tokens=max_tokens,
                                      concurrency=concurrency, progress=advance)
@@ -155,3 +153,20 @@ def run_eval(
         console.print_json({"summary": summary, "gate": failures, "freshness": fresh, "files": written})
     if failures:
         raise typer.Exit(1)
+
+
+def local_closeness(settings, *, remote: bool):
+    """The embedder's closeness for the abstention curve: this machine's, with the server's settings
+    when ``tenor eval`` starts the server; words only (None) for a server at --url, whose embedder
+    may differ, or when this machine cannot load it."""
+    from ingest.embedder import closeness, get_embedder
+
+    if remote:
+        console.err.print("abstention curve: words only (the server at --url embeds with its own settings)")
+        return None
+    try:
+        embedder = get_embedder(settings.embed, settings.models_dir)
+    except Exception as exc:  # a diagnostic curve must not cost the eval
+        console.warn(f"abstention curve: words only, the embedder does not load here ({exc})")
+        return None
+    return lambda queries: closeness(embedder, queries)

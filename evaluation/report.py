@@ -78,9 +78,10 @@ def markdown(summary: dict[str, dict], meta: dict, records: list[dict], charts: 
     lines += [f"![{Path(c).stem}]({Path(c).name})" for c in charts]
     if any(Path(c).stem == "abstention" for c in charts):
         lines += ["", "Abstention: before generation the server refuses when no passage reaches `min_score` "
-                  "or the evidence holds less than `min_coverage` of the question's key terms; the chart "
-                  "shows both rates over `min_coverage` from the passages `/v1/retrieve` returns "
-                  "(`python -m evaluation.calibrate` tunes it on half the questions)."]
+                  "or the evidence holds less than `min_coverage` of the question's key terms and no sentence "
+                  "of it is `min_similarity` close to the question in meaning; the chart shows both rates over "
+                  "`min_coverage`, at the profile's `min_score` and `min_similarity`, from the passages "
+                  "`/v1/retrieve` returns (`python -m evaluation.calibrate` tunes them on half the questions)."]
     if freshness:
         lines += ["", "## Freshness", "", f"Edited `{freshness['document']}` ({freshness['find']!r} -> "
                   f"{freshness['replace']!r}), re-indexed through the API, asked {freshness['question']!r}.",
@@ -116,7 +117,8 @@ def abstention_chart(plt, curve: list[dict], current: dict | None, out: Path) ->
     fig, ax = plt.subplots(figsize=(6, 4.5))
     points = [(r["false_refusal"] * 100, r["refusal"] * 100, r["min_coverage"]) for r in curve
               if r["refusal"] is not None and r["false_refusal"] is not None]
-    ax.plot([p[0] for p in points], [p[1] for p in points], "o-", label=f"min_score {curve[0]['min_score']}")
+    ax.plot([p[0] for p in points], [p[1] for p in points], "o-",
+            label=f"min_score {curve[0]['min_score']}, min_similarity {curve[0].get('min_similarity', '-')}")
     for x, y, c in points[::2]:
         ax.annotate(f"{c:.2f}", (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
     if current and current.get("refusal") is not None and current.get("false_refusal") is not None:

@@ -103,7 +103,7 @@ def closeness(embedder, queries: list[str]) -> Callable[[list[str]], list[float]
                 _UNIT_VECTORS.move_to_end((model, t))
         missing = [t for t in dict.fromkeys(texts) if t not in have]
         if missing:
-            have.update(zip(missing, embedder.encode(missing)))
+            have.update(zip(missing, (v.copy() for v in embedder.encode(missing))))  # not views of the batch
             with _unit_lock:
                 _UNIT_VECTORS.update(((model, t), have[t]) for t in missing)
                 while len(_UNIT_VECTORS) > _UNIT_VECTORS_MAX:

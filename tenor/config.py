@@ -69,9 +69,9 @@ class RetrievalSettings(_Model):
         "below it the answer is the no-answer text (calibrate with evaluation/calibrate.py)"
     )
     min_similarity: float = Field(
-        0.65, ge=0, le=1.01, description="cosine similarity to the question (the embedder's) at which one "
-        "evidence sentence covers it even in other words (\"quit\" for \"cancel\"), whatever "
-        "min_coverage says; above 1: words only (calibrate with evaluation/calibrate.py)"
+        0.65, ge=0, description="cosine similarity to the question (the embedder's) at which one "
+        "evidence sentence covers it even in other words (\"how many kilos can it haul?\" of \"it carries "
+        "up to 180 kg\"), whatever min_coverage says; above 1: words only (calibrate with evaluation/calibrate.py)"
     )
     refuse_unknown_names: bool = Field(
         True, description="a question that names something (a word capitalized mid-sentence: a product, "

@@ -53,11 +53,13 @@ _EMPHASIS = re.compile(r"\*\*|__|`")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$£€])")
 
 
-# Meaning, for units scored with an embedder (``score_units``): all-MiniLM-L6-v2 puts
-# unrelated sentences below 0.3 (as ``retrieval.min_score`` does passages), and a unit that
-# means what the question asks counts as much as one more of its key terms at most.
+# Meaning, for units scored with an embedder (``score_units``): a unit counts from the
+# cosine similarity a passage needs to be kept at all (``retrieval.min_score``'s default),
+# and a unit that means just what the question asks counts as one more of its rarest key
+# terms at most. Set from first principles and checked on the sample, not on Brightwell.
 MEANING_FLOOR = 0.3
 MEANING_WEIGHT = 2.0
+WORDS_ONLY = 2.0  # a min_similarity no cosine reaches: meaning never lets a question in
 Closeness = Callable[[list[str]], Sequence[float]]
 
 _STEMMERS = threading.local()  # a Snowball stemmer keeps state while it works: one per thread
@@ -279,7 +281,7 @@ def score_units(query: str, passages: Sequence,
     With ``closeness`` (each unit text's cosine similarity to the question: the
     embedder's, ``ingest.embedder.closeness``), meaning counts too, up to
     ``MEANING_WEIGHT`` for a unit that says what the question asks in other words
-    ("per plate" for "per serving", "quit" for "cancel"); below ``MEANING_FLOOR``, nothing."""
+    ("how many kilos can it haul?" of "it carries up to 180 kg"); below ``MEANING_FLOOR``, nothing."""
     query_terms = question_terms(query)
     split = [split_units(p.text) for p in passages]
     if closeness is not None:
@@ -318,8 +320,9 @@ def select_evidence(query: str, passages: Sequence, budget_tokens: int,
     A budget of 0 selects nothing: every passage whole, its units scored.
 
     Units are taken best first (ties: the better-ranked passage, then earlier
-    in it); a unit that shares no term with the question is never taken. When
-    none does, the first passage's opening units fill the budget, so the model
+    in it); a unit that shares no term with the question (and, with ``closeness``,
+    is no closer in meaning than ``MEANING_FLOOR``) is never taken. When none
+    scores, the first passage's opening units fill the budget, so the model
     always sees something to judge (and the abstention signals see no match)."""
     scored = score_units(query, passages, closeness)
     if not budget_tokens:
@@ -370,22 +373,30 @@ def coverage(evidence: Sequence, *questions: str) -> float:
 
 def gather(query: str, questions: Sequence[str], passages: Sequence, budget_tokens: int,
            count_tokens: Callable[[str], int] = approx_tokens, *, min_coverage: float,
-           closeness: Callable[[], Closeness] | None = None) -> tuple[list[EvidencePassage], float, float | None]:
+           min_similarity: float = WORDS_ONLY, meaning: Callable[[], Closeness] | None = None,
+           ) -> tuple[list[EvidencePassage], float, float | None]:
     """The evidence for a question, and how much of it it says: (evidence, coverage, similarity).
 
     Words first: the units sharing the question's key terms, and the share of
-    ``questions``' key terms they hold (``coverage``). When that is below
-    ``min_coverage`` and ``closeness`` is given (it makes the question's scorer, for
-    ``select_evidence``), the units are chosen again with meaning counted, and
-    ``similarity`` is the best chosen unit's (else None): a customer who asks "will you
-    charge me if I quit?" of documents that say "cancel" shares few words with them.
-    Where the words match, they are the precise signal, and nothing is embedded."""
+    ``questions``' key terms they hold (``coverage``, always of these). When that is
+    below ``min_coverage``, ``min_similarity`` is 1 or less and ``meaning`` is given
+    (it embeds the question and returns its ``Closeness``), the units are chosen
+    again with meaning counted, and ``similarity`` is the best chosen unit's (else
+    None): "how many kilos can the Cargo K1 haul?" shares few words with "it carries
+    up to 180 kg". Where the words match, they are the precise signal, and nothing
+    is embedded."""
     evidence = select_evidence(query, passages, budget_tokens, count_tokens)
     covered = coverage(evidence, *questions)
-    if covered >= min_coverage or closeness is None or not passages:
+    if covered >= min_coverage or min_similarity > 1 or meaning is None or not passages:
         return evidence, covered, None
-    by_meaning = select_evidence(query, passages, budget_tokens, count_tokens, closeness())
+    by_meaning = select_evidence(query, passages, budget_tokens, count_tokens, meaning())
     return by_meaning, covered, closest(by_meaning)
+
+
+def said(covered: float, similarity: float | None, min_coverage: float, min_similarity: float) -> bool:
+    """Whether the evidence says what the question asks: enough of its key terms, or one
+    unit close enough in meaning."""
+    return covered >= min_coverage or (similarity or 0.0) >= min_similarity
 
 
 def closest(evidence: Sequence) -> float:

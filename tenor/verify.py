@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER, repeats_itself
-from tenor.evidence import (EMAIL, PHONE, EvidencePassage, closest, coverage, following, list_of, names, phones,
-                            split_units, terms, text_coverage)
+from tenor.evidence import (EMAIL, PHONE, WORDS_ONLY, EvidencePassage, closest, coverage, following, list_of, names,
+                            phones, split_units, terms, text_coverage)
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
@@ -360,7 +360,7 @@ class Verdict:
 
 
 def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: float = 0.0,
-                   min_similarity: float = 1.01, greeting: str = "",
+                   min_similarity: float = WORDS_ONLY, greeting: str = "",
                    sign_off: str = "", max_units: int = 2) -> tuple[str, dict[int, dict]] | None:
     """A quoted, cited answer from the best evidence units (``EvidencePassage``s numbered
     from 1, each unit with its relevance score), in the brand's voice; None if no unit
@@ -501,7 +501,7 @@ def _counts_one(text: str, question: str) -> bool:
 
 def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: Sequence, *,
                  no_answer: str, refused: bool, question: str = "", min_coverage: float = 0.0,
-                 min_similarity: float = 1.01, greeting: str = "", sign_off: str = "") -> Verdict:
+                 min_similarity: float = WORDS_ONLY, greeting: str = "", sign_off: str = "") -> Verdict:
     """What ships for one generated answer.
 
     ``off``: the answer as written. ``annotate``: server markers, and

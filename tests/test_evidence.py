@@ -164,9 +164,9 @@ def test_gather_scores_meaning_only_when_the_words_fall_short():
         return close_to_cancelling
 
     evidence, covered, similarity = gather("How long do gift cards last?", ["How long do gift cards last?"],
-                                           [CANCELLING], 200, min_coverage=0.5, closeness=scorer)
+                                           [CANCELLING], 200, min_coverage=0.5, min_similarity=0.65, meaning=scorer)
     assert covered == 1.0 and similarity is None and not asked
     evidence, covered, similarity = gather("Can I quit whenever I like?", ["Can I quit whenever I like?"],
-                                           [CANCELLING], 12, min_coverage=0.5, closeness=scorer)
+                                           [CANCELLING], 12, min_coverage=0.5, min_similarity=0.65, meaning=scorer)
     assert covered == 0.0 and similarity == 0.8 and asked
     assert evidence[0].text == "You can cancel your plan any time before your weekly cut-off."

@@ -16,3 +16,14 @@ def test_contradictory_options_fail_before_any_server(tenor_home, monkeypatch, a
     monkeypatch.setenv("TENOR_CONFIG", str(config))
     result = CliRunner().invoke(app, ["eval", "--url", "http://127.0.0.1:9", *args])
     assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_the_abstention_curve_scores_meaning_with_the_local_embedder_only_for_its_own_server(capsys):
+    from evaluation.cli import local_closeness
+    from tenor.config import EmbedSettings, Settings
+
+    assert local_closeness(Settings(), remote=True) is None
+    assert "words only" in capsys.readouterr().err
+    missing = Settings(embed=EmbedSettings(model="/nonexistent/embedder"))
+    assert local_closeness(missing, remote=False) is None  # a warning, not a traceback
+    assert "does not load here" in capsys.readouterr().err

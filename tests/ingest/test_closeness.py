@@ -1,5 +1,7 @@
 """ingest.embedder.closeness: each text's best cosine to the questions, the texts' vectors cached."""
 
+import itertools
+
 import numpy as np
 from pytest import approx
 
@@ -9,11 +11,14 @@ VECTORS = {"quit": [1.0, 0.0], "and the cost?": [0.0, 1.0], "cancel any time": [
            "prices": [0.0, 1.0], "delivery days": [0.6, -0.8]}
 
 
+EMBEDDERS = itertools.count()
+
+
 class CountingEmbedder:
     """Unit vectors from a table, counting what it is asked to encode (a stand-in for MiniLM)."""
 
     def __init__(self):
-        self.model_id = f"table-{id(self)}"  # its own entries in the process-wide cache
+        self.model_id = f"table-{next(EMBEDDERS)}"  # its own entries in the process-wide cache
         self.encoded: list[str] = []
 
     def encode(self, texts):
