@@ -72,12 +72,12 @@ def main() -> None:
             t1 = time.perf_counter()
             passages = on_subject(passages, conversation(item), index.headings())
             last = item["question"]
+            unknown = index.unmentioned(names(last))  # as the server: such a question embeds nothing
             evidence, _, similarity = gather(
                 query, [query, last], passages, profile.retrieval.evidence_tokens,
                 min_coverage=profile.retrieval.min_coverage, min_similarity=profile.retrieval.min_similarity,
-                meaning=lambda: closeness(embedder, [last, query]))  # noqa: B023 (called within this turn)
+                meaning=None if unknown else lambda: closeness(embedder, [last, query]))  # noqa: B023 (called here)
             by_meaning += similarity is not None
-            index.unmentioned(names(item["question"]))
             t2 = time.perf_counter()
             answer = f"{greeting} {item.get('expected', '')} {sign_off}"
             attribution = attribute(answer, [checkable({"text": e.full_text, "section": e.section}) for e in evidence],

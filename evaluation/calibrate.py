@@ -4,8 +4,8 @@ The server refuses without asking the model when no passage scores at least
 ``retrieval.min_score``, when the evidence holds less than
 ``retrieval.min_coverage`` of the question's key terms (``tenor.evidence``)
 and none of its sentences is ``retrieval.min_similarity`` close to the
-question in meaning (the embedder's cosine similarity), or when the question names something no document mentions
-(``retrieval.refuse_unknown_names``; measured here from the local index, not
+question in meaning (the embedder's cosine similarity), or when the question
+names something no document mentions (``retrieval.refuse_unknown_names``; measured here from the local index, not
 by ``tenor eval``, which may talk to a remote server); after generation, the
 verifier's verdict is the last signal (``strict`` policy). This module
 measures these on a question set and prints the trade-off: the share of unanswerable questions refused against the share of
@@ -160,7 +160,6 @@ def main(argv: list[str] | None = None) -> int:
     index = open_index(settings, profile.collection)
     from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
-
     from ingest.embedder import closeness
 
     r = profile.retrieval

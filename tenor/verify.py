@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER, repeats_itself
 from tenor.evidence import (EMAIL, PHONE, WORDS_ONLY, EvidencePassage, closest, coverage, following, list_of, names,
-                            phones, split_units, terms, text_coverage)
+                            phones, said, split_units, terms, text_coverage)
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
@@ -364,9 +364,10 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
                    sign_off: str = "", max_units: int = 2) -> tuple[str, dict[int, dict]] | None:
     """A quoted, cited answer from the best evidence units (``EvidencePassage``s numbered
     from 1, each unit with its relevance score), in the brand's voice; None if no unit
-    is relevant, or the quoted units cover less than ``min_coverage`` of ``question``
-    and none is ``min_similarity`` close to it in meaning (quoting the store's address to "are you
-    opening a store in Europe?" would be an answer to another question), or
+    is relevant, or the quoted units do not say what ``question`` asks (``said``: less
+    than ``min_coverage`` of its key terms, and none ``min_similarity`` close to it in
+    meaning; quoting the store's address to "are you opening a store in Europe?"
+    would be an answer to another question), or
     the quoted units do not state what the question asks for (``states_asked``:
     quoting "we sell bikes" to "how many bikes did you sell?" answers nothing).
 
@@ -389,7 +390,7 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
         best = units[0][0]
     picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
     quoted = [EvidencePassage(evidence[n - 1].passage, [unit], [score]) for score, n, unit in picked]
-    if question and coverage(quoted, question) < min_coverage and closest(quoted) < min_similarity:
+    if question and not said(coverage(quoted, question), closest(quoted), min_coverage, min_similarity):
         return None
     if not any(states_asked(u.plain(), question) for _, _, u in picked):
         return None
