@@ -151,6 +151,7 @@ def create_app(
         elif client is None:
             managed = managed or VllmProcess(settings, on_log=on_vllm_log)
         started_here = managed is not None and not managed.running
+        grounding = GroundingService(settings, index_for)
         try:
             if started_here:
                 # The merge (merged mode) imports transformers and peft; the embedder's loading imports
@@ -161,6 +162,9 @@ def create_app(
                 group.start_soon(to_thread.run_sync, _load_embedder, index_for, settings.profile().collection)
                 if started_here:
                     group.start_soon(managed.astart)
+            for profile in settings.profiles.values():  # a reader that cannot load stops the start, not a request
+                if (reader := grounding.reader(profile)) is not None:
+                    await to_thread.run_sync(reader.load)
         except BaseException as exc:
             app.state.startup_error = _first_error(exc)  # for `serve` to report plainly
             if started_here:
@@ -169,7 +173,6 @@ def create_app(
         if managed is not None:
             client = client or Engine(managed.url, settings.vllm.api_key)
             metrics.track_vllm(managed)
-        grounding = GroundingService(settings, index_for)
         for profile in settings.profiles.values():  # load each base model's tokenizer now, not on a request
             grounding.meter_for(profile)
         app.state.engine = client

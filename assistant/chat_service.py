@@ -105,7 +105,8 @@ class ChatService:
         verdict = apply_policy(profile.answer_policy, answer, attribution, grounded.evidence,
                                no_answer=profile.no_answer, refused=says_not_covered(answer, profile.no_answer),
                                question=grounded.question, min_coverage=profile.retrieval.min_coverage,
-                               min_similarity=profile.retrieval.min_similarity, greeting=greeting, sign_off=sign_off)
+                               min_similarity=profile.retrieval.min_similarity,
+                               reads=self.grounding.quote_reader(profile, grounded), greeting=greeting, sign_off=sign_off)
         self.metrics.verification.labels(profile.name).observe(time.perf_counter() - started)
         self.metrics.answers.labels(profile.name, verdict.outcome).inc()
         if verdict.replaced:

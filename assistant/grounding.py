@@ -13,7 +13,9 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
    again with meaning counted (the embedder's cosine similarity);
 4. decides answerability from three signals: a passage above ``min_score``,
    the evidence containing at least ``min_coverage`` of the question's key
-   terms or one sentence meaning what it asks (``min_similarity``), and no
+   terms or one sentence meaning what it asks (``min_similarity``) or, when
+   neither, a reader model saying it contains the answer (``retrieval.reader``,
+   ``tenor.reader``), and no
    name in the question (a word capitalized mid-sentence) that
    the collection never mentions (``retrieval.refuse_unknown_names``).
    Otherwise the answer is the profile's ``no_answer`` text (in the
@@ -39,6 +41,7 @@ from ingest.embedder import closeness
 from tenor.config import Profile, Settings
 from tenor.evidence import gather, names, on_subject, said
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
+from tenor.reader import Reader, reader_at
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
 
@@ -69,6 +72,7 @@ class Grounded:
     coverage: float | None = None  # share of the question's key terms the evidence chosen by words contains
     similarity: float | None = None  # the closest evidence sentence's cosine similarity (set when words fell short)
     unknown_names: list[str] = field(default_factory=list)  # names in the question no document mentions
+    read: float | None = None  # the reader's probability that the evidence answers it (set when it was asked)
 
 
 def citation(index: int, passage) -> dict:
@@ -94,10 +98,28 @@ def public_url(passage) -> str | None:
 
 class GroundingService:
     def __init__(self, settings: Settings, index_for: Callable[[str], object],
-                 meter_for: Callable[[Profile], TokenMeter] | None = None):
+                 meter_for: Callable[[Profile], TokenMeter] | None = None,
+                 reader_for: Callable[[str], Reader] = reader_at):
         self.settings = settings
         self.index_for = index_for  # collection name -> ingest Index
         self.meter_for = meter_for or self.base_model_meter
+        self.reader_for = reader_for  # model path -> Reader
+
+    def reader(self, profile: Profile) -> Reader | None:
+        """The profile's reader (``retrieval.reader``), or None when it has none."""
+        name = profile.retrieval.reader
+        return self.reader_for(self.settings.resolve_model(name, "retrieval.reader")) if name else None
+
+    def reads(self, profile: Profile, question: str, evidence: list) -> float:
+        """The reader's probability that ``evidence`` contains the answer to ``question``."""
+        return self.reader(profile).reads(question, evidence)
+
+    def quote_reader(self, profile: Profile, grounded: Grounded) -> Callable[[list], bool] | None:
+        """For a question the reader let in, whether it says a quote of the evidence answers it
+        too (``tenor.verify.extract_answer``'s ``reads``); None for any other question."""
+        if grounded.read is None:
+            return None
+        return lambda quoted: self.reads(profile, grounded.query, quoted) >= profile.retrieval.reader_threshold
 
     def base_model_meter(self, profile: Profile) -> TokenMeter:
         """Counts with the profile's own base model (tokenizer and chat template), loaded once."""
@@ -151,10 +173,16 @@ class GroundingService:
             query, [query, last], passages, rules.evidence_tokens, self.meter_for(profile).count,
             min_coverage=rules.min_coverage, min_similarity=rules.min_similarity,
             meaning=None if unknown else lambda: closeness(self.index_for(profile.collection).embedder, [last, query]))
+        admitted = said(covered, similarity, rules.min_coverage, rules.min_similarity)
+        read = None
+        if evidence and not admitted and not unknown and rules.reader:
+            read = self.reads(profile, query, evidence)  # a follow-up with its earlier questions
+            admitted = read >= rules.reader_threshold
         evidence_s = time.perf_counter() - started
-        if not evidence or not said(covered, similarity, rules.min_coverage, rules.min_similarity) or unknown:
+        if not evidence or not admitted or unknown:
             return Grounded(messages=[], no_answer=profile.no_answer, query=query, retrieval_s=seconds,
-                            evidence_s=evidence_s, coverage=covered, similarity=similarity, unknown_names=unknown)
+                            evidence_s=evidence_s, coverage=covered, similarity=similarity, unknown_names=unknown,
+                            read=read)
         prompt = build_prompt(
             profile.system_prompt, conversation, evidence, grounded=True,
             max_prompt_tokens=budget, max_context_tokens=profile.retrieval.max_context_tokens,
@@ -165,4 +193,5 @@ class GroundingService:
             citations=[citation(i, p) for i, p in enumerate(prompt.passages, start=1)],
             query=query, retrieval_s=seconds, evidence_s=evidence_s, trimmed_turns=prompt.trimmed_turns,
             evidence=list(prompt.passages), coverage=covered, similarity=similarity, question=last,
+            read=read,
         )

@@ -47,6 +47,7 @@ class Signals:
     coverages: dict[float, float]  # min_score -> coverage of the evidence from passages above it
     similarities: dict[float, float] = field(default_factory=dict)  # min_score -> its closest sentence's similarity
     unknown_names: list[str] = field(default_factory=list)  # names in the question no document mentions
+    read: float | None = None  # the reader's probability that the evidence answers it (asked when short on both)
 
 
 def as_passage(passage) -> object:
@@ -58,11 +59,14 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
             count_tokens: Callable[[str], int] = approx_tokens,
             unmentioned: Callable[[list[str]], list[str]] | None = None,
             headings: frozenset[tuple[str, str]] = frozenset(),
-            closeness_to: Callable[[list[str]], Closeness] | None = None) -> list[Signals]:
+            closeness_to: Callable[[list[str]], Closeness] | None = None,
+            reads: Callable[[str, list], float] | None = None) -> list[Signals]:
     """The signals for every item, as the server computes them (``assistant.grounding``);
     ``unmentioned`` (the index's) adds the names no document mentions, ``headings`` (the
     index's) keeps a follow-up on its subject, ``closeness_to`` (``ingest.embedder.closeness``
-    with the collection's embedder) scores sentences by meaning."""
+    with the collection's embedder) scores sentences by meaning, ``reads`` (the profile's
+    reader: question, evidence -> probability) reads the evidence at the profile's
+    thresholds of the questions short on words and meaning, as the server asks it."""
     from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
 
@@ -74,19 +78,23 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
             passages = on_subject(passages, turns, headings)
         query = retrieval_query(turns)
         scorer = closeness_to([item["question"], query]) if closeness_to else None  # embedded once per item
-        coverages, similarities = {}, {}
+        coverages, similarities, evidence = {}, {}, {}
         for min_score in sorted({*SCORE_GRID, profile.retrieval.min_score}):
             kept = [p for p in passages if p.score >= min_score]
-            _, coverages[min_score], similarity = gather(  # both signals, whatever the thresholds
+            evidence[min_score], coverages[min_score], similarity = gather(  # both signals, whatever the thresholds
                 query, [query, item["question"]], kept, profile.retrieval.evidence_tokens, count_tokens,
                 min_coverage=2.0, min_similarity=0.0, meaning=scorer and (lambda: scorer))  # noqa: B023
             similarities[min_score] = similarity or 0.0
         unknown = unmentioned(names(item["question"])) if unmentioned and profile.retrieval.refuse_unknown_names \
             else []
+        r, read = profile.retrieval, None
+        if reads and evidence[r.min_score] and not unknown and not said(
+                coverages[r.min_score], similarities[r.min_score], r.min_coverage, r.min_similarity):
+            read = reads(query, evidence[r.min_score])
         out.append(Signals(item["id"], bool(item.get("unanswerable")),
                            max((p.score for p in passages), default=0.0),
                            coverages[profile.retrieval.min_score], coverages, similarities=similarities,
-                           unknown_names=unknown))
+                           unknown_names=unknown, read=read))
     return out
 
 
@@ -161,11 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
     from ingest.embedder import closeness
+    from tenor.reader import reader_at
 
     r = profile.retrieval
+    reader = reader_at(settings.resolve_model(r.reader, "retrieval.reader")) if r.reader else None
     signals = measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile,
                       unmentioned=index.unmentioned, headings=index.headings(),
-                      closeness_to=lambda queries: closeness(index.embedder, queries))
+                      closeness_to=lambda queries: closeness(index.embedder, queries),
+                      reads=reader and reader.reads)
     tune, held_out = signals[0::2], signals[1::2]
     print(f"{len(items)} questions ({sum(s.unanswerable for s in signals)} unanswerable) from {args.questions}; "
           f"profile {profile.name}: min_score {r.min_score}, min_coverage {r.min_coverage}, "
@@ -180,6 +191,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind} questions short on words ({len(close)}): closest sentence "
               + (", ".join(f"{sim:.2f} ({qid})" for sim, qid in reversed(close)) or "-")
               + f"; {sum(sim >= r.min_similarity for sim, _ in close)} at min_similarity or above")
+    if r.reader:
+        for kind, unanswerable in (("unanswerable", True), ("answerable", False)):
+            read = sorted((s.read, s.id) for s in signals if s.read is not None and s.unanswerable == unanswerable)
+            print(f"the reader on the {kind} questions short on words and meaning ({len(read)}): "
+                  + (", ".join(f"{p:.2f} ({qid})" for p, qid in reversed(read)) or "-")
+                  + f"; {sum(p >= r.reader_threshold for p, _ in read)} at reader_threshold ({r.reader_threshold}) "
+                  "or above (the trade-off below leaves the reader out)")
     print("\nTrade-off on the tuning half (even lines), at the profile's min_score and min_similarity:")
     print(f"{'min_coverage':>12} {'refused (unanswerable)':>24} {'false refusals':>15}")
     for row in tradeoff(tune, r.min_score, r.min_similarity):

@@ -73,6 +73,15 @@ class RetrievalSettings(_Model):
         "evidence sentence covers it even in other words (\"how many kilos can it haul?\" of \"it carries "
         "up to 180 kg\"), whatever min_coverage says; above 1: words only (calibrate with evaluation/calibrate.py)"
     )
+    reader: str | None = Field(
+        None, description="a model (a name under home/models, a path or an HF id) asked whether the evidence "
+        "contains the answer when its words and meaning fall short (min_coverage, min_similarity): customers "
+        "paraphrase. Off by default; qwen2.5-coder-1.5b-instruct (`tenor model prepare --name ...`) reads "
+        "well; about 2.5 s per question it is asked (tenor.reader)"
+    )
+    reader_threshold: float = Field(
+        0.8, ge=0, le=1, description="the reader's probability of \"Yes\" at which it lets a question through"
+    )
     refuse_unknown_names: bool = Field(
         True, description="a question that names something (a word capitalized mid-sentence: a product, "
         "place or brand) no document mentions gets the no-answer text: the documents cannot be about it"

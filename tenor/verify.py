@@ -360,13 +360,14 @@ class Verdict:
 
 
 def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: float = 0.0,
-                   min_similarity: float = WORDS_ONLY, greeting: str = "",
-                   sign_off: str = "", max_units: int = 2) -> tuple[str, dict[int, dict]] | None:
+                   min_similarity: float = WORDS_ONLY, reads: Callable[[Sequence], bool] | None = None,
+                   greeting: str = "", sign_off: str = "", max_units: int = 2) -> tuple[str, dict[int, dict]] | None:
     """A quoted, cited answer from the best evidence units (``EvidencePassage``s numbered
     from 1, each unit with its relevance score), in the brand's voice; None if no unit
     is relevant, or the quoted units do not say what ``question`` asks (``said``: less
     than ``min_coverage`` of its key terms, and none ``min_similarity`` close to it in
-    meaning; quoting the store's address to "are you opening a store in Europe?"
+    meaning, nor does ``reads``, the reader that let the question in, say they answer it;
+    quoting the store's address to "are you opening a store in Europe?"
     would be an answer to another question), or
     the quoted units do not state what the question asks for (``states_asked``:
     quoting "we sell bikes" to "how many bikes did you sell?" answers nothing).
@@ -390,7 +391,8 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
         best = units[0][0]
     picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
     quoted = [EvidencePassage(evidence[n - 1].passage, [unit], [score]) for score, n, unit in picked]
-    if question and not said(coverage(quoted, question), closest(quoted), min_coverage, min_similarity):
+    if question and not said(coverage(quoted, question), closest(quoted), min_coverage, min_similarity) \
+            and not (reads and reads(quoted)):
         return None
     if not any(states_asked(u.plain(), question) for _, _, u in picked):
         return None
@@ -502,7 +504,8 @@ def _counts_one(text: str, question: str) -> bool:
 
 def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: Sequence, *,
                  no_answer: str, refused: bool, question: str = "", min_coverage: float = 0.0,
-                 min_similarity: float = WORDS_ONLY, greeting: str = "", sign_off: str = "") -> Verdict:
+                 min_similarity: float = WORDS_ONLY, reads: Callable[[Sequence], bool] | None = None,
+                 greeting: str = "", sign_off: str = "") -> Verdict:
     """What ships for one generated answer.
 
     ``off``: the answer as written. ``annotate``: server markers, and
@@ -525,7 +528,7 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
         outcome = "annotated" if attribution.unsupported else "shipped"
         return Verdict(attribution.marked(mark_unsupported=True), outcome, attribution, used)
     extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
-                             min_similarity=min_similarity, greeting=greeting, sign_off=sign_off)
+                             min_similarity=min_similarity, reads=reads, greeting=greeting, sign_off=sign_off)
     checked = (not refused and attribution.factual and not attribution.unsupported
                and states_asked(answer, question) and not repeats_itself(attribution.text))
     if checked and not (extract and _covers(extract[0], extract[1], evidence, question)

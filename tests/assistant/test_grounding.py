@@ -4,6 +4,8 @@ import pytest
 
 from assistant.app import make_index_for
 from assistant.grounding import GroundingError, GroundingService
+from tenor.evidence import WORDS_ONLY
+from tenor.reader import Reader
 from tests.assistant.conftest import sample_settings
 
 
@@ -188,3 +190,59 @@ def test_a_question_in_other_words_is_answered_by_meaning_and_words_go_first(ser
     assert words.no_answer == profile.no_answer and words.similarity is None
     covered = grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "What does the Cargo K1 cost?"}])
     assert covered.no_answer is None and covered.similarity is None  # the words cover it: nothing embedded
+
+
+class Reading(Reader):
+    """A stand-in reader (the real one is ``tests/test_reader.py``): a set probability, and what it was asked."""
+
+    def __init__(self, probability: float):  # no model to load
+        self.probability = probability
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, question: str, text: str) -> float:
+        self.asked.append((question, text))
+        return self.probability
+
+
+def test_a_reader_lets_in_what_words_and_meaning_miss_and_reads_nothing_else(indexed_home, tmp_path):
+    settings = sample_settings(indexed_home)
+    reading, paths = Reading(0.9), []
+    grounding = GroundingService(settings, make_index_for(settings),
+                                 reader_for=lambda path: paths.append(path) or reading)
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.min_similarity = WORDS_ONLY
+    question = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # the docs: "carries up to 180 kg"
+    assert grounding.ground(profile, question).no_answer == profile.no_answer  # no reader: words alone refuse it
+    profile.retrieval.reader = str(tmp_path)
+    g = grounding.ground(profile, question)
+    assert g.no_answer is None and g.read == 0.9 and paths == [str(tmp_path)]
+    assert reading.asked == [("How many kilos can the Cargo K1 haul?", "\n\n".join(e.text for e in g.evidence))]
+    assert "carries up to 180 kg" in reading.asked[0][1]
+    reading.probability = 0.5  # below reader_threshold
+    refused = grounding.ground(profile, question)
+    assert refused.no_answer == profile.no_answer and refused.read == 0.5
+    asked = len(reading.asked)
+    assert grounding.ground(profile, [{"role": "user", "content": "What does the Cargo K1 cost?"}]).read is None
+    assert grounding.ground(profile, [{"role": "user", "content": "Are you opening a store in Europe?"}]).read is None
+    assert len(reading.asked) == asked  # words that cover it, or a name no document mentions: no reading
+    follow_up = [{"role": "user", "content": "Tell me about the Cargo K1."}, {"role": "assistant", "content": "Sure."},
+                 {"role": "user", "content": "How many kilos can it haul?"}]
+    grounding.ground(profile, follow_up)
+    assert "Cargo K1" in reading.asked[-1][0]  # a follow-up is read with its earlier turns
+
+
+def test_a_reader_that_cannot_load_stops_the_server_at_start_not_a_request(indexed_home, fake_vllm, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from assistant.app import create_app
+    from assistant.engine import Engine
+    from tenor.reader import ReaderError
+
+    data = sample_settings(indexed_home).model_dump()
+    data["profiles"]["larkfield"]["retrieval"]["reader"] = str(tmp_path)  # no model there
+    settings = type(sample_settings(indexed_home)).model_validate(data)
+    app = create_app(settings, no_auth=True, engine=Engine(fake_vllm.url))
+    with pytest.raises(BaseException):
+        with TestClient(app):
+            pass
+    assert isinstance(app.state.startup_error, ReaderError) and "retrieval.reader" in str(app.state.startup_error)
