@@ -153,6 +153,9 @@ def create_app(
         started_here = managed is not None and not managed.running
         grounding = GroundingService(settings, index_for)
         try:
+            for profile in settings.profiles.values():  # a reader that cannot load stops the start before vLLM's
+                if (reader := grounding.reader(profile)) is not None:
+                    await to_thread.run_sync(reader.load)
             if started_here:
                 # The merge (merged mode) imports transformers and peft; the embedder's loading imports
                 # transformers too, and the two in parallel threads broke transformers' lazy imports
@@ -162,9 +165,6 @@ def create_app(
                 group.start_soon(to_thread.run_sync, _load_embedder, index_for, settings.profile().collection)
                 if started_here:
                     group.start_soon(managed.astart)
-            for profile in settings.profiles.values():  # a reader that cannot load stops the start, not a request
-                if (reader := grounding.reader(profile)) is not None:
-                    await to_thread.run_sync(reader.load)
         except BaseException as exc:
             app.state.startup_error = _first_error(exc)  # for `serve` to report plainly
             if started_here:

@@ -41,7 +41,7 @@ from ingest.embedder import closeness
 from tenor.config import Profile, Settings
 from tenor.evidence import gather, names, on_subject, said
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
-from tenor.reader import Reader, reader_at
+from tenor.reader import Reader, for_profile, needs_reading
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
 
@@ -73,6 +73,7 @@ class Grounded:
     similarity: float | None = None  # the closest evidence sentence's cosine similarity (set when words fell short)
     unknown_names: list[str] = field(default_factory=list)  # names in the question no document mentions
     read: float | None = None  # the reader's probability that the evidence answers it (set when it was asked)
+    conversation: list[dict] = field(default_factory=list)  # what the reader reads the question from
 
 
 def citation(index: int, passage) -> dict:
@@ -99,27 +100,30 @@ def public_url(passage) -> str | None:
 class GroundingService:
     def __init__(self, settings: Settings, index_for: Callable[[str], object],
                  meter_for: Callable[[Profile], TokenMeter] | None = None,
-                 reader_for: Callable[[str], Reader] = reader_at):
+                 reader_for: Callable[[Settings, Profile], Reader | None] = for_profile):
         self.settings = settings
         self.index_for = index_for  # collection name -> ingest Index
         self.meter_for = meter_for or self.base_model_meter
-        self.reader_for = reader_for  # model path -> Reader
+        self.reader_for = reader_for  # (settings, profile) -> its Reader, or None
 
     def reader(self, profile: Profile) -> Reader | None:
         """The profile's reader (``retrieval.reader``), or None when it has none."""
-        name = profile.retrieval.reader
-        return self.reader_for(self.settings.resolve_model(name, "retrieval.reader")) if name else None
-
-    def reads(self, profile: Profile, question: str, evidence: list) -> float:
-        """The reader's probability that ``evidence`` contains the answer to ``question``."""
-        return self.reader(profile).reads(question, evidence)
+        return self.reader_for(self.settings, profile)
 
     def quote_reader(self, profile: Profile, grounded: Grounded) -> Callable[[list], bool] | None:
         """For a question the reader let in, whether it says a quote of the evidence answers it
-        too (``tenor.verify.extract_answer``'s ``reads``); None for any other question."""
+        too (``tenor.verify.extract_answer``'s ``reads``; each quote read once, whatever the
+        number of choices); None for any other question."""
         if grounded.read is None:
             return None
-        return lambda quoted: self.reads(profile, grounded.query, quoted) >= profile.retrieval.reader_threshold
+        reader, said_of = self.reader(profile), {}
+
+        def reads(quoted: list) -> bool:
+            key = tuple(u.text for e in quoted for u in e.units)
+            if key not in said_of:
+                said_of[key] = reader.reads(grounded.conversation, quoted) >= profile.retrieval.reader_threshold
+            return said_of[key]
+        return reads
 
     def base_model_meter(self, profile: Profile) -> TokenMeter:
         """Counts with the profile's own base model (tokenizer and chat template), loaded once."""
@@ -175,14 +179,14 @@ class GroundingService:
             meaning=None if unknown else lambda: closeness(self.index_for(profile.collection).embedder, [last, query]))
         admitted = said(covered, similarity, rules.min_coverage, rules.min_similarity)
         read = None
-        if evidence and not admitted and not unknown and rules.reader:
-            read = self.reads(profile, query, evidence)  # a follow-up with its earlier questions
+        if needs_reading(evidence, covered, similarity, unknown, rules):
+            read = self.reader(profile).reads(conversation, evidence)
             admitted = read >= rules.reader_threshold
         evidence_s = time.perf_counter() - started
         if not evidence or not admitted or unknown:
             return Grounded(messages=[], no_answer=profile.no_answer, query=query, retrieval_s=seconds,
                             evidence_s=evidence_s, coverage=covered, similarity=similarity, unknown_names=unknown,
-                            read=read)
+                            read=read, conversation=conversation)
         prompt = build_prompt(
             profile.system_prompt, conversation, evidence, grounded=True,
             max_prompt_tokens=budget, max_context_tokens=profile.retrieval.max_context_tokens,
@@ -193,5 +197,5 @@ class GroundingService:
             citations=[citation(i, p) for i, p in enumerate(prompt.passages, start=1)],
             query=query, retrieval_s=seconds, evidence_s=evidence_s, trimmed_turns=prompt.trimmed_turns,
             evidence=list(prompt.passages), coverage=covered, similarity=similarity, question=last,
-            read=read,
+            read=read, conversation=conversation,
         )

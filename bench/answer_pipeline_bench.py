@@ -15,11 +15,13 @@ and verification, timed separately:
   first round embeds them) on the passages above ``min_score``, then, when words
   and meaning fall short and the profile has a ``retrieval.reader``, the reader;
 - **verification**, for the questions let in: ``tenor.verify.attribute`` and
-  ``apply_policy`` on an answer in the brand's voice (greeting, the item's
-  expected answer, sign-off), with the reader reading the quote where it let the
-  question in; with ``--embeddings``, attribution also embeds the sentences and passages.
+  ``apply_policy``, as ``ChatService.verify`` calls them, on an answer in the
+  brand's voice (greeting, the item's expected answer, sign-off), with the reader
+  reading the quote where it let the question in; with ``--embeddings``,
+  attribution also embeds the sentences and passages.
 
-Prints p50/p95 milliseconds per step and for the three together. The
+Prints p50/p95 milliseconds per step (verification: over the questions let in)
+and for the three together (per question). The
 collection must be indexed (``tenor ingest examples/larkfield/docs``). Torch
 runs on one thread, as in the server (``assistant.app._load_embedder``).
 """
@@ -60,6 +62,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     grounding = GroundingService(settings, lambda name: index)
+    grounding.meter_for(profile)  # the base model's tokenizer, loaded before timing, as the server does
     if (reader := grounding.reader(profile)) is not None:
         reader.load()
     items = load_question_set(args.questions)
@@ -67,35 +70,42 @@ def main() -> None:
     index.search("warm up", k=profile.retrieval.k)
 
     times: dict[str, list[float]] = {"retrieval": [], "evidence": [], "verification": []}
+    total: list[float] = []
     by_meaning = read = 0
     for _ in range(args.rounds):
         for item in items:
             grounded = grounding.ground(profile, conversation(item))
             by_meaning += grounded.similarity is not None
             read += grounded.read is not None
-            t0 = time.perf_counter()
-            if grounded.no_answer is None:
+            times["retrieval"].append(grounded.retrieval_s)
+            times["evidence"].append(grounded.evidence_s)
+            verification = 0.0
+            if grounded.no_answer is None:  # a refused question is not verified
+                t0 = time.perf_counter()
                 answer = f"{greeting} {item.get('expected', '')} {sign_off}"
                 attribution = attribute(answer, [checkable(c) for c in grounded.citations],
                                         min_support=profile.verify.min_support,
                                         embed=index.embedder.encode if args.embeddings else None,
-                                        voice_phrases=[greeting, sign_off])
+                                        voice_phrases=[greeting, sign_off, *profile.voice.required])
                 apply_policy(profile.answer_policy, answer, attribution, grounded.evidence, no_answer=profile.no_answer,
                              refused=False, question=grounded.question, min_coverage=profile.retrieval.min_coverage,
                              min_similarity=profile.retrieval.min_similarity,
                              reads=grounding.quote_reader(profile, grounded), greeting=greeting, sign_off=sign_off)
-            times["retrieval"].append(grounded.retrieval_s)
-            times["evidence"].append(grounded.evidence_s)
-            times["verification"].append(time.perf_counter() - t0)
+                verification = time.perf_counter() - t0
+                times["verification"].append(verification)
+            total.append(grounded.retrieval_s + grounded.evidence_s + verification)
 
-    total = [sum(parts) for parts in zip(*times.values())]
     steps = len(times["evidence"])
     print(f"{len(items)} questions x {args.rounds} rounds from {args.questions}, profile {profile.name}, "
           f"embeddings in verification: {'yes' if args.embeddings else 'no'}; "
           f"{by_meaning} of {steps} evidence steps scored meaning too (words short of min_coverage), "
-          f"{read} asked the reader ({profile.retrieval.reader or 'none'})")
+          f"{read} asked the reader ({profile.retrieval.reader or 'none'}), "
+          f"{len(times['verification'])} verified (the others refused)")
     print(f"{'step':<14}{'p50 ms':>9}{'p95 ms':>9}{'mean ms':>9}")
     for name, values in [*times.items(), ("all three", total)]:
+        if not values:
+            print(f"{name:<14}{'-':>9}{'-':>9}{'-':>9}")
+            continue
         print(f"{name:<14}{pct(values, 50) * 1000:>9.1f}{pct(values, 95) * 1000:>9.1f}"
               f"{statistics.mean(values) * 1000:>9.1f}")
 

@@ -4,7 +4,8 @@ The server refuses without asking the model when no passage scores at least
 ``retrieval.min_score``, when the evidence holds less than
 ``retrieval.min_coverage`` of the question's key terms (``tenor.evidence``)
 and none of its sentences is ``retrieval.min_similarity`` close to the
-question in meaning (the embedder's cosine similarity), or when the question
+question in meaning (the embedder's cosine similarity) and, with a
+``retrieval.reader``, the reader does not say the evidence answers it, or when the question
 names something no document mentions (``retrieval.refuse_unknown_names``; measured here from the local index, not
 by ``tenor eval``, which may talk to a remote server); after generation, the
 verifier's verdict is the last signal (``strict`` policy). This module
@@ -18,6 +19,9 @@ refusals of unanswerable questions with at most 5% false refusals, and
 reports them on the other half (odd lines), so the figures are not the ones
 it tuned on.
 Only the three thresholds are tuned; nothing about the questions themselves.
+With a reader, it prints the reader's probability for each question short on
+words and meaning; the trade-off leaves the reader out (reading every
+question at every threshold would take minutes a point).
 ``tenor eval`` draws the same curve (on every question) in its report.
 """
 
@@ -31,6 +35,7 @@ from typing import Callable, Sequence
 
 from tenor.evidence import WORDS_ONLY, Closeness, gather, names, on_subject, said
 from tenor.prompt import approx_tokens
+from tenor.reader import needs_reading
 
 SCORE_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 COVERAGE_GRID = tuple(round(0.05 * i, 2) for i in range(0, 17))  # 0 .. 0.8
@@ -60,13 +65,13 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
             unmentioned: Callable[[list[str]], list[str]] | None = None,
             headings: frozenset[tuple[str, str]] = frozenset(),
             closeness_to: Callable[[list[str]], Closeness] | None = None,
-            reads: Callable[[str, list], float] | None = None) -> list[Signals]:
+            reads: Callable[[list[dict], list], float] | None = None) -> list[Signals]:
     """The signals for every item, as the server computes them (``assistant.grounding``);
     ``unmentioned`` (the index's) adds the names no document mentions, ``headings`` (the
     index's) keeps a follow-up on its subject, ``closeness_to`` (``ingest.embedder.closeness``
     with the collection's embedder) scores sentences by meaning, ``reads`` (the profile's
-    reader: question, evidence -> probability) reads the evidence at the profile's
-    thresholds of the questions short on words and meaning, as the server asks it."""
+    reader's: conversation, evidence -> probability) reads the evidence at the profile's
+    thresholds of the questions short on words and meaning (``tenor.reader.needs_reading``)."""
     from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
 
@@ -87,10 +92,9 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
             similarities[min_score] = similarity or 0.0
         unknown = unmentioned(names(item["question"])) if unmentioned and profile.retrieval.refuse_unknown_names \
             else []
-        r, read = profile.retrieval, None
-        if reads and evidence[r.min_score] and not unknown and not said(
-                coverages[r.min_score], similarities[r.min_score], r.min_coverage, r.min_similarity):
-            read = reads(query, evidence[r.min_score])
+        at = profile.retrieval.min_score
+        read = reads(turns, evidence[at]) if reads and needs_reading(
+            evidence[at], coverages[at], similarities[at], unknown, profile.retrieval) else None
         out.append(Signals(item["id"], bool(item.get("unanswerable")),
                            max((p.score for p in passages), default=0.0),
                            coverages[profile.retrieval.min_score], coverages, similarities=similarities,
@@ -169,10 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
     from ingest.embedder import closeness
-    from tenor.reader import reader_at
+    from tenor.reader import for_profile
 
     r = profile.retrieval
-    reader = reader_at(settings.resolve_model(r.reader, "retrieval.reader")) if r.reader else None
+    reader = for_profile(settings, profile)
     signals = measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile,
                       unmentioned=index.unmentioned, headings=index.headings(),
                       closeness_to=lambda queries: closeness(index.embedder, queries),

@@ -79,9 +79,11 @@ def markdown(summary: dict[str, dict], meta: dict, records: list[dict], charts: 
     if any(Path(c).stem == "abstention" for c in charts):
         lines += ["", "Abstention: before generation the server refuses when no passage reaches `min_score` "
                   "or the evidence holds less than `min_coverage` of the question's key terms and no sentence "
-                  "of it is `min_similarity` close to the question in meaning; the chart shows both rates over "
+                  "of it is `min_similarity` close to the question in meaning (and a `retrieval.reader`, where the "
+                  "profile has one, does not say it answers it); the chart shows both rates over "
                   "`min_coverage`, at the profile's `min_score` and `min_similarity`, from the passages "
-                  "`/v1/retrieve` returns (`python -m evaluation.calibrate` tunes them on half the questions)."]
+                  "`/v1/retrieve` returns, without the reader (`python -m evaluation.calibrate` tunes them on half "
+                  "the questions and prints the reader's probabilities)."]
     if freshness:
         lines += ["", "## Freshness", "", f"Edited `{freshness['document']}` ({freshness['find']!r} -> "
                   f"{freshness['replace']!r}), re-indexed through the API, asked {freshness['question']!r}.",

@@ -77,7 +77,7 @@ class RetrievalSettings(_Model):
         None, description="a model (a name under home/models, a path or an HF id) asked whether the evidence "
         "contains the answer when its words and meaning fall short (min_coverage, min_similarity): customers "
         "paraphrase. Off by default; qwen2.5-coder-1.5b-instruct (`tenor model prepare --name ...`) reads "
-        "well; about 2.5 s per question it is asked (tenor.reader)"
+        "well; seconds per question it reads, on a CPU (tenor.reader; docs/server.md)"
     )
     reader_threshold: float = Field(
         0.8, ge=0, le=1, description="the reader's probability of \"Yes\" at which it lets a question through"

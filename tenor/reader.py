@@ -5,28 +5,34 @@ neither reads. Customers paraphrase ("will you charge me if I quit?" of "cancel
 any time, no fee"), and a small embedder scores such a pair no closer than an
 unanswerable question to a nearby sentence. A reader (``retrieval.reader``: an
 instruction-tuned model, e.g. ``qwen2.5-coder-1.5b-instruct``) is asked only
-when words and meaning fall short: its answer is the probability of "Yes"
-against "No" as the first token, one forward pass, no generation.
+when words and meaning fall short (``needs_reading``): its answer is the
+probability of "Yes" against "No" as the first token, one forward pass, no
+generation. It needs torch and transformers (the ``train`` extra).
 """
 
 from __future__ import annotations
 
 import threading
 from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from tenor.evidence import said
 
 SYSTEM = "You check whether a text contains the answer to a customer's question."
-ASK = "Text:\n{text}\n\nQuestion: {question}\n\nDoes the text contain the answer to this question? Reply Yes or No."
+ASK = "Text:\n{text}\n\n{earlier}Question: {question}\n\nDoes the text contain the answer to this question? Reply Yes or No."
+EARLIER = "Earlier questions, for context: {turns}\n"
 
 
 class ReaderError(Exception):
-    """The reader model cannot be loaded; the message names the setting and the path."""
+    """The reader model cannot be used; the message names the setting and the fix."""
 
 
 class Reader:
     """``Reader(path)(question, text)``: the probability the model answers "Yes".
 
-    Loaded once, in bfloat16: faster than float32 on a CPU, and its reads matched
-    float32's on the sample and Brightwell question sets. One read at a time."""
+    Loaded once, in bfloat16 (half float32's memory). One read at a time: a
+    request waits for the one before it."""
 
     def __init__(self, path: str):
         self.path = path
@@ -34,45 +40,88 @@ class Reader:
         self._model = None
 
     def load(self) -> "Reader":
-        """Load now (the server does, at startup), not on the first question."""
+        """Load now (the server does, before vLLM starts), not on the first question."""
         with self._lock:
             if self._model is None:
-                self._load()
+                self._model = self._loaded()
         return self
 
-    def _load(self):
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    def _loaded(self):
         try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
             tokenizer = AutoTokenizer.from_pretrained(self.path)
             model = AutoModelForCausalLM.from_pretrained(self.path, dtype=torch.bfloat16).eval()
-        except (OSError, ValueError) as exc:
-            raise ReaderError(f"retrieval.reader: cannot load a model from {self.path} ({_short(exc)}); "
-                              "a packaged one is prepared with `tenor model prepare --name NAME`") from exc
-        yes = {tokenizer.encode(w, add_special_tokens=False)[0] for w in ("Yes", "yes", " Yes")}
-        no = {tokenizer.encode(w, add_special_tokens=False)[0] for w in ("No", "no", " No")}
-        self._model = (tokenizer, model, sorted(yes), sorted(no))
+            yes, no = (_first_tokens(tokenizer, words) for words in (("Yes", "yes", " Yes"), ("No", "no", " No")))
+            if yes & no:
+                raise ValueError("its tokenizer starts \"Yes\" and \"No\" with the same token")
+            loaded = (tokenizer, model, sorted(yes), sorted(no))
+            self._read(loaded, _prompt("Is it open?", "We open at 9am.", ()))  # a chat template that fails, fails now
+        except Exception as exc:  # noqa: BLE001 - whatever stops the model loading is a config error to report
+            raise ReaderError(f"retrieval.reader: cannot use the model at {self.path} ({_short(exc)}); a packaged "
+                              "one is prepared with `tenor model prepare --name NAME`, and reading needs torch and "
+                              "transformers (the train extra)") from exc
+        return loaded
 
-    def __call__(self, question: str, text: str) -> float:
+    @staticmethod
+    def _read(loaded, messages: list[dict]) -> float:
         import torch
 
-        with self._lock:
-            if self._model is None:
-                self._load()
-            tokenizer, model, yes, no = self._model
-            messages = [{"role": "system", "content": SYSTEM},
-                        {"role": "user", "content": ASK.format(text=text, question=question)}]
-            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                return_dict=True)["input_ids"]
-            with torch.inference_mode():
-                logits = model(ids).logits[0, -1].float()
+        tokenizer, model, yes, no = loaded
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                            return_dict=True)["input_ids"]
+        with torch.inference_mode():
+            logits = model(ids, logits_to_keep=1, use_cache=False).logits[0, -1].float()
         scores = torch.log_softmax(logits, -1)
         return float(torch.sigmoid(torch.logsumexp(scores[yes], 0) - torch.logsumexp(scores[no], 0)))
 
-    def reads(self, question: str, evidence) -> float:
-        """The probability that ``evidence`` (``tenor.evidence.EvidencePassage``s) contains the answer."""
-        return self(question, "\n\n".join(e.text for e in evidence))
+    def __call__(self, question: str, text: str, earlier: Sequence[str] = ()) -> float:
+        """``earlier``: a follow-up's earlier questions, shown as context; the question read is ``question``."""
+        self.load()
+        with self._lock:
+            return self._read(self._model, _prompt(question, text, earlier))
+
+    def reads(self, conversation: Sequence[dict], evidence) -> float:
+        """The probability that ``evidence`` (``tenor.evidence.EvidencePassage``s) answers the
+        conversation's last question (its earlier ones as context)."""
+        question, earlier = asked(conversation)
+        return self(question, "\n\n".join(e.text for e in evidence), earlier)
+
+
+def asked(conversation: Sequence[dict], earlier_turns: int = 2) -> tuple[str, list[str]]:
+    """The last user turn, and up to ``earlier_turns`` user turns before it."""
+    users = [str(m.get("content", "")) for m in conversation if m.get("role") == "user"]
+    return (users[-1] if users else ""), users[-1 - earlier_turns:-1]
+
+
+def needs_reading(evidence: Sequence, covered: float, similarity: float | None, unknown: Sequence[str],
+                  rules) -> bool:
+    """Whether the reader is asked: the profile has one, there is evidence, its words and
+    meaning fall short (``said``), and the question names nothing the documents never mention."""
+    return bool(rules.reader and evidence and not unknown
+                and not said(covered, similarity, rules.min_coverage, rules.min_similarity))
+
+
+def for_profile(settings, profile) -> Reader | None:
+    """The profile's reader, or None; a packaged model not prepared yet is an error naming the command."""
+    name = profile.retrieval.reader
+    if not name:
+        return None
+    path = settings.resolve_model(name, "retrieval.reader")
+    if not Path(path).exists() and Path(path).parent == settings.models_dir:
+        raise ReaderError(f"retrieval.reader: {name} is not prepared: run `tenor model prepare --name {name}`")
+    return reader_at(path)
+
+
+def _prompt(question: str, text: str, earlier: Sequence[str]) -> list[dict]:
+    context = EARLIER.format(turns=" / ".join(earlier)) if earlier else ""
+    return [{"role": "system", "content": SYSTEM},
+            {"role": "user", "content": ASK.format(text=text, earlier=context, question=question)}]
+
+
+def _first_tokens(tokenizer, words: Sequence[str]) -> set[int]:
+    return {tokenizer.encode(word, add_special_tokens=False)[0] for word in words}
 
 
 def _short(exc: Exception) -> str:
@@ -80,7 +129,7 @@ def _short(exc: Exception) -> str:
     return text[:200]
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=16)
 def reader_at(path: str) -> Reader:
     """One reader per model path, shared by every profile naming it."""
     return Reader(path)

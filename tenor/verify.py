@@ -516,7 +516,8 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     as much of ``question`` as the extract would (a true, supported sentence
     about the battery warranty is no answer to "how do I make a claim?");
     else a quoted extract of the best evidence; else (no evidence
-    covers ``min_coverage`` of ``question`` or is ``min_similarity`` close to it) the
+    covers ``min_coverage`` of ``question`` or is ``min_similarity`` close to it, nor
+    does ``reads``, the reader that let the question in, say the quote answers it) the
     profile's no-answer text.
     A model that says the documents do not cover it (``refused``) gets the extract
     too when there is one: the evidence gate decides abstention, not the model, which

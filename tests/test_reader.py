@@ -12,9 +12,25 @@ def test_a_reader_gives_a_probability_from_the_models_own_yes_and_no(prepared_ba
     assert 0.0 < answers < 1.0
     assert reader(question, "The Cargo K1 costs $3,999 and carries up to 180 kg.") == answers  # one greedy pass
     assert reader(question, "Our store in Portland opens at 9am on Saturdays.") != answers  # it reads the text
-    assert reader.load() is reader  # loaded once
+    loaded = reader._model
+    assert reader.load() is reader and reader._model is loaded  # loaded once
+    tokenizer, _, yes, no = loaded
+    assert {tokenizer.decode([t]).strip() for t in yes} == {"Yes", "yes"}
+    assert {tokenizer.decode([t]).strip() for t in no} == {"No", "no"}
 
 
 def test_a_reader_that_cannot_load_names_the_setting_and_the_fix(tmp_path):
-    with pytest.raises(ReaderError, match=r"retrieval\.reader: cannot load a model from .*tenor model prepare"):
+    with pytest.raises(ReaderError, match=r"retrieval\.reader: cannot use the model at .*tenor model prepare"):
         Reader(str(tmp_path)).load()
+
+
+def test_a_follow_up_is_read_as_its_own_question_with_the_earlier_ones_as_context():
+    from tenor.reader import _prompt, asked
+
+    turns = [{"role": "user", "content": "Tell me about the Cargo K1."}, {"role": "assistant", "content": "Sure."},
+             {"role": "user", "content": "How many kilos can it haul?"}]
+    question, earlier = asked(turns)
+    assert (question, earlier) == ("How many kilos can it haul?", ["Tell me about the Cargo K1."])
+    prompt = _prompt(question, "It carries up to 180 kg.", earlier)[-1]["content"]
+    assert "Earlier questions, for context: Tell me about the Cargo K1.\nQuestion: How many kilos can it haul?" in prompt
+    assert asked(turns[-1:]) == ("How many kilos can it haul?", [])

@@ -197,38 +197,69 @@ class Reading(Reader):
 
     def __init__(self, probability: float):  # no model to load
         self.probability = probability
-        self.asked: list[tuple[str, str]] = []
+        self.asked: list[tuple[str, str, tuple]] = []
 
-    def __call__(self, question: str, text: str) -> float:
-        self.asked.append((question, text))
+    def __call__(self, question: str, text: str, earlier=()) -> float:
+        self.asked.append((question, text, tuple(earlier)))
         return self.probability
 
 
-def test_a_reader_lets_in_what_words_and_meaning_miss_and_reads_nothing_else(indexed_home, tmp_path):
+def test_a_reader_lets_in_what_words_and_meaning_miss_and_reads_nothing_else(indexed_home):
     settings = sample_settings(indexed_home)
-    reading, paths = Reading(0.9), []
+    reading = Reading(0.9)
     grounding = GroundingService(settings, make_index_for(settings),
-                                 reader_for=lambda path: paths.append(path) or reading)
+                                 reader_for=lambda s, profile: reading if profile.retrieval.reader else None)
     profile = settings.profile("larkfield").model_copy(deep=True)
     profile.retrieval.min_similarity = WORDS_ONLY
     question = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # the docs: "carries up to 180 kg"
     assert grounding.ground(profile, question).no_answer == profile.no_answer  # no reader: words alone refuse it
-    profile.retrieval.reader = str(tmp_path)
+    profile.retrieval.reader = "a-reader"
     g = grounding.ground(profile, question)
-    assert g.no_answer is None and g.read == 0.9 and paths == [str(tmp_path)]
-    assert reading.asked == [("How many kilos can the Cargo K1 haul?", "\n\n".join(e.text for e in g.evidence))]
+    assert g.no_answer is None and g.read == 0.9
+    assert reading.asked == [("How many kilos can the Cargo K1 haul?", "\n\n".join(e.text for e in g.evidence), ())]
     assert "carries up to 180 kg" in reading.asked[0][1]
     reading.probability = 0.5  # below reader_threshold
     refused = grounding.ground(profile, question)
     assert refused.no_answer == profile.no_answer and refused.read == 0.5
     asked = len(reading.asked)
     assert grounding.ground(profile, [{"role": "user", "content": "What does the Cargo K1 cost?"}]).read is None
-    assert grounding.ground(profile, [{"role": "user", "content": "Are you opening a store in Europe?"}]).read is None
+    europe = grounding.ground(profile, [{"role": "user", "content": "Are you opening a store in Europe?"}])
+    assert europe.read is None and europe.unknown_names == ["Europe"]
     assert len(reading.asked) == asked  # words that cover it, or a name no document mentions: no reading
     follow_up = [{"role": "user", "content": "Tell me about the Cargo K1."}, {"role": "assistant", "content": "Sure."},
                  {"role": "user", "content": "How many kilos can it haul?"}]
     grounding.ground(profile, follow_up)
-    assert "Cargo K1" in reading.asked[-1][0]  # a follow-up is read with its earlier turns
+    assert len(reading.asked) == asked + 1  # the follow-up's own question, its earlier one as context
+    assert reading.asked[-1][0] == "How many kilos can it haul?" and reading.asked[-1][2] == ("Tell me about the Cargo K1.",)
+
+
+def test_the_reader_that_let_a_question_in_reads_each_quote_once(indexed_home):
+    settings = sample_settings(indexed_home)
+    reading = Reading(0.9)
+    grounding = GroundingService(settings, make_index_for(settings), reader_for=lambda s, profile: reading)
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.min_similarity, profile.retrieval.reader = WORDS_ONLY, "a-reader"
+    g = grounding.ground(profile, [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}])
+    reads = grounding.quote_reader(profile, g)
+    asked = len(reading.asked)
+    assert reads(g.evidence[:1]) and reads(g.evidence[:1])  # two choices quoting the same sentences
+    assert len(reading.asked) == asked + 1 and reading.asked[-1][1] == g.evidence[0].text
+    reading.probability = 0.5
+    assert not reads(g.evidence)
+    covered = grounding.ground(profile, [{"role": "user", "content": "What does the Cargo K1 cost?"}])
+    assert grounding.quote_reader(profile, covered) is None  # the reader did not let it in: words alone decide
+
+
+def test_a_reader_not_prepared_yet_names_the_command(indexed_home):
+    from tenor.reader import ReaderError, for_profile
+
+    settings = sample_settings(indexed_home)
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.reader = "qwen2.5-coder-1.5b-instruct"
+    with pytest.raises(ReaderError, match=r"tenor model prepare --name qwen2\.5-coder-1\.5b-instruct"):
+        for_profile(settings, profile)
+    profile.retrieval.reader = None
+    assert for_profile(settings, profile) is None
 
 
 def test_a_reader_that_cannot_load_stops_the_server_at_start_not_a_request(indexed_home, fake_vllm, tmp_path):

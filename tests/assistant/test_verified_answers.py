@@ -97,3 +97,26 @@ def test_off_streams_the_model_text_live_and_attributes_it_in_the_last_chunk(pol
     assert len([e for e in events if e["choices"] and e["choices"][0]["delta"].get("content")]) > 3  # word by word
     assert events[-1]["choices"] == [] and events[-1]["groundedness"] == 0.0
     assert body["choices"][0]["message"]["content"] == INVENTED and body["answer_outcome"] == "shipped"
+
+
+def test_a_question_the_reader_let_in_ships_the_quote_it_reads_streamed_or_not(make_client, indexed_home, fake_vllm,
+                                                                                monkeypatch, tmp_path):
+    import tenor.reader
+    from tests.assistant.test_grounding import Reading
+
+    reading = Reading(0.9)
+    reading.load = lambda: reading  # nothing to load
+    monkeypatch.setattr(tenor.reader, "reader_at", lambda path: reading)
+    profiles = sample_settings(indexed_home).model_dump()["profiles"]
+    profiles["larkfield"]["retrieval"].update(min_similarity=2.0, reader=str(tmp_path))  # words only, then the reader
+    client = make_client(profiles=profiles)
+    haul = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # the docs: "carries up to 180 kg"
+    for stream in (False, True):
+        with model_says(fake_vllm, "Hey rider! It hauls 500 kg. Ride bright! — The Larkfield crew"):  # invented
+            response = client.post("/v1/chat/completions", headers=admin(),
+                                   json={"model": "larkfield", "stream": stream, "messages": haul})
+        text = response.text if stream else response.json()["choices"][0]["message"]["content"]
+        assert "180 kg" in text and "500 kg" not in text, (stream, text)  # the quote the reader says answers it
+    reading.probability = 0.5  # the reader does not let it in: the no-answer text, without the model
+    body = client.post("/v1/chat/completions", headers=admin(), json={"model": "larkfield", "messages": haul}).json()
+    assert body["answer_outcome"] == "no_answer" and "180 kg" not in body["choices"][0]["message"]["content"]
