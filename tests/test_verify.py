@@ -441,31 +441,32 @@ def test_an_extract_brings_no_next_question_no_run_on_block_and_no_sentence_twic
         assert v.used[1]["sentences"] == quotes, (question, v.text)
 
 
-def test_strict_quotes_a_sentence_that_means_what_is_asked_in_other_words():
+def quitting(cancel_closeness: float):
+    """'Can I quit whenever I like?' over a plan page that says 'cancel': the strict policy
+    over its evidence (cancel's sentence ``cancel_closeness`` close) and an unsupported answer."""
     question = "Can I quit whenever I like?"
     plans = P("Boxes are delivered on weekdays. You can cancel your plan any time before your weekly cut-off.",
               "plans.md")
-    ev = select_evidence(question, [plans], 200, closeness=lambda texts: [0.8 if "cancel" in t else 0.1 for t in texts])
+    ev = select_evidence(question, [plans], 200,
+                         closeness=lambda texts: [cancel_closeness if "cancel" in t else 0.1 for t in texts])
     answer = "Yes, you can quit for a $10 fee."  # unsupported: the extract or nothing
     attribution = attribute(answer, [e.full_text for e in ev])
 
-    def ships(**similarity):
+    def ships(**rules):
         return apply_policy("strict", answer, attribution, ev, no_answer=NO_ANSWER, refused=False,
-                            question=question, min_coverage=0.5, **similarity)
+                            question=question, min_coverage=0.5, **rules)
+    return ships
 
+
+def test_strict_quotes_a_sentence_that_means_what_is_asked_in_other_words():
+    ships = quitting(0.8)
     close = ships(min_similarity=0.7)
     assert close.outcome == "extract" and "You can cancel your plan any time" in close.text
     assert ships(min_similarity=0.9).outcome == "no_answer" and ships().outcome == "no_answer"  # words only
 
 
 def test_strict_quotes_what_the_reader_that_let_the_question_in_says_answers_it():
-    question = "Can I quit whenever I like?"
-    plans = P("Boxes are delivered on weekdays. You can cancel your plan any time before your weekly cut-off.",
-              "plans.md")
-    ev = select_evidence(question, [plans], 200, closeness=lambda texts: [0.5 if "cancel" in t else 0.1 for t in texts])
-    answer = "Yes, you can quit for a $10 fee."  # unsupported: the extract or nothing
-    attribution = attribute(answer, [e.full_text for e in ev])
-    read = []
+    ships, read = quitting(0.5), []
 
     def reader(says: bool):
         def reads(quoted) -> bool:
@@ -473,12 +474,8 @@ def test_strict_quotes_what_the_reader_that_let_the_question_in_says_answers_it(
             return says
         return reads
 
-    def ships(**reads):
-        return apply_policy("strict", answer, attribution, ev, no_answer=NO_ANSWER, refused=False,
-                            question=question, min_coverage=0.5, min_similarity=0.7, **reads)
-
-    assert ships().outcome == "no_answer"  # neither words nor meaning (0.5 < 0.7) say it
-    yes = ships(reads=reader(True))
+    assert ships(min_similarity=0.7).outcome == "no_answer"  # neither words nor meaning (0.5 < 0.7) say it
+    yes = ships(min_similarity=0.7, reads=reader(True))
     assert yes.outcome == "extract" and "You can cancel your plan any time" in yes.text
     assert read == ["You can cancel your plan any time before your weekly cut-off."]  # the quote is read, not all
-    assert ships(reads=reader(False)).outcome == "no_answer"
+    assert ships(min_similarity=0.7, reads=reader(False)).outcome == "no_answer"
