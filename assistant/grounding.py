@@ -74,6 +74,7 @@ class Grounded:
     unknown_names: list[str] = field(default_factory=list)  # names in the question no document mentions
     read: float | None = None  # the reader's probability that the evidence answers it (set when it was asked)
     conversation: list[dict] = field(default_factory=list)  # what the reader reads the question from
+    quotes_read: dict = field(default_factory=dict)  # quote -> whether the reader says it answers (one read per quote)
 
 
 def citation(index: int, passage) -> dict:
@@ -116,7 +117,7 @@ class GroundingService:
         number of choices); None for any other question."""
         if grounded.read is None:
             return None
-        reader, said_of = self.reader(profile), {}
+        reader, said_of = self.reader(profile), grounded.quotes_read  # shared by the answer's choices
 
         def reads(quoted: list) -> bool:
             key = tuple(u.text for e in quoted for u in e.units)

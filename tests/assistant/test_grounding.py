@@ -240,12 +240,12 @@ def test_the_reader_that_let_a_question_in_reads_each_quote_once(indexed_home):
     profile = settings.profile("larkfield").model_copy(deep=True)
     profile.retrieval.min_similarity, profile.retrieval.reader = WORDS_ONLY, "a-reader"
     g = grounding.ground(profile, [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}])
-    reads = grounding.quote_reader(profile, g)
     asked = len(reading.asked)
-    assert reads(g.evidence[:1]) and reads(g.evidence[:1])  # two choices quoting the same sentences
+    first, second = grounding.quote_reader(profile, g), grounding.quote_reader(profile, g)  # two choices, one quote
+    assert first(g.evidence[:1]) and second(g.evidence[:1])
     assert len(reading.asked) == asked + 1 and reading.asked[-1][1] == g.evidence[0].text
     reading.probability = 0.5
-    assert not reads(g.evidence)
+    assert not first(g.evidence)
     covered = grounding.ground(profile, [{"role": "user", "content": "What does the Cargo K1 cost?"}])
     assert grounding.quote_reader(profile, covered) is None  # the reader did not let it in: words alone decide
 
