@@ -169,5 +169,9 @@ def retrieval_query(conversation: Sequence[dict], max_user_turns: int = 3) -> st
     A follow-up such as "and how much is it?" names nothing; the earlier turns
     carry the product it refers to, so the query includes them (latest last).
     """
-    users = [str(m.get("content", "")) for m in conversation if m.get("role") == "user"]
-    return "\n".join(users[-max_user_turns:])
+    return "\n".join(user_turns(conversation)[-max_user_turns:])
+
+
+def user_turns(conversation: Sequence[dict]) -> list[str]:
+    """The user's messages, oldest first."""
+    return [str(m.get("content", "")) for m in conversation if m.get("role") == "user"]

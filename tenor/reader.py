@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tenor.evidence import said
+from tenor.prompt import user_turns
 
 SYSTEM = "You check whether a text contains the answer to a customer's question."
 ASK = "Text:\n{text}\n\n{earlier}Question: {question}\n\nDoes the text contain the answer to this question? Reply Yes or No."
@@ -91,7 +92,7 @@ class Reader:
 
 def asked(conversation: Sequence[dict], earlier_turns: int = 2) -> tuple[str, list[str]]:
     """The last user turn, and up to ``earlier_turns`` user turns before it."""
-    users = [str(m.get("content", "")) for m in conversation if m.get("role") == "user"]
+    users = user_turns(conversation)
     return (users[-1] if users else ""), users[-1 - earlier_turns:-1]
 
 
