@@ -14,11 +14,11 @@ and verification, timed separately:
   when the words cover less than ``min_coverage``; unit vectors are cached, so the
   first round embeds them) on the passages above ``min_score``, then, when words
   and meaning fall short and the profile has a ``retrieval.reader``, the reader;
-- **verification**, for the questions let in: ``tenor.verify.attribute`` and
-  ``apply_policy``, as ``ChatService.verify`` calls them, on an answer in the
-  brand's voice (greeting, the item's expected answer, sign-off), with the reader
-  reading the quote where it let the question in; with ``--embeddings``,
-  attribution also embeds the sentences and passages.
+- **verification**, for the questions let in: the server's ``ChatService.verify``
+  on an answer in the brand's voice (greeting, the item's expected answer,
+  sign-off), with the reader reading the quote where it let the question in;
+  with ``--embeddings`` (``verify.embeddings``), attribution also embeds the
+  sentences and passages.
 
 Prints p50/p95 milliseconds per step (verification: over the questions let in)
 and for the three together (per question). The
@@ -33,11 +33,12 @@ import statistics
 import time
 from pathlib import Path
 
+from assistant.chat_service import ChatService
 from assistant.grounding import GroundingService
+from assistant.metrics import Metrics
 from evaluation.runner import conversation, load_question_set
 from ingest.index import open_index
 from tenor import console
-from tenor.verify import apply_policy, attribute, checkable
 
 QUESTIONS = Path(__file__).resolve().parents[1] / "examples" / "larkfield" / "eval" / "questions.jsonl"
 
@@ -56,13 +57,15 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = console.settings()
-    profile = settings.profile(args.profile)
+    profile = settings.profile(args.profile).model_copy(deep=True)
+    profile.verify.embeddings = args.embeddings
     index = open_index(settings, profile.collection)
     import torch
 
     torch.set_num_threads(1)
     grounding = GroundingService(settings, lambda name: index)
     grounding.meter_for(profile)  # the base model's tokenizer, loaded before timing, as the server does
+    chat = ChatService(settings, grounding, engine=None, metrics=Metrics())  # verification only: no engine
     if (reader := grounding.reader(profile)) is not None:
         reader.load()
     items = load_question_set(args.questions)
@@ -82,15 +85,7 @@ def main() -> None:
             verification = 0.0
             if grounded.no_answer is None:  # a refused question is not verified
                 t0 = time.perf_counter()
-                answer = f"{greeting} {item.get('expected', '')} {sign_off}"
-                attribution = attribute(answer, [checkable(c) for c in grounded.citations],
-                                        min_support=profile.verify.min_support,
-                                        embed=index.embedder.encode if args.embeddings else None,
-                                        voice_phrases=[greeting, sign_off, *profile.voice.required])
-                apply_policy(profile.answer_policy, answer, attribution, grounded.evidence, no_answer=profile.no_answer,
-                             refused=False, question=grounded.question, min_coverage=profile.retrieval.min_coverage,
-                             min_similarity=profile.retrieval.min_similarity,
-                             reads=grounding.quote_reader(profile, grounded), greeting=greeting, sign_off=sign_off)
+                chat.verify(profile, grounded, f"{greeting} {item.get('expected', '')} {sign_off}")
                 verification = time.perf_counter() - t0
                 times["verification"].append(verification)
             total.append(grounded.retrieval_s + grounded.evidence_s + verification)
