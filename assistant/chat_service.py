@@ -7,7 +7,9 @@ After generation each answer is verified (``tenor.verify``): its sentences
 are attributed to the passages, the server writes the ``[n]`` markers, and the
 profile's ``answer_policy`` decides what ships. ``citations`` then lists only
 the passages the shipped answer uses, and ``groundedness`` says how much of
-the model's answer the passages support.
+the model's answer the passages support. A question only the reader let in
+is answered, under ``strict``, with the quote the reader picks, and the model
+is not asked (``quoted``).
 
 Streaming: with ``answer_policy: off`` vLLM's chunks are relayed as they come
 (only ``id`` and ``model`` rewritten). With ``strict`` or ``annotate`` the
@@ -94,6 +96,11 @@ class ChatService:
         if not grounded.citations:  # retrieval off: no passages to check against
             return None
         started = time.perf_counter()
+        verdict = self.verdict(profile, grounded, answer)
+        self._counted(profile, verdict, started, request_id)
+        return verdict
+
+    def verdict(self, profile: Profile, grounded: Grounded, answer: str) -> Verdict:
         greeting, sign_off = profile.voice.frame()
         embed = None
         if profile.verify.embeddings:
@@ -102,18 +109,45 @@ class ChatService:
         attribution = attribute(answer, [checkable(c) for c in grounded.citations], embed=embed,
                                 min_support=profile.verify.min_support,
                                 voice_phrases=[greeting, sign_off, *profile.voice.required])
-        verdict = apply_policy(profile.answer_policy, answer, attribution, grounded.evidence,
-                               no_answer=profile.no_answer, refused=says_not_covered(answer, profile.no_answer),
-                               question=grounded.question, min_coverage=profile.retrieval.min_coverage,
-                               min_similarity=profile.retrieval.min_similarity,
-                               reads=self.grounding.quote_reader(profile, grounded), greeting=greeting, sign_off=sign_off)
+        return apply_policy(profile.answer_policy, answer, attribution, grounded.evidence,
+                            no_answer=profile.no_answer, refused=says_not_covered(answer, profile.no_answer),
+                            question=grounded.question, min_coverage=profile.retrieval.min_coverage,
+                            min_similarity=profile.retrieval.min_similarity,
+                            reads=self.grounding.quote_reader(profile, grounded), greeting=greeting, sign_off=sign_off)
+
+    def quoted(self, profile: Profile, grounded: Grounded, request_id: str = "") -> Verdict | None:
+        """For a question only the reader let in, under ``strict``: the quote the reader picks,
+        which ships before any answer of the model's (``tenor.verify.apply_policy``), so the
+        model is not asked; None when there is none (the model answers, and is verified)."""
+        if grounded.read is None or profile.answer_policy != "strict" or not grounded.citations:
+            return None
+        started = time.perf_counter()
+        verdict = self.verdict(profile, grounded, "")
+        if verdict.outcome != "extract":  # the reads still took their time
+            self.metrics.verification.labels(profile.name).observe(time.perf_counter() - started)
+            return None
+        self._counted(profile, verdict, started, request_id)
+        return verdict
+
+    def _counted(self, profile: Profile, verdict: Verdict, started: float, request_id: str) -> None:
         self.metrics.verification.labels(profile.name).observe(time.perf_counter() - started)
         self.metrics.answers.labels(profile.name, verdict.outcome).inc()
         if verdict.replaced:
             log.info("answer replaced: request_id=%s profile=%s outcome=%s unsupported=%d groundedness=%s",
-                     request_id or "-", profile.name, verdict.outcome, len(attribution.unsupported),
-                     attribution.groundedness)
-        return verdict
+                     request_id or "-", profile.name, verdict.outcome, len(verdict.attribution.unsupported),
+                     verdict.attribution.groundedness)
+
+    async def settled(self, profile: Profile, grounded: Grounded,
+                      request_id: str) -> tuple[str, list[dict], dict] | None:
+        """An answer decided without the model, as (text, citations, outcome fields): the
+        no-answer text, or the quote the reader picks (``quoted``); None: the model answers."""
+        if grounded.no_answer is not None:
+            return grounded.no_answer, [], {"groundedness": None, "answer_outcome": "no_answer"}
+        quoted = None if grounded.read is None else await to_thread.run_sync(self.quoted, profile, grounded,
+                                                                               request_id)
+        if quoted is None:
+            return None
+        return quoted.text, self.cited(grounded, [quoted], profile.answer_policy), self.outcome_fields([quoted])
 
     @staticmethod
     def cited(grounded: Grounded, verdicts: list[Verdict | None], policy: str) -> list[dict]:
@@ -155,12 +189,14 @@ class ChatService:
                        request_id: str = "", on_usage: OnUsage | None = None) -> ChatCompletion:
         started = time.perf_counter()
         grounded = await self.ground(profile, request)
-        if grounded.no_answer is not None:
-            text = grounded.no_answer
-            usage = Usage(prompt_tokens=0, completion_tokens=approx_tokens(text), total_tokens=approx_tokens(text))
+        settled = await self.settled(profile, grounded, request_id)
+        if settled is not None:
+            text, cited, outcome = settled
+            n = approx_tokens(text) * request.n
+            usage = Usage(prompt_tokens=0, completion_tokens=n, total_tokens=n)
             choices = [Choice(index=i, message=ResponseMessage(content=text)) for i in range(request.n)]
-            response = ChatCompletion(model=profile.name, choices=choices, usage=usage, answer_outcome="no_answer")
-            await self.record(profile, request, response.id, text, [], "no_answer", started)
+            response = ChatCompletion(model=profile.name, choices=choices, usage=usage, citations=cited, **outcome)
+            await self.record(profile, request, response.id, text, cited, outcome["answer_outcome"], started)
             return response
         result = await self.engine.chat(self.payload(profile, request, grounded))
         self._count_usage(profile, result.get("usage"), on_usage)
@@ -187,11 +223,13 @@ class ChatService:
         started = time.perf_counter()
         grounded = await self.ground(profile, request)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        if grounded.no_answer is not None:
-            n = approx_tokens(grounded.no_answer) * request.n
+        settled = await self.settled(profile, grounded, request_id)
+        if settled is not None:
+            text, cited, outcome = settled
+            n = approx_tokens(text) * request.n
             usage = {"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n} if include_usage else None
-            return self._replay(profile, request, [grounded.no_answer] * request.n, ["stop"] * request.n,
-                                [], {"groundedness": None, "answer_outcome": "no_answer"}, usage, started)
+            return self._replay(profile, request, [text] * request.n, ["stop"] * request.n, cited, outcome, usage,
+                                started)
         payload = self.payload(profile, request, grounded)
         payload["stream_options"] = {"include_usage": True}  # always: the metrics need it
         chunks = self._charged(profile, grounded, await self.engine.stream_chat(payload), on_usage)

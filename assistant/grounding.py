@@ -41,7 +41,7 @@ from ingest.embedder import closeness
 from tenor.config import Profile, Settings
 from tenor.evidence import gather, names, on_subject, said
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
-from tenor.reader import Reader, for_profile, needs_reading
+from tenor.reader import Reader, asked, for_profile, needs_reading
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
 
@@ -111,19 +111,19 @@ class GroundingService:
         """The profile's reader (``retrieval.reader``), or None when it has none."""
         return self.reader_for(self.settings, profile)
 
-    def quote_reader(self, profile: Profile, grounded: Grounded) -> Callable[[list], bool] | None:
+    def quote_reader(self, profile: Profile, grounded: Grounded) -> Callable[[str], bool] | None:
         """For a question the reader let in, whether it says a quote of the evidence answers it
         too (``tenor.verify.extract_answer``'s ``reads``; each quote read once, whatever the
         number of choices); None for any other question."""
         if grounded.read is None:
             return None
         reader, said_of = self.reader(profile), grounded.quotes_read  # shared by the answer's choices
+        question, earlier = asked(grounded.conversation)
 
-        def reads(quoted: list) -> bool:
-            key = tuple(u.text for e in quoted for u in e.units)
-            if key not in said_of:
-                said_of[key] = reader.reads(grounded.conversation, quoted) >= profile.retrieval.reader_threshold
-            return said_of[key]
+        def reads(quote: str) -> bool:
+            if quote not in said_of:
+                said_of[quote] = reader(question, quote, earlier) >= profile.retrieval.reader_threshold
+            return said_of[quote]
         return reads
 
     def base_model_meter(self, profile: Profile) -> TokenMeter:

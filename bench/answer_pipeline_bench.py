@@ -14,9 +14,10 @@ and verification, timed separately:
   when the words cover less than ``min_coverage``; unit vectors are cached, so the
   first round embeds them) on the passages above ``min_score``, then, when words
   and meaning fall short and the profile has a ``retrieval.reader``, the reader;
-- **verification**, for the questions let in: the server's ``ChatService.verify``
-  on an answer in the brand's voice (greeting, the item's expected answer,
-  sign-off), with the reader reading the quote where it let the question in;
+- **verification**, for the questions let in: as the server, the quote the reader
+  picks where it let the question in (``ChatService.quoted``), else
+  ``ChatService.verify`` on an answer in the brand's voice (greeting, the item's
+  expected answer, sign-off);
   with ``--embeddings`` (``verify.embeddings``), attribution also embeds the
   sentences and passages.
 
@@ -85,7 +86,8 @@ def main() -> None:
             verification = 0.0
             if grounded.no_answer is None:  # a refused question is not verified
                 t0 = time.perf_counter()
-                chat.verify(profile, grounded, f"{greeting} {item.get('expected', '')} {sign_off}")
+                if chat.quoted(profile, grounded) is None:  # the reader's quote, as the server, or the answer checked
+                    chat.verify(profile, grounded, f"{greeting} {item.get('expected', '')} {sign_off}")
                 verification = time.perf_counter() - t0
                 times["verification"].append(verification)
             total.append(grounded.retrieval_s + grounded.evidence_s + verification)

@@ -228,6 +228,26 @@ def list_of(unit: Unit, units: Sequence[Unit]) -> list[Unit]:
     return [u for u in units if first <= u.paragraph <= last]
 
 
+def table_of(unit: Unit, units: Sequence[Unit]) -> list[Unit]:
+    """The rows of the table ``unit`` is a row of (``units``: its passage's ``split_units``), in order; [] if none."""
+    if not unit.is_row:
+        return []
+    first = last = unit.order
+    def same(other: Unit) -> bool:  # a next table under another heading may have the same columns
+        return other.header == unit.header and other.heading == unit.heading
+    while first > 0 and same(units[first - 1]):
+        first -= 1
+    while last + 1 < len(units) and same(units[last + 1]):
+        last += 1
+    return list(units[first:last + 1])
+
+
+def table_plain(rows: Sequence[Unit]) -> str:
+    """Table rows in one line, the header once: "Plan | Price: The Duo | $5.99 / The Family | $4.99"
+    (each row as ``Unit.plain`` would repeat the column names, row after row)."""
+    return f"{' | '.join(_cells(rows[0].header))}: " + " / ".join(" | ".join(_cells(r.text)) for r in rows)
+
+
 @dataclass
 class EvidencePassage:
     """A retrieved passage cut down to its selected units; anything else

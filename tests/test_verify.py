@@ -469,8 +469,8 @@ def test_strict_quotes_what_the_reader_that_let_the_question_in_says_answers_it(
     ships, read = quitting(0.5), []
 
     def reader(says: bool):
-        def reads(quoted) -> bool:
-            read.append(" ".join(u.text for e in quoted for u in e.units))
+        def reads(quote: str) -> bool:
+            read.append(quote)
             return says
         return reads
 
@@ -479,3 +479,87 @@ def test_strict_quotes_what_the_reader_that_let_the_question_in_says_answers_it(
     assert yes.outcome == "extract" and "You can cancel your plan any time" in yes.text
     assert read == ["You can cancel your plan any time before your weekly cut-off."]  # the quote is read, not all
     assert ships(min_similarity=0.7, reads=reader(False)).outcome == "no_answer"
+
+
+def test_the_reader_picks_the_quote_and_it_ships_before_the_models_answer():
+    """A paraphrase the reader let in: among the units, in score order, the first whose quote it
+    says answers is quoted, even below others by words; and it ships instead of the model's
+    answer, which passes every check with a true figure from the wrong row."""
+    question = "There are six of us at home. What would we pay per plate?"
+    plans = P("| Plan | Cooks for | Price per serving |\n|---|---|---|\n| The Duo | 2 people | $5.99 |\n"
+              "| The Family | 4 people | $4.99 |\n| The Big Table | 6 people | $3.99 |\n\nPlates are recyclable.",
+              "plans.md")
+    closer = {"Duo": 0.6, "Family": 0.55, "Big Table": 0.5}  # the embedder ranks the rows the wrong way round
+    ev = select_evidence(question, [plans], 200,
+                         closeness=lambda texts: [next((c for k, c in closer.items() if k in t), 0.1) for t in texts])
+    answer = "The Duo costs $5.99 per serving."  # true, supported, and no answer for six
+    attribution = attribute(answer, [e.full_text for e in ev])
+    assert not attribution.unsupported
+    read: list[str] = []
+
+    def reads(quote: str) -> bool:
+        read.append(quote)
+        return "6 people" in quote
+
+    def ships(reads=None):
+        return apply_policy("strict", answer, attribution, ev, no_answer=NO_ANSWER, refused=False,
+                            question=question, min_coverage=0.5, reads=reads)
+    assert ships().outcome == "shipped"  # without the reader the model's checked answer ships
+    picked = ships(reads)
+    assert picked.outcome == "extract" and "$3.99" in picked.text and "$5.99" not in picked.text, picked.text
+    assert len(read) > 1 and "6 people" in read[-1]  # read in score order until one answers
+    read.clear()
+    assert ships(lambda quote: read.append(quote) or False).outcome == "shipped"  # no quote answers: the model's
+    assert 1 < len(read) <= 7  # the best units' quote, then six units one at a time
+
+
+def test_a_sentence_that_introduces_a_table_is_quoted_and_read_with_the_whole_table():
+    question = "How many plant-based meals are on each week's menu?"
+    menu = P("Each week's menu of 30 recipes always includes at least:\n\n| Preference | Recipes |\n|---|---|\n"
+             "| Vegetarian | 10 |\n| Vegan | 6 |\n| Pescatarian | 4 |\n\nA new menu goes live every Tuesday.",
+             "menu.md")
+    ev = select_evidence(question, [menu], 200)
+    answer = "We have 12 plant-based meals."  # invented
+    read: list[str] = []
+
+    def reads(quote: str) -> bool:
+        read.append(quote)
+        return "Vegan" in quote
+
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5, reads=reads)
+    assert v.outcome == "extract", v.text
+    quote = ("Each week's menu of 30 recipes always includes at least: "
+             "Preference | Recipes: Vegetarian | 10 / Vegan | 6 / Pescatarian | 4")
+    assert quote in v.text and read[0] == quote, v.text  # the column names once, not in every row
+
+
+def test_the_reader_reads_the_point_and_the_extract_quotes_the_sentence_after_it_too():
+    question = "I've never ordered before. Is there any deal on my first delivery?"
+    offer = P("Your first box.\n\nNew customers get 40% off their first box. The discount applies to the weekly "
+              "price only, not to add-ons.", "plans.md")
+    ev = select_evidence(question, [offer], 200, closeness=lambda texts: [0.5 for _ in texts])
+    answer = "Yes, 60% off!"  # invented
+    read: list[str] = []
+
+    def reads(quote: str) -> bool:  # a sentence on something else, read with it, dilutes the read
+        read.append(quote)
+        return "40%" in quote and "add-ons" not in quote
+
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5, reads=reads)
+    assert v.outcome == "extract", (v.text, read)
+    assert "New customers get 40% off their first box. The discount applies to the weekly price only" in v.text
+    assert all("add-ons" not in quote for quote in read)
+
+
+def test_without_a_reader_a_sentence_that_introduces_a_table_is_quoted_with_it():
+    question = "What does each week's menu always include?"
+    menu = P("Each week's menu of 30 recipes always includes at least:\n\n| Preference | Recipes |\n|---|---|\n"
+             "| Vegetarian | 10 |\n| Vegan | 6 |", "menu.md")
+    ev = select_evidence(question, [menu], 200)
+    answer = "Lots of burgers."  # states no fact: the extract ships
+    v = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                     refused=False, question=question, min_coverage=0.5)
+    assert v.outcome == "extract", v.text
+    assert "always includes at least: Preference | Recipes: Vegetarian | 10 / Vegan | 6\u201d" in v.text, v.text

@@ -111,12 +111,16 @@ def test_a_question_the_reader_let_in_ships_the_quote_it_reads_streamed_or_not(m
     profiles["larkfield"]["retrieval"].update(min_similarity=2.0, reader=str(tmp_path))  # words only, then the reader
     client = make_client(profiles=profiles)
     haul = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # the docs: "carries up to 180 kg"
+    asked = len(fake_vllm.requests)
     for stream in (False, True):
         with model_says(fake_vllm, "Hey rider! It hauls 500 kg. Ride bright! — The Larkfield crew"):  # invented
             response = client.post("/v1/chat/completions", headers=admin(),
                                    json={"model": "larkfield", "stream": stream, "messages": haul})
         text = response.text if stream else response.json()["choices"][0]["message"]["content"]
         assert "180 kg" in text and "500 kg" not in text, (stream, text)  # the quote the reader says answers it
+        body = response.json() if not stream else sse_events(response.text)[-1]  # the attribution chunk
+        assert body["answer_outcome"] == "extract" and [c["document_id"] for c in body["citations"]], body
+    assert len(fake_vllm.requests) == asked  # the quote the reader picked answers: the model is not asked
     reading.probability = 0.5  # the reader does not let it in: the no-answer text, without the model
     body = client.post("/v1/chat/completions", headers=admin(), json={"model": "larkfield", "messages": haul}).json()
     assert body["answer_outcome"] == "no_answer" and "180 kg" not in body["choices"][0]["message"]["content"]
