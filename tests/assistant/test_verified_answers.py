@@ -124,3 +124,30 @@ def test_a_question_the_reader_let_in_ships_the_quote_it_reads_streamed_or_not(m
     reading.probability = 0.5  # the reader does not let it in: the no-answer text, without the model
     body = client.post("/v1/chat/completions", headers=admin(), json={"model": "larkfield", "messages": haul}).json()
     assert body["answer_outcome"] == "no_answer" and "180 kg" not in body["choices"][0]["message"]["content"]
+
+
+def test_the_reader_lets_a_question_in_but_says_no_quote_answers_it_then_the_model_answers(make_client, indexed_home,
+                                                                                             fake_vllm, monkeypatch,
+                                                                                             tmp_path):
+    import tenor.reader
+    from tests.assistant.test_grounding import Reading
+
+    class EvidenceOnly(Reading):  # "Yes" to the whole evidence, "No" to every quote of it
+        def __call__(self, question, text, earlier=()):
+            super().__call__(question, text, earlier)
+            return 0.9 if len(self.asked) == 1 else 0.5
+
+    reading = EvidenceOnly(0.9)
+    reading.load = lambda: reading
+    monkeypatch.setattr(tenor.reader, "reader_at", lambda path: reading)
+    profiles = sample_settings(indexed_home).model_dump()["profiles"]
+    profiles["larkfield"]["retrieval"].update(min_similarity=2.0, reader=str(tmp_path))
+    client = make_client(profiles=profiles)
+    asked = len(fake_vllm.requests)
+    with model_says(fake_vllm, "Hey rider! The Cargo K1 carries up to 180 kg. Ride bright! — The Larkfield crew"):
+        haul = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]
+        response = client.post("/v1/chat/completions", headers=admin(), json={"model": "larkfield", "messages": haul})
+    body = response.json()
+    assert len(fake_vllm.requests) == asked + 1  # no quote the reader accepts: the model is asked
+    assert len(reading.asked) > 2  # the gate's read, then quotes
+    assert body["answer_outcome"] == "shipped" and "180 kg" in body["choices"][0]["message"]["content"], body
