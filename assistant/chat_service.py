@@ -97,7 +97,8 @@ class ChatService:
             return None
         started = time.perf_counter()
         verdict = self.verdict(profile, grounded, answer)
-        self._counted(profile, verdict, started, request_id)
+        self.metrics.verification.labels(profile.name).observe(time.perf_counter() - started)
+        self._counted(profile, verdict, request_id)
         return verdict
 
     def verdict(self, profile: Profile, grounded: Grounded, answer: str) -> Verdict:
@@ -123,14 +124,13 @@ class ChatService:
             return None
         started = time.perf_counter()
         verdict = self.verdict(profile, grounded, "")
-        if verdict.outcome != "extract":  # the reads still took their time
-            self.metrics.verification.labels(profile.name).observe(time.perf_counter() - started)
+        self.metrics.verification.labels(profile.name).observe(time.perf_counter() - started)  # reads take time
+        if verdict.outcome != "extract":
             return None
-        self._counted(profile, verdict, started, request_id)
+        self._counted(profile, verdict, request_id)
         return verdict
 
-    def _counted(self, profile: Profile, verdict: Verdict, started: float, request_id: str) -> None:
-        self.metrics.verification.labels(profile.name).observe(time.perf_counter() - started)
+    def _counted(self, profile: Profile, verdict: Verdict, request_id: str) -> None:
         self.metrics.answers.labels(profile.name, verdict.outcome).inc()
         if verdict.replaced:
             log.info("answer replaced: request_id=%s profile=%s outcome=%s unsupported=%d groundedness=%s",

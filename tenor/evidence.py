@@ -233,6 +233,7 @@ def table_of(unit: Unit, units: Sequence[Unit]) -> list[Unit]:
     if not unit.is_row:
         return []
     first = last = unit.order
+
     def same(other: Unit) -> bool:  # a next table under another heading may have the same columns
         return other.header == unit.header and other.heading == unit.heading
     while first > 0 and same(units[first - 1]):
