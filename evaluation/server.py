@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,19 +18,23 @@ from evaluation.runner import EvalError
 from tenor.net import free_port
 
 
+def serve_command(port: int) -> list[str]:
+    return [sys.executable, "-m", "tenor.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-auth"]
+
 
 @contextmanager
-def started_server(log: Path, timeout_s: float = 900) -> Iterator[str]:
+def started_server(log: Path, timeout_s: float = 900, command=serve_command) -> Iterator[str]:
     """`tenor serve --no-auth` on a free loopback port (with its managed vLLM),
-    ready when ``/ready`` answers 200; stopped with SIGTERM afterwards."""
+    ready when ``/ready`` answers 200; stopped with SIGTERM afterwards, also when this
+    process is stopped with SIGTERM (``kill``, a CI timeout), so no server outlives the
+    eval and keeps restarting vLLM. ``command``: port -> the command line."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tenor.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-auth"],
-            stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy(),
-        )
+        process = subprocess.Popen(command(port), stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy())
     url = f"http://127.0.0.1:{port}"
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _exit) if on_main_thread else None
     try:
         deadline = time.monotonic() + timeout_s
         while True:
@@ -51,3 +56,9 @@ def started_server(log: Path, timeout_s: float = 900) -> Iterator[str]:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the finally above, which stops the server
