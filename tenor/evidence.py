@@ -51,6 +51,12 @@ _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _HEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
 _EMPHASIS = re.compile(r"\*\*|__|`")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$£€])")
+ASKING_TERMS = 3  # an asking sentence naming fewer ("go", "back") is covered by chance
+# "it", "she", "there" as a place ("a ferry there"), not "is there a limit?" or "there's a fee"
+_POINTS_TO_SCENE = re.compile(r"\b(?:it|its|they|them|their|he|his|she|him|her)\b"
+                              r"|(?<!\bis\s)(?<!\bare\s)(?<!\bwas\s)(?<!\bwere\s)(?<!\bbe\s)\bthere\b"
+                              r"(?!['\u2019]s|\s+(?:is|are|was|were|be|will|would|may|might)\b)", re.IGNORECASE)
+_QUESTION_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")  # a customer's sentences, whatever case they start in
 
 
 # Meaning, for units scored with an embedder (``score_units``): a unit counts from the
@@ -433,6 +439,26 @@ _HOW_ADJECTIVE = re.compile(r"\bhow\s+(?:long|far|old|big|large|often|soon|fast|
 def question_terms(question: str) -> set[str]:
     """The key terms of a question (of a retrieval query): "How long is the warranty?" -> {"warranty"}."""
     return set(terms(_HOW_ADJECTIVE.sub(" how ", question)))
+
+
+def asking(question: str) -> list[str]:
+    """The sentences of ``question`` that ask (end in "?"), else all of them: customers set the
+    scene first ("I've lost the key to my unit. What do you charge to cut the lock off?")."""
+    sentences = [s.strip() for s in _QUESTION_BREAK.split(question) if s.strip()]
+    return [s for s in sentences if s.endswith("?")] or sentences
+
+
+def phrasings(question: str) -> list[str]:
+    """``question``, and its asking sentences alone when it sets a scene first and they stand
+    alone: ``ASKING_TERMS`` key terms or more, and no pronoun pointing back into the scene; coverage
+    counts the better covered. ("Walking on with two big suitcases. Will I be charged, and is there
+    a maximum weight?": the luggage rules need not say "walking". Not "My cousin lives on an island
+    you don't serve. Can I get a ferry there from Port Alder?", whose "there" carries what is asked,
+    nor "How do I go about getting it back?", which names too little to be covered by itself.)"""
+    asked = " ".join(asking(question))
+    if asked == question.strip() or len(question_terms(asked)) < ASKING_TERMS or _POINTS_TO_SCENE.search(asked):
+        return [question]
+    return [question, asked]
 
 
 def text_coverage(text: str, evidence: Sequence, question: str, cited: Sequence = ()) -> float:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER, repeats_itself
-from tenor.evidence import (EMAIL, PHONE, WORDS_ONLY, EvidencePassage, closest, coverage, following, list_of, names,
-                            phones, said, split_units, table_of, table_plain, terms, text_coverage)
+from tenor.evidence import (EMAIL, PHONE, WORDS_ONLY, EvidencePassage, asking, closest, coverage, following, list_of,
+                            names, phrasings, phones, said, split_units, table_of, table_plain, terms, text_coverage)
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
@@ -48,6 +48,11 @@ _ASKS_AMOUNT = re.compile(r"^\W*(?:and\s+|so\s+)?how\s+(much|many)\b", re.IGNORE
 # "How much is/does it cost" asks a price; "how much does it weigh" or "how much of your revenue" does not.
 _ASKS_PRICE = re.compile(r"\b(?:cost|costs|price|prices|priced|fee|fees)\b"
                          r"|^\W*(?:and\s+|so\s+)?how\s+much(?:\s+is|\s+are|'s)\b", re.IGNORECASE)
+# "What do you charge to cut a lock?", "what would we pay per plate?", "what's it going to set me back?"
+# ask a price too ("what happens if I don't pay?" or "what are the payment options?" do not).
+_ASKS_WHAT_PRICE = re.compile(r"^\W*(?:and\s+|so\s+)?what(?:['\u2019]s|\s+(?:is|are|do|does|did|will|would))\b"
+                              r"(?:\s+[\w'\u2019-]+){0,5}?\s+(?:cost|costs|charge|charges|pay|price|prices|fee|fees)\b"
+                              r"|\bset\s+(?:me|us|you|them|him|her)\s+back\b", re.IGNORECASE)
 _CURRENCY = (r"[$\u20ac\u00a3\u00a5\u00a2\u20b9\u20a9\u20ba\u20bd\u20aa\u0e3f\u20ab]"
              r"|\b(?:[A-Z]{3}|kr|Rs|dollars?|euros?|pounds?|cents?|usd|eur|gbp)\b")  # "SEK", "USD": an ISO code
 # A price: a figure beside a currency, a percentage ("10% off"), or a figure labelled a price ("Price (USD): 1,799").
@@ -61,8 +66,9 @@ _AMOUNT_WORDS = re.compile(r"(?<![-\w])(?<!feel )free\b|\b(?:included|compliment
 _COUNT_WORDS = re.compile(r"\b(?:unlimited|none|zero)\b", re.IGNORECASE)  # "free" is a price, not a count
 # "When is it open?", "Who founded it, and when?": its answer is a time ("What happens when it rains?" asks
 # none, and "when can I cancel?" or "when do I need to verify?" ask about a condition as often as a time).
-_ASKS_TIME = re.compile(r"^\W*(?:and\s+|so\s+)?when(?:['\u2019]s\b|\s+(?:is|are|does|did|will|would|was|were)\b"
-                        r"|\s+do\s+(?!i\b|we\b))|\band\s+when\s*\?\s*$", re.IGNORECASE)
+_ASKS_TIME = re.compile(r"^\W*(?:and\s+|so\s+)?(?:when(?:['\u2019]s\b|\s+(?:is|are|does|did|will|would|was|were)\b"
+                        r"|\s+do\s+(?!i\b|we\b))|(?:by\s+|until\s+|from\s+)?what\s+time\b|how\s+(?:early|late|soon)\b)"
+                        r"|\band\s+when\s*\?\s*$", re.IGNORECASE)
 # "What's the phone number for support?" asks for one; "how do I change my phone number?" does not.
 _ASKS_FOR = r"^\W*(?:what(?:['\u2019]s|\s+is|\s+are)|which|give\s+me|do\s+you\s+have)\b(?![^?]*\bmy\b)[^?]*"
 _ASKS_PHONE = re.compile(_ASKS_FOR + r"\b(?:tele)?phone\s+numbers?\b"
@@ -368,7 +374,9 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     is relevant, or the quoted units do not say what ``question`` asks (``said``: less
     than ``min_coverage`` of its key terms, and none ``min_similarity`` close to it in
     meaning; quoting the store's address to "are you opening a store in Europe?"
-    would be an answer to another question), or
+    would be an answer to another question; for a question words or meaning let in, the
+    key terms of its asking sentences alone count too, ``tenor.evidence.phrasings``: a
+    scene set first, "We've just moved in together.", is in no document), or
     the quoted units do not state what the question asks for (``states_asked``:
     quoting "we sell bikes" to "how many bikes did you sell?" answers nothing).
 
@@ -387,24 +395,40 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     ... using one voids the warranty"; an FAQ's "Q: Do gift cards expire?" then
     "A: Never."), and the question's words are mostly in the first. Not a next
     question (an FAQ with no blank lines runs on into it), nor a run-on block of
-    over ``CONTINUATION_TOKENS``. The checks above read the picked units alone,
-    so what is refused stays refused."""
+    over ``CONTINUATION_TOKENS``. So a price asked for may be stated by the sentence
+    after a unit ("... a member of staff will cut the lock off for you. Lock removal
+    costs $25." to "what do you charge to cut it off?"), not a count or a time, which
+    may be another thing's; coverage reads the picked units alone, so what is refused
+    stays refused."""
     units = [(score, n, unit) for n, e in enumerate(evidence, start=1)
              for unit, score in zip(e.units, e.scores) if score > 0]
     units.sort(key=lambda u: (-u[0], u[1], u[2].order))
     if not units:
         return None
     best = units[0][0]
-    if asks_for_something(question):  # among the close matches, those that state what is asked first
-        close = [u for u in units if u[0] >= 0.5 * best]
-        units = [u for u in close if states_asked(u[2].plain(), question)] or units
+    passage_units: dict[int, list] = {}  # passage number -> its units, split once
+    prices = _amount_asked(question) == "price"
+
+    def states(n: int, unit) -> bool:  # what is asked, in the unit (or a price in the sentence quoted after it)
+        if states_asked(unit.plain(), question):
+            return True
+        if not prices:  # a count or a time after it may be another thing's ("Motors: 2 years" after "Frames: lifetime")
+            return False
+        after = _continuation(unit, passage_units.setdefault(n, split_units(evidence[n - 1].full_text)))
+        return after is not None and states_asked(f"{unit.plain()} {after.plain()}", question)
+
+    if asks_for_something(question):  # those that state what is asked, the close matches first
+        stating = [u for u in units if states(u[1], u[2])]
+        units = sorted(stating, key=lambda u: u[0] < 0.5 * best) or units
         best = units[0][0]
+
+    asked = [question] if reads else phrasings(question)  # the reader, not an asking sentence's words, judges
 
     def answers(picked: list) -> bool:  # says what is asked, by words or meaning, or the reader says its quote does
         quoted = [EvidencePassage(evidence[n - 1].passage, [unit], [score]) for score, n, unit in picked]
-        if not any(states_asked(u.plain(), question) for _, _, u in picked):
+        if not any(states(n, u) for _, n, u in picked):
             return False
-        if not question or said(coverage(quoted, question), closest(quoted), min_coverage, min_similarity):
+        if not question or said(coverage(quoted, *asked), closest(quoted), min_coverage, min_similarity):
             return True
         return bool(reads) and reads(" ".join(quote for _, quote in _quotes(picked, evidence, follow=False)))
 
@@ -436,7 +460,7 @@ def _quotes(picked: Sequence, evidence: Sequence, follow: bool = True) -> list[t
         passage_units = split_units(evidence[n - 1].full_text)
         items = list_of(unit, passage_units)
         quote = unit.plain().rstrip()
-        after = following(unit, passage_units)
+        after, continued = following(unit, passage_units), _continuation(unit, passage_units)
         introduced = ((list_of(after, passage_units) or table_of(after, passage_units))
                       if after and unit.text.rstrip().endswith(":") else [])
         if (any(m == n and u.order != unit.order and u in items for _, m, u in picked)
@@ -448,15 +472,23 @@ def _quotes(picked: Sequence, evidence: Sequence, follow: bool = True) -> list[t
             quote = f"{quote} {table_plain(introduced) if introduced[0].is_row else _list_quote(introduced)}"
             in_lists |= {(n, i.order) for i in introduced}
             quoted_units |= in_lists
-        elif (follow and after and (n, after.order) not in quoted_units and not after.text.rstrip().endswith("?")
-                and approx_tokens(after.text) <= CONTINUATION_TOKENS):
-            quote = f"{quote} {after.plain().rstrip()}"
-            quoted_units.add((n, after.order))
+        elif follow and continued and (n, continued.order) not in quoted_units:
+            quote = f"{quote} {continued.plain().rstrip()}"
+            quoted_units.add((n, continued.order))
         topic = unit.heading or (getattr(evidence[n - 1], "section", None) or "").split(" > ")[-1]
         if topic and not set(terms(topic)) <= set(terms(quote)):  # "Price: $3,899" -> "Cargo K1: Price: $3,899"
             quote = f"{topic.rstrip(':')}: {quote}"
         quotes.append((n, quote))
     return quotes
+
+
+def _continuation(unit, passage_units: Sequence):
+    """The sentence an extract quotes after ``unit``: the next in its paragraph, unless it is a
+    question (an FAQ's next "Q:") or a run-on block of over ``CONTINUATION_TOKENS``."""
+    after = following(unit, passage_units)
+    if after is None or after.text.rstrip().endswith("?") or approx_tokens(after.text) > CONTINUATION_TOKENS:
+        return None
+    return after
 
 
 def _tokens(units: Sequence) -> int:
@@ -478,11 +510,11 @@ def states_asked(text: str, question: str) -> bool:
     number?", an e-mail address to "what's your email address?"; to any other
     question, True. ("Our founders are passionate riders" answers "who founded you, and
     when?" no more than silence, nor "the phone line closes at 5" "what's the phone number?")"""
-    if _ASKS_PHONE.search(question) and not phones(text):
+    if _asks(_ASKS_PHONE, question) and not phones(text):
         return False
-    if _ASKS_EMAIL.search(question) and not EMAIL.search(text):
+    if _asks(_ASKS_EMAIL, question) and not EMAIL.search(text):
         return False
-    if _ASKS_TIME.search(question) and not (_states_a_number(text) or _TIME_WORDS.search(text)):
+    if _asks(_ASKS_TIME, question) and not (_states_a_number(text) or _TIME_WORDS.search(text)):
         return False
     return states_amount(text, question)
 
@@ -490,7 +522,24 @@ def states_asked(text: str, question: str) -> bool:
 def asks_for_something(question: str) -> bool:
     """Whether ``states_asked`` holds ``question``'s answer to a kind (an amount, a time, a phone
     number, an e-mail address) rather than passing any text."""
-    return any(asks.search(question) for asks in (_ASKS_AMOUNT, _ASKS_TIME, _ASKS_PHONE, _ASKS_EMAIL))
+    kinds = (_ASKS_TIME, _ASKS_PHONE, _ASKS_EMAIL)
+    return bool(_amount_asked(question)) or any(_asks(kind, question) for kind in kinds)
+
+
+def _asks(pattern: re.Pattern, question: str) -> bool:
+    """Whether one of ``question``'s asking sentences matches ``pattern``."""
+    return any(pattern.search(sentence) for sentence in asking(question))
+
+
+def _amount_asked(question: str) -> str | None:
+    """What amount ``question`` asks for: "many" (a count), "price", "much" (any amount), or None."""
+    for sentence in asking(question):
+        if _ASKS_WHAT_PRICE.search(sentence):
+            return "price"
+        asks = _ASKS_AMOUNT.search(sentence)
+        if asks:
+            return "many" if asks.group(1).lower() == "many" else "price" if _ASKS_PRICE.search(sentence) else "much"
+    return None
 
 
 def states_amount(text: str, question: str) -> bool:
@@ -498,16 +547,17 @@ def states_amount(text: str, question: str) -> bool:
     count (a figure that is not a price, or a number word), "how much" with "cost",
     "price", "fee" or "how much is" a price (a figure with a currency, a percentage, a
     figure labelled price or cost, or "free", "included"...), any
-    other "how much" a figure or an amount word. Any other question: True. (A true
+    other "how much" a figure or an amount word; "what do you charge...?", "what does it
+    cost...?" a price. Any other question: True. (A true
     sentence about the Cargo K1's 700 Wh battery answers "how much is its
     replacement battery?" no more than silence, and "the first year is free" does
     not answer "how many bikes did you sell?".)"""
-    asks = _ASKS_AMOUNT.search(question)
+    asks = _amount_asked(question)
     if not asks:
         return True
-    if asks.group(1).lower() == "many":
+    if asks == "many":
         return bool(_states_a_number(text) or _COUNT_WORDS.search(text) or _counts_one(text, question))
-    if _ASKS_PRICE.search(question):
+    if asks == "price":
         return bool(_PRICE.search(text) or _AMOUNT_WORDS.search(text))
     return bool(facts(text) or _number_words(text) or _AMOUNT_WORDS.search(text))
 

@@ -170,3 +170,18 @@ def test_gather_scores_meaning_only_when_the_words_fall_short():
                                            [CANCELLING], 12, min_coverage=0.5, min_similarity=0.65, meaning=scorer)
     assert covered == 0.0 and similarity == 0.8 and asked
     assert evidence[0].text == "You can cancel your plan any time before your weekly cut-off."
+
+
+def test_a_question_is_also_phrased_as_its_asking_sentences_when_they_stand_alone():
+    from tenor.evidence import asking, phrasings
+
+    walk_on = "Walking on with two big suitcases. Will I be charged, and is there a maximum weight?"
+    assert phrasings(walk_on) == [walk_on, "Will I be charged, and is there a maximum weight?"]  # "is there": no place
+    assert asking("My box is late.\nWhen will it come? Thanks!") == ["When will it come?"]
+    assert asking("It costs $3.50 a day, right") == ["It costs $3.50 a day, right"]  # no "?": all of it
+    for pointing in ("My cousin lives on an island. Can I get a ferry there from the harbour?",  # "there": the island
+                     "Our van is 3.9 m tall. Will it fit on the car deck of the ferry?",
+                     "My gran is 70. Does she pay less for the ferry crossing?",
+                     "I left my jacket on board. How do I go about getting it back?",
+                     "What does the Cargo K1 cost?"):  # one sentence: nothing else to phrase
+        assert phrasings(pointing) == [pointing], pointing

@@ -259,6 +259,53 @@ def test_how_many_wants_a_count_and_how_much_is_wants_a_price():
     assert states_amount("We give 1% of our revenue.", "How much of your revenue goes to trails?")
 
 
+def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_charge_asks_a_price():
+    from tenor.verify import asks_for_something, states_asked
+
+    lost_key = "I've lost the key to the padlock on my locker. What do you charge to cut it off?"
+    assert not states_asked("A member of staff cuts the lock off for you.", lost_key)  # no price
+    assert states_asked("We cut the lock off for a fee of \u00a325.", lost_key)
+    for price in ("What does the four-person box cost each week?", "There are six of us. What would we pay per plate?",
+                  "What's a return ticket going to set me back?", "What are your prices for students?"):
+        assert asks_for_something(price) and not states_asked("It suits a busy family.", price), price
+        assert states_asked("It is $4.99 a plate.", price), price
+    for no_price in ("What happens if I don't pay?", "What are the payment options?", "Is that going to cost me?"):
+        assert not asks_for_something(no_price), no_price  # a consequence, a how-to, a yes or no
+    assert not states_asked("Call us any time.", "Hi there. What's your phone number?")  # asked after a greeting
+    for time in ("How early can we get a boat out on Sundays?", "By what time do I have to tell you?",
+                 "My box didn't come. What time does the shop open?"):
+        assert not states_asked("The shop is on Alder Street.", time) and states_asked("It opens at 07:00.", time), time
+    assert states_asked("It was rebuilt.", "It opened in 2019? Is it open to cyclists?")  # the last asks none
+
+
+def test_strict_does_not_ship_an_answer_without_the_price_a_customer_asks_after_setting_the_scene():
+    lockers = [P("Lost keys: if you lose your locker key, bring photo ID to reception and a member of staff will "
+                 "cut the lock off for you.\n\nIf you lose your locker key, cutting the lock off costs \u00a325.",
+                 "lockers.md")]
+    question = "I've lost the key to my locker. What do you charge to cut the lock off?"
+    answer = "Bring photo ID to reception and a member of staff will cut the lock off for you."  # true, no price
+    v = strict(question, lockers, answer)
+    assert v.outcome == "extract" and "\u00a325" in v.text, v.text
+
+
+def test_a_price_asked_for_may_be_in_the_sentence_after_the_point_and_is_quoted_with_it():
+    lockers = [P("Lost keys: if you lose your locker key, bring photo ID to reception and a member of staff will "
+                 "cut the lock off for you. Lock removal costs \u00a325.\n\nLockers are 40 cm wide.", "lockers.md")]
+    question = "I've lost the key to my locker. What do you charge to cut the lock off?"
+    v = strict(question, lockers, "A member of staff will cut the lock off for you.")  # true, no price
+    assert v.outcome == "extract" and "cut the lock off for you. Lock removal costs \u00a325" in v.text, v.text
+
+
+def test_an_extract_is_held_to_what_a_question_asks_not_to_the_scene_it_sets_first():
+    plans = [P("| Plan | Cooks for | Weekly price |\n|---|---|---|\n| The Duo | two people | $59.94 |\n"
+               "| The Family | four people | $99.84 |", "plans.md")]
+    scene = "We've just moved in together and both work late shifts. "  # words no document has
+    v = strict(scene + "What would the plan for two people cost each week?", plans, "We'd love to cook for you both.")
+    assert v.outcome == "extract" and "$59.94" in v.text, v.text
+    v = strict(scene + "What would that cost?", plans, "We'd love to cook for you both.")  # too little asked alone
+    assert v.outcome == "no_answer", v.text
+
+
 def test_strict_replaces_a_true_answer_to_another_question_with_the_extract_that_answers_this_one():
     question = "How do I make a warranty claim?"
     ev = evidence(question)
