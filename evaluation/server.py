@@ -10,7 +10,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import httpx
 
@@ -23,19 +23,21 @@ def serve_command(port: int) -> list[str]:
 
 
 @contextmanager
-def started_server(log: Path, timeout_s: float = 900, command=serve_command) -> Iterator[str]:
+def started_server(log: Path, timeout_s: float = 900,
+                   command: Callable[[int], list[str]] = serve_command) -> Iterator[str]:
     """`tenor serve --no-auth` on a free loopback port (with its managed vLLM),
     ready when ``/ready`` answers 200; stopped with SIGTERM afterwards, also when this
     process is stopped with SIGTERM (``kill``, a CI timeout), so no server outlives the
     eval and keeps restarting vLLM. ``command``: port -> the command line."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as sink:
-        process = subprocess.Popen(command(port), stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy())
-    url = f"http://127.0.0.1:{port}"
     on_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _exit) if on_main_thread else None
+    previous = signal.signal(signal.SIGTERM, _stopped) if on_main_thread else None
+    process = None
     try:
+        with log.open("ab") as sink:
+            process = subprocess.Popen(command(port), stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy())
+        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout_s
         while True:
             if process.poll() is not None:
@@ -50,15 +52,17 @@ def started_server(log: Path, timeout_s: float = 900, command=serve_command) -> 
             time.sleep(2)
         yield url
     finally:
-        if process.poll() is None:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+        if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
         if on_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
-def _exit(signum, frame) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally above, which stops the server
+def _stopped(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds through started_server's finally, which stops the server

@@ -56,7 +56,9 @@ ASKING_TERMS = 3  # an asking sentence naming fewer ("go", "back") is covered by
 _POINTS_TO_SCENE = re.compile(r"\b(?:it|its|they|them|their|he|his|she|him|her)\b"
                               r"|(?<!\bis\s)(?<!\bare\s)(?<!\bwas\s)(?<!\bwere\s)(?<!\bbe\s)\bthere\b"
                               r"(?!['\u2019]s|\s+(?:is|are|was|were|be|will|would|may|might)\b)", re.IGNORECASE)
-_QUESTION_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")  # a customer's sentences, whatever case they start in
+_QUESTION_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # a customer's sentences, whatever case they start in
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:st|mt|dr|mr|mrs|ms|no|vs|approx|etc|e\.g|i\.e|[a-z](?:\.[a-z])*)\.$",
+                           re.IGNORECASE)
 
 
 # Meaning, for units scored with an embedder (``score_units``): a unit counts from the
@@ -444,7 +446,15 @@ def question_terms(question: str) -> set[str]:
 def asking(question: str) -> list[str]:
     """The sentences of ``question`` that ask (end in "?"), else all of them: customers set the
     scene first ("I've lost the key to my unit. What do you charge to cut the lock off?")."""
-    sentences = [s.strip() for s in _QUESTION_BREAK.split(question) if s.strip()]
+    sentences: list[str] = []
+    for line in question.splitlines():
+        joined = False  # "St. Ives", "e.g. invoices", "U.S. shipping" end no sentence
+        for piece in filter(None, (p.strip() for p in _QUESTION_BREAK.split(line))):
+            if joined:
+                sentences[-1] = f"{sentences[-1]} {piece}"
+            else:
+                sentences.append(piece)
+            joined = bool(_ABBREVIATION.search(piece))
     return [s for s in sentences if s.endswith("?")] or sentences
 
 

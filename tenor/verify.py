@@ -48,11 +48,18 @@ _ASKS_AMOUNT = re.compile(r"^\W*(?:and\s+|so\s+)?how\s+(much|many)\b", re.IGNORE
 # "How much is/does it cost" asks a price; "how much does it weigh" or "how much of your revenue" does not.
 _ASKS_PRICE = re.compile(r"\b(?:cost|costs|price|prices|priced|fee|fees)\b"
                          r"|^\W*(?:and\s+|so\s+)?how\s+much(?:\s+is|\s+are|'s)\b", re.IGNORECASE)
-# "What do you charge to cut a lock?", "what would we pay per plate?", "what's it going to set me back?"
-# ask a price too ("what happens if I don't pay?" or "what are the payment options?" do not).
-_ASKS_WHAT_PRICE = re.compile(r"^\W*(?:and\s+|so\s+)?what(?:['\u2019]s|\s+(?:is|are|do|does|did|will|would))\b"
-                              r"(?:\s+[\w'\u2019-]+){0,5}?\s+(?:cost|costs|charge|charges|pay|price|prices|fee|fees)\b"
-                              r"|\bset\s+(?:me|us|you|them|him|her)\s+back\b", re.IGNORECASE)
+# "What do you charge to cut a lock?", "what would we pay per plate?", "what's the fee for...?", "what fees
+# apply?", "what's it going to set me back?" ask a price; "what happens if I don't pay?", "what do I need to
+# charge the battery?", "what's included in the price?", "what is the price match policy?" do not.
+_GAP = r"(?:\s+(?!(?:if|when|unless|need|needs|happen|happens|way|best|do|to|in|with|included)\b)[\w'\u2019-]+){%s}"
+_ASKS_WHAT_PRICE = re.compile(
+    r"^\W*(?:and\s+|so\s+|ok(?:ay)?,?\s+)*what(?:"
+    r"\s+(?:fees?|prices?|charges?|costs?)\b"  # "what fees do you charge?", "what price is the Duo?"
+    r"|(?:['\u2019]s|\s+is|\s+are)" + _GAP % "0,3" + r"?\s+(?:cost|costs|price|prices|fee|fees|charge|charges)"
+    r"\s*(?:\?|$|of\b|for\b|to\b|on\b|per\b|at\b|if\b)"  # "what's the fee for...?", not "the price match policy"
+    r"|\s+(?:do|does|did|will|would)" + _GAP % "1,4" + r"?\s+(?:cost|charge|pay)\b(?!\s+(?:with|by|into)\b))"
+    r"|\bset\s+(?:me|us|you)\s+back\b(?!\s+(?:a|an|one|two|three|\d+)\s+(?:day|week|month|hour)s?\b)",
+    re.IGNORECASE)
 _CURRENCY = (r"[$\u20ac\u00a3\u00a5\u00a2\u20b9\u20a9\u20ba\u20bd\u20aa\u0e3f\u20ab]"
              r"|\b(?:[A-Z]{3}|kr|Rs|dollars?|euros?|pounds?|cents?|usd|eur|gbp)\b")  # "SEK", "USD": an ISO code
 # A price: a figure beside a currency, a percentage ("10% off"), or a figure labelled a price ("Price (USD): 1,799").
@@ -407,19 +414,21 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
         return None
     best = units[0][0]
     passage_units: dict[int, list] = {}  # passage number -> its units, split once
-    prices = _amount_asked(question) == "price"
+    prices = any(_amount_asked(sentence) == "price" for sentence in asking(question))
 
     def states(n: int, unit) -> bool:  # what is asked, in the unit (or a price in the sentence quoted after it)
         if states_asked(unit.plain(), question):
             return True
         if not prices:  # a count or a time after it may be another thing's ("Motors: 2 years" after "Frames: lifetime")
             return False
-        after = _continuation(unit, passage_units.setdefault(n, split_units(evidence[n - 1].full_text)))
-        return after is not None and states_asked(f"{unit.plain()} {after.plain()}", question)
+        if n not in passage_units:
+            passage_units[n] = split_units(evidence[n - 1].full_text)
+        after = _continuation(unit, passage_units[n])
+        return (after is not None and _same_thing(unit, after)
+                and states_asked(f"{unit.plain()} {after.plain()}", question))
 
-    if asks_for_something(question):  # those that state what is asked, the close matches first
-        stating = [u for u in units if states(u[1], u[2])]
-        units = sorted(stating, key=lambda u: u[0] < 0.5 * best) or units
+    if asks_for_something(question):  # those that state what is asked, best first
+        units = [u for u in units if states(u[1], u[2])] or units
         best = units[0][0]
 
     asked = [question] if reads else phrasings(question)  # the reader, not an asking sentence's words, judges
@@ -491,6 +500,13 @@ def _continuation(unit, passage_units: Sequence):
     return after
 
 
+def _same_thing(unit, after) -> bool:
+    """Whether the sentence after ``unit`` goes on about its thing: it points back ("It costs
+    $25") or shares a key term ("...cut the lock off. Lock removal costs $25"), unlike "Lockers
+    cost $5 a month" after "...cut the padlock off"."""
+    return bool(_ANAPHOR.match(after.plain().lstrip()) or set(terms(unit.plain())) & set(terms(after.plain())))
+
+
 def _tokens(units: Sequence) -> int:
     return sum(approx_tokens(u.text) for u in units)
 
@@ -504,42 +520,47 @@ def _list_quote(items: Sequence) -> str:
 
 
 def states_asked(text: str, question: str) -> bool:
-    """Whether ``text`` states what ``question`` asks for: an amount to "how much/many"
-    (``states_amount``), a time to "when is/does...?" or "...and when?" (a figure, a
+    """Whether ``text`` states what ``question`` asks for, read from its asking sentences
+    (``tenor.evidence.asking``; of two, one answered will do): an amount to "how much/many"
+    or a price to "what do you charge...?" (``states_amount``), a time to "when is/does...?",
+    "what time...?", "how early...?" or "...and when?" (a figure, a
     weekday, a month, "daily", "the same day"...), a phone number to "what's the phone
     number?", an e-mail address to "what's your email address?"; to any other
     question, True. ("Our founders are passionate riders" answers "who founded you, and
     when?" no more than silence, nor "the phone line closes at 5" "what's the phone number?")"""
-    if _asks(_ASKS_PHONE, question) and not phones(text):
+    asks = [sentence for sentence in asking(question) if _asks_something(sentence)]
+    return not asks or any(_states(text, sentence) for sentence in asks)  # one of two questions answered will do
+
+
+def _states(text: str, sentence: str) -> bool:
+    if _ASKS_PHONE.search(sentence) and not phones(text):
         return False
-    if _asks(_ASKS_EMAIL, question) and not EMAIL.search(text):
+    if _ASKS_EMAIL.search(sentence) and not EMAIL.search(text):
         return False
-    if _asks(_ASKS_TIME, question) and not (_states_a_number(text) or _TIME_WORDS.search(text)):
+    if _ASKS_TIME.search(sentence) and not (_states_a_number(text) or _TIME_WORDS.search(text)):
         return False
-    return states_amount(text, question)
+    return states_amount(text, sentence)
 
 
 def asks_for_something(question: str) -> bool:
     """Whether ``states_asked`` holds ``question``'s answer to a kind (an amount, a time, a phone
     number, an e-mail address) rather than passing any text."""
+    return any(_asks_something(sentence) for sentence in asking(question))
+
+
+def _asks_something(sentence: str) -> bool:
     kinds = (_ASKS_TIME, _ASKS_PHONE, _ASKS_EMAIL)
-    return bool(_amount_asked(question)) or any(_asks(kind, question) for kind in kinds)
+    return bool(_amount_asked(sentence)) or any(kind.search(sentence) for kind in kinds)
 
 
-def _asks(pattern: re.Pattern, question: str) -> bool:
-    """Whether one of ``question``'s asking sentences matches ``pattern``."""
-    return any(pattern.search(sentence) for sentence in asking(question))
-
-
-def _amount_asked(question: str) -> str | None:
-    """What amount ``question`` asks for: "many" (a count), "price", "much" (any amount), or None."""
-    for sentence in asking(question):
-        if _ASKS_WHAT_PRICE.search(sentence):
-            return "price"
-        asks = _ASKS_AMOUNT.search(sentence)
-        if asks:
-            return "many" if asks.group(1).lower() == "many" else "price" if _ASKS_PRICE.search(sentence) else "much"
-    return None
+def _amount_asked(sentence: str) -> str | None:
+    """What amount one asking sentence asks for: "many" (a count), "price", "much" (any amount), or None."""
+    if _ASKS_WHAT_PRICE.search(sentence):
+        return "price"
+    asks = _ASKS_AMOUNT.search(sentence)
+    if not asks:
+        return None
+    return "many" if asks.group(1).lower() == "many" else "price" if _ASKS_PRICE.search(sentence) else "much"
 
 
 def states_amount(text: str, question: str) -> bool:
@@ -552,7 +573,7 @@ def states_amount(text: str, question: str) -> bool:
     sentence about the Cargo K1's 700 Wh battery answers "how much is its
     replacement battery?" no more than silence, and "the first year is free" does
     not answer "how many bikes did you sell?".)"""
-    asks = _amount_asked(question)
+    asks = next(filter(None, map(_amount_asked, asking(question))), None)
     if not asks:
         return True
     if asks == "many":
@@ -590,7 +611,8 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     ``[unverified]`` after unsupported factual sentences. ``strict``: the
     marked answer if it states at least one fact, every factual sentence is
     supported, it is not stuck in a loop (``repeats_itself``), it states what is asked
-    (``states_asked``: an amount to "how much/many", a time to "when"), and it covers
+    (``states_asked``: an amount to "how much/many" or "what do you charge", a time to
+    "when"), and it covers
     as much of ``question`` as the extract would (a true, supported sentence
     about the battery warranty is no answer to "how do I make a claim?");
     else a quoted extract of the best evidence; else (no evidence

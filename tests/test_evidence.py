@@ -179,6 +179,9 @@ def test_a_question_is_also_phrased_as_its_asking_sentences_when_they_stand_alon
     assert phrasings(walk_on) == [walk_on, "Will I be charged, and is there a maximum weight?"]  # "is there": no place
     assert asking("My box is late.\nWhen will it come? Thanks!") == ["When will it come?"]
     assert asking("It costs $3.50 a day, right") == ["It costs $3.50 a day, right"]  # no "?": all of it
+    for one in ("When is the St. Ives shop open?", "How much is the U.S. shipping?",
+                "What's your e-mail, e.g. for bills?"):
+        assert asking(one) == [one] and phrasings(one) == [one], one  # an abbreviation ends no sentence
     for pointing in ("My cousin lives on an island. Can I get a ferry there from the harbour?",  # "there": the island
                      "Our van is 3.9 m tall. Will it fit on the car deck of the ferry?",
                      "My gran is 70. Does she pay less for the ferry crossing?",

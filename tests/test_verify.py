@@ -269,8 +269,20 @@ def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_
                   "What's a return ticket going to set me back?", "What are your prices for students?"):
         assert asks_for_something(price) and not states_asked("It suits a busy family.", price), price
         assert states_asked("It is $4.99 a plate.", price), price
-    for no_price in ("What happens if I don't pay?", "What are the payment options?", "Is that going to cost me?"):
-        assert not asks_for_something(no_price), no_price  # a consequence, a how-to, a yes or no
+    for no_price in ("What happens if I don't pay?", "What are the payment options?", "Is that going to cost me?",
+                     "What will happen if I don't pay?", "What do I need to charge the battery?",
+                     "What's the best way to charge the battery?", "What is the charge time for the battery?",
+                     "What's included in the price?", "What is the price match policy?", "What does the fee cover?",
+                     "What do I pay with?", "Will this set me back a week on delivery?"):
+        assert not asks_for_something(no_price), no_price  # a consequence, a how-to, a yes or no, a battery's charge
+    for price in ("What fees do you charge for late returns?", "What price is the Duo plan?",
+                  "Okay, so what does it cost?", "What is the cost of delivery?", "What's the fee for a late payment?"):
+        assert asks_for_something(price) and not states_asked("It suits a busy family.", price), price
+    for abbreviated in ("How much is the U.S. shipping?", "When is the St. Ives shop open?"):  # one sentence each
+        assert not states_asked("It is on Alder Street.", abbreviated), abbreviated
+    two = "What time does the shop open? And how much is parking at the shop?"
+    assert states_asked("It opens at 9am.", two) and states_asked("Parking is $3.", two)  # one answered will do
+    assert not states_asked("The shop is on Alder Street.", two)
     assert not states_asked("Call us any time.", "Hi there. What's your phone number?")  # asked after a greeting
     for time in ("How early can we get a boat out on Sundays?", "By what time do I have to tell you?",
                  "My box didn't come. What time does the shop open?"):
@@ -294,6 +306,9 @@ def test_a_price_asked_for_may_be_in_the_sentence_after_the_point_and_is_quoted_
     question = "I've lost the key to my locker. What do you charge to cut the lock off?"
     v = strict(question, lockers, "A member of staff will cut the lock off for you.")  # true, no price
     assert v.outcome == "extract" and "cut the lock off for you. Lock removal costs \u00a325" in v.text, v.text
+    other = [P("Lost keys: if you lose your key, bring photo ID to reception and a member of staff will cut the "
+               "padlock off for you. Lockers cost \u00a35 a month.", "lockers.md")]  # the price of another thing
+    assert strict(question, other, "A member of staff will cut the padlock off for you.").outcome == "no_answer"
 
 
 def test_an_extract_is_held_to_what_a_question_asks_not_to_the_scene_it_sets_first():
