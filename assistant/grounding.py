@@ -6,7 +6,8 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
    a follow-up such as "and how much is it?" keeps the earlier question's topic);
 2. keeps passages scoring at least the profile's ``min_score`` (and, for a follow-up
    such as "what's the weight limit for its rack?", only those about its subject:
-   ``retrieval.follow_ups_keep_subject``);
+   ``retrieval.follow_ups_keep_subject``); a question about reaching the company
+   ("what's your email?") gets the best passage with contact details too, whatever its score;
 3. selects the evidence (``tenor.evidence.gather``): the passages' sentences
    and table rows that share key terms with the question, within
    ``retrieval.evidence_tokens``; when those hold too few of its terms, chosen
@@ -39,15 +40,22 @@ from assistant.protocol import Citation
 from assistant.tokens import cached_meter
 from ingest.embedder import closeness
 from tenor.config import Profile, Settings
-from tenor.evidence import gather, names, on_subject, said
+from tenor.evidence import CONTACT_WORDS, about_contact, gather, has_contact_details, names, on_subject, said
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 from tenor.reader import Reader, asked, for_profile, needs_reading
+from tenor.verify import states_asked
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
 
 
 _SHORT = reprlib.Repr()  # an error may quote the client's filter, never all 100,000 values of it
 _SHORT.maxstring = _SHORT.maxother = 200
+
+
+def _reaches_us(text: str, question: str) -> bool:
+    """Whether ``text`` holds the contact details ``question`` asks for (``states_asked``: a phone
+    number to "what's your phone number?"), or any phone number or e-mail address."""
+    return has_contact_details(text) and states_asked(text, question)
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -150,6 +158,16 @@ class GroundingService:
             raise
         return passages, query, time.perf_counter() - started
 
+    def contact_details(self, profile: Profile, question: str, filters: dict | None = None) -> list:
+        """For a question about reaching the company, the best passage with the contact details
+        it asks for (a phone number to "what's your number?", else a phone number or an e-mail
+        address), at most one, whatever its score: a contact section lists many ways to reach a
+        company, so it scores low against "what's your email?" and often misses ``min_score``.
+        Retrieved with ``CONTACT_WORDS`` added to the question: its scores are that query's."""
+        query = [{"role": "user", "content": f"{question} {CONTACT_WORDS}"}]
+        found, _, _ = self.retrieve(profile, query, k=2 * profile.retrieval.k, filters=filters)
+        return [p for p in found if _reaches_us(p.text, question)][:1]
+
     def relevant(self, profile: Profile, passages: list) -> list:
         return [p for p in passages if p.score >= profile.retrieval.min_score]
 
@@ -172,6 +190,8 @@ class GroundingService:
         if profile.retrieval.follow_ups_keep_subject and len(conversation) > 1:
             passages = on_subject(passages, conversation, self.index_for(profile.collection).headings())
         last = next((m["content"] for m in reversed(conversation) if m.get("role") == "user"), "")
+        if about_contact(last) and not any(_reaches_us(p.text, last) for p in passages):
+            passages = [*passages, *self.contact_details(profile, last, filters)]
         rules = profile.retrieval
         unknown = self.index_for(profile.collection).unmentioned(names(last)) if rules.refuse_unknown_names else []
         evidence, covered, similarity = gather(  # a name no document mentions is refused anyway: no embedding

@@ -481,6 +481,31 @@ def text_coverage(text: str, evidence: Sequence, question: str, cited: Sequence 
     return _weighted_share(found, evidence, question)
 
 
+# "What's your email?", "Can I phone you on a Sunday?", "What number can I ring to talk to a person?"; not
+# "how do I update my email address?", "does it have a phone holder?", "what do you call your cheapest plan?"
+_ABOUT_CONTACT = re.compile(
+    r"\b(?:(?:tele)?phone|ring|call|e-?mail|contact|speak\s+(?:to|with)|talk\s+(?:to|with)|get\s+hold\s+of)\s+"
+    r"(?:you|us|someone|somebody|anyone|a\s+(?:person|human)|the\s+team|support|customer\s+service)\b"
+    r"|\byour\s+(?:(?:tele)?phone\s+|contact\s+|support\s+|help\s?line\s+)?(?:numbers?|lines?|e-?mail|details)\b"
+    r"|\b(?:the|a)\s+(?:(?:tele)?phone|contact|support|help\s?line)\s+(?:numbers?|lines?)\b|\bhelp\s?line\b"
+    r"|\bget\s+in\s+touch\b|\bby\s+(?:(?:tele)?phone|e-?mail)\b"
+    r"|\b(?:numbers?|who)\s+(?:can|do|should|could)\s+(?:i|we)\s+(?:ring|call|phone)\b"
+    r"|\bnumbers?\s+(?:i|we)\s+(?:can|could|should)\s+(?:ring|call|phone)\b", re.IGNORECASE)
+CONTACT_WORDS = "contact us phone number email address"  # added to the query that looks for contact details
+
+
+def about_contact(question: str) -> bool:
+    """Whether a question is about reaching the company (by phone, e-mail...): its contact
+    details bear on it ("the phone lines are open 8am to 6pm, Monday to Saturday" to "can I
+    phone you on a Sunday?"), though a long contact section scores low against it."""
+    return bool(_ABOUT_CONTACT.search(question))
+
+
+def has_contact_details(text: str) -> bool:
+    """A phone number or an e-mail address in ``text``."""
+    return bool(phones(text) or EMAIL.search(text))
+
+
 def phones(text: str) -> list[str]:
     """The phone numbers in a text: 7 digits or more with a separator or a leading +,
     not a date or a range of times or decimals."""

@@ -25,7 +25,8 @@ from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER, repeats_itself
 from tenor.evidence import (EMAIL, PHONE, WORDS_ONLY, EvidencePassage, asking, closest, coverage, following, list_of,
-                            names, phrasings, phones, said, split_units, table_of, table_plain, terms, text_coverage)
+                            names, phrasings, phones, question_terms, said, split_units, table_of, table_plain, terms,
+                            text_coverage)
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
@@ -44,10 +45,12 @@ _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n")
 _TRAILING = re.compile(r"[\s.!?:;,\"')\]]*$")
 _UNIT_AFTER = re.compile(_NUMBER.pattern + r"%?[ -]?([A-Za-z]+)")  # "2 years", "2-year", "30 days": the figure's unit
 _ANAPHOR = re.compile(r"^(?:it|its|they|their|this|these|that|those|he|she)\b", re.IGNORECASE)
-_ASKS_AMOUNT = re.compile(r"^\W*(?:and\s+|so\s+)?how\s+(much|many)\b", re.IGNORECASE)  # its answer is an amount
+# A clause that asks starts the sentence or follows a comma: "Does she pay less, and how much one way?"
+_CLAUSE_START = r"(?:^|[,;]\s*)\W*(?:and\s+|so\s+|but\s+|or\s+)?"
+_ASKS_AMOUNT = re.compile(_CLAUSE_START + r"how\s+(much|many)\b", re.IGNORECASE)  # its answer is an amount
 # "How much is/does it cost" asks a price; "how much does it weigh" or "how much of your revenue" does not.
 _ASKS_PRICE = re.compile(r"\b(?:cost|costs|price|prices|priced|fee|fees)\b"
-                         r"|^\W*(?:and\s+|so\s+)?how\s+much(?:\s+is|\s+are|'s)\b", re.IGNORECASE)
+                         r"|" + _CLAUSE_START + r"how\s+much(?:\s+is|\s+are|'s)\b", re.IGNORECASE)
 # "What do you charge to cut a lock?", "what would we pay per plate?", "what's the fee for...?", "what fees
 # apply?", "what's it going to set me back?" ask a price; "what happens if I don't pay?", "what do I need to
 # charge the battery?", "what's included in the price?", "what is the price match policy?" do not.
@@ -79,7 +82,7 @@ _ASKS_TIME = re.compile(r"^\W*(?:and\s+|so\s+)?(?:when(?:['\u2019]s\b|\s+(?:is|a
 # "What's the phone number for support?" asks for one; "how do I change my phone number?" does not.
 _ASKS_FOR = r"^\W*(?:what(?:['\u2019]s|\s+is|\s+are)|which|give\s+me|do\s+you\s+have)\b(?![^?]*\bmy\b)[^?]*"
 _ASKS_PHONE = re.compile(_ASKS_FOR + r"\b(?:tele)?phone\s+numbers?\b"
-                         r"|\bwhat\s+numbers?\s+(?:do|can|should)\s+i\s+call\b", re.IGNORECASE)
+                         r"|\bwhat\s+numbers?\s+(?:do|can|should)\s+(?:i|we)\s+(?:call|ring)\b", re.IGNORECASE)
 _ASKS_EMAIL = re.compile(_ASKS_FOR + r"\be-?mail(?:\s+address(?:es)?)?\b", re.IGNORECASE)
 # A time without a digit ("on Mondays", "within a week", "any time"); "May" and "March" are left out, being words too.
 _TIME_WORDS = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?|january|february|"
@@ -385,7 +388,10 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     key terms of its asking sentences alone count too, ``tenor.evidence.phrasings``: a
     scene set first, "We've just moved in together.", is in no document), or
     the quoted units do not state what the question asks for (``states_asked``:
-    quoting "we sell bikes" to "how many bikes did you sell?" answers nothing).
+    quoting "we sell bikes" to "how many bikes did you sell?" answers nothing; a
+    unit ending in a colon is judged with the list or table it introduces, as it is
+    quoted). Of two units that state what is asked and score the same, the one with
+    more of its own words in the question comes first (``_on_point``).
 
     For a question words and meaning fell short of and the reader let in (``reads``:
     a quote -> whether the reader says it answers the question), the reader may say
@@ -416,19 +422,24 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     passage_units: dict[int, list] = {}  # passage number -> its units, split once
     prices = any(_amount_asked(sentence) == "price" for sentence in asking(question))
 
-    def states(n: int, unit) -> bool:  # what is asked, in the unit (or a price in the sentence quoted after it)
+    def states(n: int, unit) -> bool:  # what is asked, in the unit as quoted (or a price in the sentence after it)
         if states_asked(unit.plain(), question):
+            return True
+        if n not in passage_units:
+            passage_units[n] = split_units(evidence[n - 1].full_text)
+        introduced = _introduced(unit, passage_units[n])  # "How much you get back depends on...:" and its table
+        if introduced and states_asked(f"{unit.plain()} {_items_plain(introduced)}", question):
             return True
         if not prices:  # a count or a time after it may be another thing's ("Motors: 2 years" after "Frames: lifetime")
             return False
-        if n not in passage_units:
-            passage_units[n] = split_units(evidence[n - 1].full_text)
         after = _continuation(unit, passage_units[n])
         return (after is not None and _same_thing(unit, after)
                 and states_asked(f"{unit.plain()} {after.plain()}", question))
 
-    if asks_for_something(question):  # those that state what is asked, best first
-        units = [u for u in units if states(u[1], u[2])] or units
+    if asks_for_something(question):  # those that state what is asked, best first (of equals, the most on the point)
+        asked_terms = question_terms(question)
+        units = sorted((u for u in units if states(u[1], u[2])), key=lambda u: (-u[0], -_on_point(u[2], asked_terms))
+                       ) or units
         best = units[0][0]
 
     asked = [question] if reads else phrasings(question)  # the reader, not an asking sentence's words, judges
@@ -456,6 +467,16 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     return text, dict(sorted(used.items()))
 
 
+def _on_point(unit, asked_terms: set[str]) -> float:
+    """The share of a unit's own words the question asks with: of two units that state the price
+    asked and score the same, "Price: $3,899" under "Cargo K1" is more on the point of "what does
+    the Cargo K1 cost?" than "The child seats are an option and cost $149 each." (figures are no
+    words). Not for other questions: "The app is free." is no better an answer to "what can the
+    app do?" than a list of what it does."""
+    own = {t for t in terms(unit.plain()) if not t.isdigit()}
+    return len(own & asked_terms) / len(own) if own else 0.0
+
+
 def _quotes(picked: Sequence, evidence: Sequence, follow: bool = True) -> list[tuple[int, str]]:
     """(passage number, quote) for the picked (score, passage number, unit)s: each unit with
     the list or table it introduces or the list it belongs to, the sentence after it (if
@@ -469,16 +490,14 @@ def _quotes(picked: Sequence, evidence: Sequence, follow: bool = True) -> list[t
         passage_units = split_units(evidence[n - 1].full_text)
         items = list_of(unit, passage_units)
         quote = unit.plain().rstrip()
-        after, continued = following(unit, passage_units), _continuation(unit, passage_units)
-        introduced = ((list_of(after, passage_units) or table_of(after, passage_units))
-                      if after and unit.text.rstrip().endswith(":") else [])
+        continued, introduced = _continuation(unit, passage_units), _introduced(unit, passage_units)
         if (any(m == n and u.order != unit.order and u in items for _, m, u in picked)
                 and _tokens(items) <= LIST_TOKENS):
             quote = _list_quote(items)
             in_lists |= {(n, i.order) for i in items}
             quoted_units |= in_lists
-        elif introduced and _tokens(introduced) <= LIST_TOKENS:  # "If you store it:" and its steps, or a table
-            quote = f"{quote} {table_plain(introduced) if introduced[0].is_row else _list_quote(introduced)}"
+        elif introduced:  # "If you store it:" and its steps, or a table
+            quote = f"{quote} {_items_plain(introduced)}"
             in_lists |= {(n, i.order) for i in introduced}
             quoted_units |= in_lists
         elif follow and continued and (n, continued.order) not in quoted_units:
@@ -489,6 +508,18 @@ def _quotes(picked: Sequence, evidence: Sequence, follow: bool = True) -> list[t
             quote = f"{topic.rstrip(':')}: {quote}"
         quotes.append((n, quote))
     return quotes
+
+
+def _introduced(unit, passage_units: Sequence) -> list:
+    """The list or table (of up to ``LIST_TOKENS``) a unit ending in a colon introduces, which
+    an extract quotes with it; else []."""
+    after = following(unit, passage_units) if unit.text.rstrip().endswith(":") else None
+    items = (list_of(after, passage_units) or table_of(after, passage_units)) if after else []
+    return items if _tokens(items) <= LIST_TOKENS else []
+
+
+def _items_plain(items: Sequence) -> str:
+    return table_plain(items) if items[0].is_row else _list_quote(items)
 
 
 def _continuation(unit, passage_units: Sequence):

@@ -188,3 +188,20 @@ def test_a_question_is_also_phrased_as_its_asking_sentences_when_they_stand_alon
                      "I left my jacket on board. How do I go about getting it back?",
                      "What does the Cargo K1 cost?"):  # one sentence: nothing else to phrase
         assert phrasings(pointing) == [pointing], pointing
+
+
+def test_a_question_about_reaching_the_company_is_told_from_one_that_only_names_a_phone():
+    from tenor.evidence import about_contact, has_contact_details
+
+    for question in ("What's your email?", "Can I phone you on a Sunday?", "How do I get in touch?",
+                     "What number can I ring to talk to a person?", "If I ring you at ten at night, will anyone pick up?",
+                     "Who can I call about my booking?", "Is there a number I can call?", "Can I speak with someone?",
+                     "What's your number?", "Do you have a helpline?"):
+        assert about_contact(question), question
+    for question in ("How do I update my email address?", "Can I use the app on an Android phone?",
+                     "Does the bike have a phone holder?", "How long does a return take to reach you?",
+                     "What do you call your cheapest plan?", "Do you offer contact-free delivery?",
+                     "What does the ring lock cost?", "What is your order number?", "Will you email me a receipt?"):
+        assert not about_contact(question), question
+    assert has_contact_details("Phone: (503) 555-0142.") and has_contact_details("Email help@larkfield.example.")
+    assert not has_contact_details("Open 9:00 to 17:00, 2024-01-15.")  # times and dates are no phone number

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from tenor.evidence import select_evidence
-from tenor.verify import apply_policy, attribute, checkable, facts, split_sentences
+from tenor.verify import apply_policy, attribute, checkable, extract_answer, facts, split_sentences
 
 WARRANTY = ("Frames are covered for the lifetime of the original owner. Motors and batteries are covered "
             "for 2 years from delivery. Claims go to warranty@larkfield.example or +1 (555) 010-2030.")
@@ -288,6 +288,13 @@ def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_
                  "My box didn't come. What time does the shop open?"):
         assert not states_asked("The shop is on Alder Street.", time) and states_asked("It opens at 07:00.", time), time
     assert states_asked("It was rebuilt.", "It opened in 2019? Is it open to cyclists?")  # the last asks none
+    mid = "My gran's 70. Does she pay less than me, and how much one way?"  # the amount is asked mid-sentence
+    assert asks_for_something(mid) and not states_asked("Seniors travel at a reduced fare.", mid)
+    assert states_asked("Seniors pay \u00a35.50 one way.", mid)
+    assert not asks_for_something("I know how much it weighs, so is it foldable?")  # "how much" asks no clause
+    assert asks_for_something("Is it free, or how much is it?")
+    ring = "What number can I ring to talk to a person?"
+    assert not states_asked("Call us any time.", ring) and states_asked("Call 0117 496 0382.", ring)
 
 
 def test_strict_does_not_ship_an_answer_without_the_price_a_customer_asks_after_setting_the_scene():
@@ -309,6 +316,29 @@ def test_a_price_asked_for_may_be_in_the_sentence_after_the_point_and_is_quoted_
     other = [P("Lost keys: if you lose your key, bring photo ID to reception and a member of staff will cut the "
                "padlock off for you. Lockers cost \u00a35 a month.", "lockers.md")]  # the price of another thing
     assert strict(question, other, "A member of staff will cut the padlock off for you.").outcome == "no_answer"
+
+
+def test_of_two_units_scoring_the_same_the_one_on_the_point_is_quoted_first():
+    question = "I ride to work every day. What does the Cargo K1 cost?"
+    passages = [P("You can fit two child seats to the Cargo K1. The child seats are an option and cost $149 each.",
+                  "cargo-k1-guide.md", "Child seats"),  # ranked first, and its price scores the same
+                P("The Cargo K1 is a longtail cargo bike.\n\nPrice: $3,899", "products.md", "Cargo K1")]
+    ev = select_evidence(question, passages, 200)
+    score = {unit.plain(): s for e in ev for unit, s in zip(e.units, e.scores)}
+    assert score["Price: $3,899"] == score["The child seats are an option and cost $149 each."]  # a tie
+    text, used = extract_answer(ev, question=question, min_coverage=0.5)
+    assert text.index("$3,899") < text.index("$149"), text
+
+
+def test_a_sentence_introducing_a_table_states_what_the_table_does():
+    refunds = P("How much you get back depends on how long before departure you cancel:\n\n"
+                "| When you cancel | Refund |\n|---|---|\n| 7 days or more before departure | Full refund |\n"
+                "| Between 48 hours and 7 days before departure | 50% refund |\n"
+                "| Less than 48 hours before departure | No refund |", "cancelling.md", "Cancelling your booking")
+    question = "How much do I get back if I cancel my booking three days before departure?"  # an amount
+    v = strict(question, [refunds], "You get it all back.")
+    assert v.outcome == "extract" and "depends on how long before departure you cancel: When you cancel" in v.text
+    assert "50% refund" in v.text, v.text  # the whole table, not its first row
 
 
 def test_an_extract_is_held_to_what_a_question_asks_not_to_the_scene_it_sets_first():

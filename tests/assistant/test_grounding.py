@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.app import make_index_for
-from assistant.grounding import GroundingError, GroundingService
+from assistant.grounding import GroundingError, GroundingService, _reaches_us
 from tenor.evidence import WORDS_ONLY
 from tenor.reader import Reader
 from tests.assistant.conftest import sample_settings
@@ -190,6 +190,20 @@ def test_a_question_in_other_words_is_answered_by_meaning_and_words_go_first(ser
     assert words.no_answer == profile.no_answer and words.similarity is None
     covered = grounding.ground(settings.profile("larkfield"), [{"role": "user", "content": "What does the Cargo K1 cost?"}])
     assert covered.no_answer is None and covered.similarity is None  # the words cover it: nothing embedded
+
+
+def test_a_question_about_reaching_the_company_gets_the_contact_details_whatever_their_score(service):
+    grounding, settings = service
+    profile = settings.profile("larkfield")
+    question = [{"role": "user", "content": "What's your email?"}]
+    assert grounding.relevant(profile, grounding.retrieve(profile, question)[0]) == []  # all under min_score
+    g = grounding.ground(profile, question)
+    assert g.no_answer is None and [c["section"] for c in g.citations] == ["Store and Contact > Contact Us"]
+    assert "help@larkfieldcycles.example" in g.evidence[0].text
+    assert not _reaches_us("Claims: warranty@larkfieldcycles.example.", "What's your phone number?")  # the kind asked
+    assert _reaches_us("Phone: (503) 555-0142.", "What's your phone number?")
+    update = grounding.ground(profile, [{"role": "user", "content": "How do I update my email address?"}])
+    assert "Store and Contact > Contact Us" not in [c["section"] for c in update.citations]  # not about reaching us
 
 
 class Reading(Reader):
