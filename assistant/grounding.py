@@ -160,7 +160,7 @@ class GroundingService:
 
     def contact_details(self, profile: Profile, question: str, filters: dict | None = None) -> list:
         """For a question about reaching the company, the best passage with the contact details
-        it asks for (a phone number to "what's your number?", else a phone number or an e-mail
+        it asks for (a phone number to "what's your phone number?", else a phone number or an e-mail
         address), at most one, whatever its score: a contact section lists many ways to reach a
         company, so it scores low against "what's your email?" and often misses ``min_score``.
         Retrieved with ``CONTACT_WORDS`` added to the question: its scores are that query's."""
