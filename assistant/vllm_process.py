@@ -22,7 +22,6 @@ that doubles up to ``BACKOFF_MAX_S``, until one succeeds or ``stop()``.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import logging
@@ -43,6 +42,7 @@ import httpx
 from assistant.engine import lora_name
 from tenor.config import PACKAGED_BASE_MODELS, ConfigError, Settings
 from tenor.net import free_port
+from tenor.processes import die_with_parent
 
 log = logging.getLogger("tenor.vllm")
 
@@ -84,14 +84,6 @@ def _adapter_rank(path: Path) -> int:
         return int(json.loads((path / "adapter_config.json").read_text()).get("r", 0))
     except (OSError, ValueError, TypeError):
         return 0
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    os.setsid()  # its own process group: a Ctrl-C on the terminal reaches Tenor, which stops it
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 class VllmProcess:
@@ -327,7 +319,7 @@ class VllmProcess:
             self._log(f"starting vLLM: {' '.join(cmd)}")
             self._proc = subprocess.Popen(
                 cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, text=True, bufsize=1, preexec_fn=_die_with_parent,
+                stdin=subprocess.DEVNULL, text=True, bufsize=1, preexec_fn=die_with_parent,
             )
         self._pumping = threading.Thread(target=self._pump, args=(self._proc,), name="vllm-log", daemon=True)
         self._pumping.start()

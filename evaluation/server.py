@@ -16,6 +16,7 @@ import httpx
 
 from evaluation.runner import EvalError
 from tenor.net import free_port
+from tenor.processes import die_with_parent
 
 
 def serve_command(port: int) -> list[str]:
@@ -27,8 +28,9 @@ def started_server(log: Path, timeout_s: float = 900,
                    command: Callable[[int], list[str]] = serve_command) -> Iterator[str]:
     """`tenor serve --no-auth` on a free loopback port (with its managed vLLM),
     ready when ``/ready`` answers 200; stopped with SIGTERM afterwards, also when this
-    process is stopped with SIGTERM (``kill``, a CI timeout), so no server outlives the
-    eval and keeps restarting vLLM. ``command``: port -> the command line."""
+    process is stopped with SIGTERM (``kill``, a CI timeout) and, by the kernel, when it is
+    killed outright (SIGKILL, the OOM killer), so no server outlives the eval and keeps
+    restarting vLLM. ``command``: port -> the command line."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     on_main_thread = threading.current_thread() is threading.main_thread()
@@ -36,7 +38,8 @@ def started_server(log: Path, timeout_s: float = 900,
     process = None
     try:
         with log.open("ab") as sink:
-            process = subprocess.Popen(command(port), stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy())
+            process = subprocess.Popen(command(port), stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy(),
+                                       preexec_fn=die_with_parent)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout_s
         while True:
