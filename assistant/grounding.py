@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from assistant.protocol import Citation
-from assistant.tokens import cached_meter
 from ingest.embedder import closeness
 from tenor.config import Profile, Settings
 from tenor.evidence import CONTACT_WORDS, about_contact, gather, has_contact_details, names, on_subject, said
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 from tenor.reader import Reader, asked, for_profile, needs_reading
+from tenor.tokens import profile_meter
 from tenor.verify import states_asked
 
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
@@ -136,7 +136,7 @@ class GroundingService:
 
     def base_model_meter(self, profile: Profile) -> TokenMeter:
         """Counts with the profile's own base model (tokenizer and chat template), loaded once."""
-        return cached_meter(self.settings.resolve_model(profile.base_model))
+        return profile_meter(self.settings, profile)
 
     def retrieve(self, profile: Profile, conversation: list[dict], k: int | None = None,
                  filters: dict | None = None, mode: str | None = None) -> tuple[list, str, float]:

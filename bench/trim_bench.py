@@ -8,7 +8,7 @@ does before it calls vLLM with ``retrieval: false``:
 ``GroundingService.ground``, i.e. ``build_prompt`` trimming the turns to the
 prompt budget of a 2,048-token window with 512 tokens reserved for the answer.
 Counts with SmolLM2-135M-Instruct's own tokenizer and chat template
-(``assistant.tokens``); ``--model`` defaults to the prepared model under
+(``tenor.tokens``); ``--model`` defaults to the prepared model under
 ``$TENOR_HOME/models`` (``tenor model prepare``).
 
 Prints, per size, the median time over ``--repeats`` runs, the tokenizer calls
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from assistant.grounding import GroundingService  # noqa: E402
 from tenor.prompt import TokenMeter  # noqa: E402
-from assistant.tokens import token_meter  # noqa: E402
+from tenor.tokens import token_meter  # noqa: E402
 from tenor.config import EMBEDDED_BASE_MODEL, Settings, load_settings  # noqa: E402
 
 SIZES = (100, 1_000, 10_000)

@@ -20,8 +20,11 @@ reports them on the other half (odd lines), so the figures are not the ones
 it tuned on.
 Only the three thresholds are tuned; nothing about the questions themselves.
 With a reader, it prints the reader's probability for each question short on
-words and meaning; the trade-off leaves the reader out (reading every
-question at every threshold would take minutes a point).
+words and meaning, and the reader's own trade-off: refusals for each
+``retrieval.reader_threshold`` at the profile's other thresholds (each
+question is read once), with the threshold chosen on one half and reported
+on the other the same way. The trade-off of the three thresholds leaves the
+reader out (reading every question at every point would take minutes a point).
 ``tenor eval`` draws the same curve (on every question) in its report.
 """
 
@@ -40,7 +43,9 @@ from tenor.reader import needs_reading
 SCORE_GRID = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 COVERAGE_GRID = tuple(round(0.05 * i, 2) for i in range(0, 17))  # 0 .. 0.8
 SIMILARITY_GRID = (*(round(0.05 * i, 2) for i in range(10, 20)), WORDS_ONLY)  # 0.5 .. 0.95, and words only
+READER_GRID = tuple(round(0.05 * i, 2) for i in range(10, 20))  # 0.5 .. 0.95
 MAX_FALSE_REFUSAL = 0.05
+FEW_UNANSWERABLE = 5  # unanswerable questions the reader read on the tuning half, below which none is chosen
 
 
 @dataclass
@@ -110,9 +115,29 @@ def refuses(s: Signals, min_score: float, min_coverage: float, min_similarity: f
 def rates(signals: list[Signals], min_score: float, min_coverage: float,
           min_similarity: float = WORDS_ONLY) -> tuple[float | None, float | None]:
     """(refusal rate on unanswerable, false refusal rate on answerable)."""
-    bad = [refuses(s, min_score, min_coverage, min_similarity) for s in signals if s.unanswerable]
-    good = [refuses(s, min_score, min_coverage, min_similarity) for s in signals if not s.unanswerable]
+    return _rates(signals, lambda s: refuses(s, min_score, min_coverage, min_similarity))
+
+
+def _rates(signals: list[Signals], refused: Callable[[Signals], bool]) -> tuple[float | None, float | None]:
+    bad = [refused(s) for s in signals if s.unanswerable]
+    good = [refused(s) for s in signals if not s.unanswerable]
     return (sum(bad) / len(bad) if bad else None, sum(good) / len(good) if good else None)
+
+
+def reader_rates(signals: list[Signals], rules, reader_threshold: float) -> tuple[float | None, float | None]:
+    """``rates`` at the profile's thresholds (``rules``: its ``retrieval``), a question the reader
+    read let in at ``reader_threshold`` or above (it was read because the others refused it)."""
+    def refused(s: Signals) -> bool:
+        if s.read is not None:
+            return s.read < reader_threshold
+        return refuses(s, rules.min_score, rules.min_coverage, rules.min_similarity)
+    return _rates(signals, refused)
+
+
+def reader_tradeoff(signals: list[Signals], rules) -> list[dict]:
+    """The reader's curve: refusal and false refusal for each ``reader_threshold``, the others the profile's."""
+    return [dict(zip(("reader_threshold", "refusal", "false_refusal"), (t, *reader_rates(signals, rules, t))))
+            for t in READER_GRID]
 
 
 def tradeoff(signals: list[Signals], min_score: float, min_similarity: float = WORDS_ONLY) -> list[dict]:
@@ -132,10 +157,21 @@ def choose(signals: list[Signals], max_false_refusal: float = MAX_FALSE_REFUSAL)
     ``min_coverage`` plateau). Refusing before generation is the first line only: the
     verifier refuses more after it, so false refusals are the budget to keep."""
     grid = [row for s in SCORE_GRID for m in SIMILARITY_GRID for row in tradeoff(signals, s, m)]
+    return _best(grid, (("min_score", min), ("min_similarity", max)), max_false_refusal)
+
+
+def choose_reader(signals: list[Signals], rules) -> dict:
+    """The ``reader_threshold`` refusing the most unanswerable questions, then the fewest answerable
+    ones, then the middle of the plateau. No false refusal budget, unlike ``choose``: the reader is the
+    last gate before an answer, and the same threshold lets a quote answer (``tenor.verify``)."""
+    return _best(reader_tradeoff(signals, rules), (), max_false_refusal=1.0)
+
+
+def _best(grid: list[dict], ties: Sequence[tuple[str, Callable]], max_false_refusal: float) -> dict:
     allowed = [r for r in grid if (r["false_refusal"] or 0) <= max_false_refusal] or grid
     best = max((r["refusal"] or 0) for r in allowed)
     plateau = [r for r in allowed if (r["refusal"] or 0) == best]
-    for key, pick in (("false_refusal", min), ("min_score", min), ("min_similarity", max)):
+    for key, pick in (("false_refusal", min), *ties):
         chosen = pick(r[key] or 0 for r in plateau)
         plateau = [r for r in plateau if (r[key] or 0) == chosen]
     return plateau[len(plateau) // 2]
@@ -151,13 +187,32 @@ def abstention_report(signals: list[Signals], profile) -> dict:
                         "refusal": refusal, "false_refusal": false_refusal}}
 
 
+def local_signals(settings, profile, items: list[dict]) -> list[Signals]:
+    """``measure`` on this machine's index, as the server computes the signals: evidence counted
+    with the profile's base model's tokenizer (the estimate selects other sentences), meaning with
+    the collection's embedder, and the profile's reader, if any."""
+    from evaluation.runner import conversation
+    from ingest.embedder import closeness
+    from ingest.index import open_index
+    from tenor.prompt import retrieval_query
+    from tenor.reader import for_profile
+    from tenor.tokens import profile_meter
+
+    index = open_index(settings, profile.collection)
+    reader = for_profile(settings, profile)
+    return measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile,
+                   count_tokens=profile_meter(settings, profile).count,
+                   unmentioned=index.unmentioned, headings=index.headings(),
+                   closeness_to=lambda queries: closeness(index.embedder, queries),
+                   reads=reader and reader.reads)
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
 
 
 def main(argv: list[str] | None = None) -> int:
     from evaluation.runner import load_question_set
-    from ingest.index import open_index
     from tenor import console
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -169,18 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = console.settings()
     profile = settings.profile(args.profile)
     items = load_question_set(args.questions)
-    index = open_index(settings, profile.collection)
-    from tenor.prompt import retrieval_query
-    from evaluation.runner import conversation
-    from ingest.embedder import closeness
-    from tenor.reader import for_profile
-
     r = profile.retrieval
-    reader = for_profile(settings, profile)
-    signals = measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile,
-                      unmentioned=index.unmentioned, headings=index.headings(),
-                      closeness_to=lambda queries: closeness(index.embedder, queries),
-                      reads=reader and reader.reads)
+    signals = local_signals(settings, profile, items)
     tune, held_out = signals[0::2], signals[1::2]
     print(f"{len(items)} questions ({sum(s.unanswerable for s in signals)} unanswerable) from {args.questions}; "
           f"profile {profile.name}: min_score {r.min_score}, min_coverage {r.min_coverage}, "
@@ -195,14 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{kind} questions short on words ({len(close)}): closest sentence "
               + (", ".join(f"{sim:.2f} ({qid})" for sim, qid in reversed(close)) or "-")
               + f"; {sum(sim >= r.min_similarity for sim, _ in close)} at min_similarity or above")
-    if r.reader:
-        for kind, unanswerable in (("unanswerable", True), ("answerable", False)):
-            read = sorted((s.read, s.id) for s in signals if s.read is not None and s.unanswerable == unanswerable)
-            print(f"the reader on the {kind} questions short on words and meaning ({len(read)}): "
-                  + (", ".join(f"{p:.2f} ({qid})" for p, qid in reversed(read)) or "-")
-                  + f"; {sum(p >= r.reader_threshold for p, _ in read)} at reader_threshold ({r.reader_threshold}) "
-                  "or above (the trade-off below leaves the reader out)")
-    print("\nTrade-off on the tuning half (even lines), at the profile's min_score and min_similarity:")
+    print("\nTrade-off on the tuning half (even lines), at the profile's min_score and min_similarity, "
+          "the reader left out:")
     print(f"{'min_coverage':>12} {'refused (unanswerable)':>24} {'false refusals':>15}")
     for row in tradeoff(tune, r.min_score, r.min_similarity):
         print(f"{row['min_coverage']:>12.2f} {_pct(row['refusal']):>24} {_pct(row['false_refusal']):>15}")
@@ -214,7 +253,37 @@ def main(argv: list[str] | None = None) -> int:
           f"(refused {_pct(best['refusal'])}, false refusals {_pct(best['false_refusal'])})")
     print(f"held-out half (odd lines): refused {_pct(held[0])}, false refusals {_pct(held[1])}; "
           f"with the profile's thresholds: refused {_pct(now[0])}, false refusals {_pct(now[1])}")
+    if r.reader:
+        _report_reader(signals, tune, held_out, r)
     return 0
+
+
+def _report_reader(signals: list[Signals], tune: list[Signals], held_out: list[Signals], r) -> None:
+    """The reader's probabilities and its threshold's trade-off (``r``: the profile's ``retrieval``)."""
+    print()
+    for kind, unanswerable in (("unanswerable", True), ("answerable", False)):
+        read = sorted((s.read, s.id) for s in signals if s.read is not None and s.unanswerable == unanswerable)
+        print(f"the reader on the {kind} questions short on words and meaning ({len(read)}): "
+              + (", ".join(f"{p:.2f} ({qid})" for p, qid in reversed(read)) or "-")
+              + f"; {sum(p >= r.reader_threshold for p, _ in read)} at reader_threshold ({r.reader_threshold}) "
+              "or above")
+    print("\nThe reader's trade-off on the tuning half (even lines), at the profile's other thresholds:")
+    print(f"{'reader_threshold':>16} {'refused (unanswerable)':>24} {'false refusals':>15}")
+    for row in reader_tradeoff(tune, r):
+        print(f"{row['reader_threshold']:>16.2f} {_pct(row['refusal']):>24} {_pct(row['false_refusal']):>15}")
+    now = reader_rates(held_out, r, r.reader_threshold)
+    profiles = f"with the profile's {r.reader_threshold}: refused {_pct(now[0])}, false refusals {_pct(now[1])}"
+    read = sum(s.read is not None for s in tune if s.unanswerable)
+    if read < FEW_UNANSWERABLE:
+        print(f"only {read} unanswerable question(s) of the tuning half reached the reader, too few to choose a "
+              f"reader_threshold: add unanswerable questions worded the way your customers ask. Held-out half "
+              f"(odd lines), {profiles}")
+        return
+    best = choose_reader(tune, r)
+    held = reader_rates(held_out, r, best["reader_threshold"])
+    print(f"chosen on the tuning half: reader_threshold {best['reader_threshold']} (refused "
+          f"{_pct(best['refusal'])}, false refusals {_pct(best['false_refusal'])}); held-out half (odd lines): "
+          f"refused {_pct(held[0])}, false refusals {_pct(held[1])}; {profiles}")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,8 @@ def run_eval(
     from evaluation.runner import (EvalError, TenorClient, answer_all, configurations, conversation, headline,
                                    load_question_set, measure_recall, records_as_dicts, score, summarise)
     from evaluation.server import started_server
+    from tenor.prompt import approx_tokens
+    from tenor.tokens import profile_meter
 
     settings = console.settings()
     limits = {"min_correctness": min_correctness, "min_citation": min_citation, "min_voice": min_voice,
@@ -118,6 +120,7 @@ def run_eval(
             console.err.print(f"server {server_url}; {len(items)} questions x {len(configs)} configurations")
             recall = measure_recall(client, brand.name, items)
             signals = measure(items, lambda item, k: client.retrieve(brand.name, conversation(item), k), brand,
+                              count_tokens=approx_tokens if url else profile_meter(settings, brand).count,
                               closeness_to=local_closeness(settings, remote=bool(url)))
             with console.progress("answering", total=len(items) * len(configs), enabled=True) as advance:
                 records = answer_all(client, items, configs, max_tokens=max_tokens,

@@ -56,7 +56,7 @@ class TokenMeter:
     tokens of a text, and the chat template's own tokens, around each message
     and once per prompt (the generation prompt, a BOS). The default is the
     tokenizer-free estimate; the server builds a real one per base model
-    (``assistant.tokens``)."""
+    (``tenor.tokens``)."""
 
     count: Callable[[str], int] = approx_tokens
     tail: Callable[[str, int], str] = approx_tail

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tenor.prompt import APPROX, TokenMeter, build_prompt
-from assistant.tokens import token_meter
+from tenor.tokens import token_meter
 from tests.assistant.conftest import BASE_ONLY_KEY, CHAT_KEY, sample_settings
 from tests.assistant.fake_vllm import BASE, MAX_MODEL_LEN, FakeVllm
 

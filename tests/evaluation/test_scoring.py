@@ -303,3 +303,67 @@ def test_calibration_lets_a_question_in_by_meaning_and_chooses_the_similarity_th
     assert rates([b, u], 0.3, 0.55, 0.75) == (1.0, 0.0) and rates([b, u], 0.3, 0.55, 0.5) == (0.0, 0.0)
     best = choose([b, u])
     assert 0.6 < best["min_similarity"] <= 0.8 and (best["refusal"], best["false_refusal"]) == (1.0, 0.0)
+
+
+def test_calibration_draws_the_readers_trade_off_and_chooses_its_threshold():
+    from evaluation.calibrate import Signals, choose_reader, reader_rates, reader_tradeoff
+
+    rules = Profile().retrieval.model_copy(update={"reader": "a-reader"})
+    grid = {s: 0.1 for s in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)}
+
+    def read(qid, unanswerable, p):  # short on words and meaning: the reader decides
+        return Signals(qid, unanswerable, 0.6, 0.1, dict(grid), similarities=dict(grid), read=p)
+    covered = Signals("w", False, 0.6, 0.9, {s: 0.9 for s in grid})  # its words let it in, never read
+    nothing = Signals("n", True, 0.1, 0.0, {s: 0.0 for s in grid})  # no passage above min_score: never read
+    signals = [read("a", False, 0.76), read("b", False, 0.9), read("u", True, 0.71), covered, nothing]
+    assert reader_rates(signals, rules, 0.8) == (1.0, 1 / 3)  # "a" refused at the default
+    assert reader_rates(signals, rules, 0.7) == (0.5, 0.0)  # "u" let in
+    curve = {row["reader_threshold"]: (row["refusal"], row["false_refusal"]) for row in reader_tradeoff(signals, rules)}
+    assert curve[0.75] == (1.0, 0.0) and curve[0.95] == (1.0, 2 / 3)
+    assert choose_reader(signals, rules)["reader_threshold"] == 0.75  # every unanswerable refused, "a" let in
+
+
+def test_calibrate_selects_the_evidence_with_the_profiles_tokenizer_as_the_server_does(tmp_path, monkeypatch):
+    from evaluation.calibrate import local_signals
+    from ingest.pipeline import ingest_paths
+    from tenor import tokens
+    from tenor.prompt import APPROX, TokenMeter
+    from tests.assistant.conftest import sample_settings
+
+    settings = sample_settings(tmp_path / "home")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "battery.md").write_text("# Battery care\n\nCharge the battery indoors. Store the battery half full. "
+                                     "Clean the battery contacts with a dry cloth.\n")
+    assert ingest_paths(settings, [docs], "larkfield").failed == 0
+    profile = settings.profile(None)
+    question = [{"id": "q", "question": "How do I charge, store and clean the battery?"}]
+    counted = []
+
+    def meter(count):
+        def profile_meter(settings_, profile_):
+            counted.append(profile_.base_model)
+            return count
+        return profile_meter
+    monkeypatch.setattr(tokens, "profile_meter", meter(APPROX))
+    everything = local_signals(settings, profile, question)[0].coverage  # 256 estimated tokens hold all three
+    monkeypatch.setattr(tokens, "profile_meter", meter(TokenMeter(count=lambda text: 200)))  # only one fits
+    one_sentence = local_signals(settings, profile, question)[0].coverage
+    assert counted == [profile.base_model] * 2 and one_sentence < everything
+
+
+def test_calibrate_chooses_no_reader_threshold_from_too_few_unanswerable_questions(capsys):
+    from evaluation.calibrate import FEW_UNANSWERABLE, Signals, _report_reader
+
+    rules = Profile().retrieval.model_copy(update={"reader": "a-reader"})
+    grid = {s: 0.1 for s in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)}
+
+    def read(qid, unanswerable, p):
+        return Signals(qid, unanswerable, 0.6, 0.1, dict(grid), similarities=dict(grid), read=p)
+    answerable = [read("a", False, 0.76), read("b", False, 0.9)]
+    few = [read(f"u{i}", True, 0.5) for i in range(FEW_UNANSWERABLE - 1)]
+    _report_reader(answerable + few, answerable + few, answerable, rules)
+    assert "too few to choose" in capsys.readouterr().out
+    enough = few + [read("u", True, 0.71)]
+    _report_reader(answerable + enough, answerable + enough, answerable, rules)
+    assert "chosen on the tuning half: reader_threshold 0.75" in capsys.readouterr().out

@@ -124,3 +124,9 @@ def token_meter(model_path: str | Path) -> TokenMeter:
 def cached_meter(model_path: str) -> TokenMeter:
     """One meter per model folder for the life of the process (loading it reads the tokenizer)."""
     return token_meter(model_path)
+
+
+def profile_meter(settings, profile) -> TokenMeter:
+    """The meter of the profile's base model, as the server counts its evidence and prompt with
+    (so calibrate and the eval's abstention curve select the same evidence the server does)."""
+    return cached_meter(settings.resolve_model(profile.base_model))
