@@ -319,7 +319,7 @@ class VllmProcess:
             self._log(f"starting vLLM: {' '.join(cmd)}")
             self._proc = subprocess.Popen(
                 cmd, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, text=True, bufsize=1, preexec_fn=die_with_parent,
+                stdin=subprocess.DEVNULL, text=True, bufsize=1, preexec_fn=die_with_parent(),
             )
         self._pumping = threading.Thread(target=self._pump, args=(self._proc,), name="vllm-log", daemon=True)
         self._pumping.start()

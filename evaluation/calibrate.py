@@ -18,7 +18,7 @@ It picks thresholds on one half of the questions (even lines): the most
 refusals of unanswerable questions with at most 5% false refusals, and
 reports them on the other half (odd lines), so the figures are not the ones
 it tuned on.
-Only the three thresholds are tuned; nothing about the questions themselves.
+Only thresholds are tuned; nothing about the questions themselves.
 With a reader, it prints the reader's probability for each question short on
 words and meaning, and the reader's own trade-off: refusals for each
 ``retrieval.reader_threshold`` at the profile's other thresholds (each
@@ -97,9 +97,14 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
             similarities[min_score] = similarity or 0.0
         unknown = unmentioned(names(item["question"])) if unmentioned and profile.retrieval.refuse_unknown_names \
             else []
-        at = profile.retrieval.min_score
-        read = reads(turns, evidence[at]) if reads and needs_reading(
-            evidence[at], coverages[at], similarities[at], unknown, profile.retrieval) else None
+        at, rules = profile.retrieval.min_score, profile.retrieval
+        read = None
+        if reads and needs_reading(evidence[at], coverages[at], similarities[at], unknown, rules):
+            served, _, _ = gather(  # what the server reads (with words only, the words' choice)
+                query, [query, item["question"]], [p for p in passages if p.score >= at], rules.evidence_tokens,
+                count_tokens, min_coverage=rules.min_coverage, min_similarity=rules.min_similarity,
+                meaning=scorer and (lambda: scorer))  # noqa: B023
+            read = reads(turns, served)
         out.append(Signals(item["id"], bool(item.get("unanswerable")),
                            max((p.score for p in passages), default=0.0),
                            coverages[profile.retrieval.min_score], coverages, similarities=similarities,
@@ -200,7 +205,9 @@ def local_signals(settings, profile, items: list[dict]) -> list[Signals]:
 
     index = open_index(settings, profile.collection)
     reader = for_profile(settings, profile)
-    return measure(items, lambda item, k: index.search(retrieval_query(conversation(item)), k=k), profile,
+    def search(item: dict, k: int) -> list:  # in the profile's mode, as the server searches
+        return index.search(retrieval_query(conversation(item)), k=k, mode=profile.retrieval.mode)
+    return measure(items, search, profile,
                    count_tokens=profile_meter(settings, profile).count,
                    unmentioned=index.unmentioned, headings=index.headings(),
                    closeness_to=lambda queries: closeness(index.embedder, queries),

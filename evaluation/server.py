@@ -38,8 +38,8 @@ def started_server(log: Path, timeout_s: float = 900,
     process = None
     try:
         with log.open("ab") as sink:
-            process = subprocess.Popen(command(port), stdout=sink, stderr=subprocess.STDOUT, env=os.environ.copy(),
-                                       preexec_fn=die_with_parent)
+            process = subprocess.Popen(command(port), stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                                       env=os.environ.copy(), preexec_fn=die_with_parent())
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout_s
         while True:

@@ -367,3 +367,50 @@ def test_calibrate_chooses_no_reader_threshold_from_too_few_unanswerable_questio
     enough = few + [read("u", True, 0.71)]
     _report_reader(answerable + enough, answerable + enough, answerable, rules)
     assert "chosen on the tuning half: reader_threshold 0.75" in capsys.readouterr().out
+
+
+def test_calibrate_searches_in_the_profiles_mode_as_the_server_does(tmp_path, monkeypatch):
+    import ingest.embedder
+    import ingest.index
+    from evaluation.calibrate import local_signals
+    from tests.assistant.conftest import sample_settings
+
+    modes = []
+
+    class Index:
+        embedder = None
+
+        def search(self, query, k=4, filters=None, mode="hybrid"):
+            modes.append(mode)
+            return []
+
+        def unmentioned(self, names):
+            return []
+
+        def headings(self):
+            return frozenset()
+    monkeypatch.setattr(ingest.index, "open_index", lambda settings, collection: Index())
+    monkeypatch.setattr(ingest.embedder, "closeness", lambda embedder, queries: lambda texts: [0.0] * len(texts))
+    settings = sample_settings(tmp_path)
+    profile = settings.profile(None)
+    dense = profile.model_copy(update={"retrieval": profile.retrieval.model_copy(update={"mode": "dense"})})
+    local_signals(settings, dense, [{"id": "q", "question": "How long is the warranty?"}])
+    assert modes == ["dense"]
+
+
+def test_calibrate_reads_the_evidence_the_server_reads_on_a_words_only_profile():
+    from evaluation.calibrate import measure
+    from tests.test_evidence import P
+
+    passages = [P("The frame is guaranteed for life. Motors are covered for two years.", "warranty.md")]
+    passages[0].score = 0.6
+    read = []
+    words_only = Profile().model_copy(update={"retrieval": Profile().retrieval.model_copy(
+        update={"reader": "a-reader", "min_similarity": 2.0, "min_coverage": 0.9, "evidence_tokens": 12})})
+    # by meaning, "Motors are covered..." is the closest; by words, only the frame shares a term
+    def closeness_to(queries):
+        return lambda texts: [0.9 if "Motors" in t else 0.0 for t in texts]
+    measure([{"id": "q", "question": "How long is my frame covered, and what about the battery?"}],
+            lambda item, k: passages, words_only, closeness_to=closeness_to,
+            reads=lambda turns, evidence: read.append(" ".join(e.text for e in evidence)) or 0.5)
+    assert read == ["The frame is guaranteed for life."]
