@@ -100,10 +100,10 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
         at, rules = profile.retrieval.min_score, profile.retrieval
         read = None
         if reads and needs_reading(evidence[at], coverages[at], similarities[at], unknown, rules):
-            served, _, _ = gather(  # what the server reads (with words only, the words' choice)
+            # what the server reads: the meaning's choice, as above, unless the profile goes by words only
+            served = evidence[at] if rules.min_similarity <= 1 else gather(
                 query, [query, item["question"]], [p for p in passages if p.score >= at], rules.evidence_tokens,
-                count_tokens, min_coverage=rules.min_coverage, min_similarity=rules.min_similarity,
-                meaning=scorer and (lambda: scorer))  # noqa: B023
+                count_tokens, min_coverage=rules.min_coverage)[0]
             read = reads(turns, served)
         out.append(Signals(item["id"], bool(item.get("unanswerable")),
                            max((p.score for p in passages), default=0.0),

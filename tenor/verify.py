@@ -419,20 +419,19 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     if not units:
         return None
     best = units[0][0]
-    passage_units: dict[int, list] = {}  # passage number -> its units, split once
+    passage_units: dict[int, list] = {}  # passage number -> its units, split once (here and in _quotes)
     prices = any(_amount_asked(sentence) == "price" for sentence in asking(question))
 
     def states(n: int, unit) -> bool:  # what is asked, in the unit as quoted (or a price in the sentence after it)
         if states_asked(unit.plain(), question):
             return True
-        if n not in passage_units:
-            passage_units[n] = split_units(evidence[n - 1].full_text)
-        introduced = _introduced(unit, passage_units[n])  # "How much you get back depends on...:" and its table
+        units_of_passage = _split(evidence, n, passage_units)
+        introduced = _introduced(unit, units_of_passage)  # "How much you get back depends on...:" and its table
         if introduced and states_asked(f"{unit.plain()} {_items_plain(introduced)}", question):
             return True
         if not prices:  # a count or a time after it may be another thing's ("Motors: 2 years" after "Frames: lifetime")
             return False
-        after = _continuation(unit, passage_units[n])
+        after = _continuation(unit, units_of_passage)
         return (after is not None and _same_thing(unit, after)
                 and states_asked(f"{unit.plain()} {after.plain()}", question))
 
@@ -450,7 +449,8 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
             return False
         if not question or said(coverage(quoted, *asked), closest(quoted), min_coverage, min_similarity):
             return True
-        return bool(reads) and reads(" ".join(quote for _, quote in _quotes(picked, evidence, follow=False)))
+        return bool(reads) and reads(" ".join(quote for _, quote in _quotes(picked, evidence, passage_units,
+                                                                             follow=False)))
 
     picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
     if not answers(picked):
@@ -458,7 +458,7 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     if picked is None:
         return None
     quotes, used = [], {}
-    for n, quote in _quotes(picked, evidence):
+    for n, quote in _quotes(picked, evidence, passage_units):
         quotes.append(f"\u201c{quote}\u201d [{n}]")
         entry = used.setdefault(n, {"support": 1.0, "sentences": []})
         entry["sentences"].append(quote)
@@ -477,20 +477,28 @@ def _on_point(unit, asked_terms: set[str]) -> float:
     return len(own & asked_terms) / len(own) if own else 0.0
 
 
-def _quotes(picked: Sequence, evidence: Sequence, follow: bool = True) -> list[tuple[int, str]]:
+def _split(evidence: Sequence, n: int, passage_units: dict[int, list]) -> list:
+    """Passage ``n``'s units (``split_units`` of its whole text), split once per ``passage_units``."""
+    if n not in passage_units:
+        passage_units[n] = split_units(evidence[n - 1].full_text)
+    return passage_units[n]
+
+
+def _quotes(picked: Sequence, evidence: Sequence, passage_units: dict[int, list],
+            follow: bool = True) -> list[tuple[int, str]]:
     """(passage number, quote) for the picked (score, passage number, unit)s: each unit with
     the list or table it introduces or the list it belongs to, the sentence after it (if
-    ``follow``), and its topic."""
+    ``follow``), and its topic (``passage_units``: the passages split so far, ``_split``)."""
     quotes = []
     quoted_units = {(n, unit.order) for _, n, unit in picked}
     in_lists: set[tuple[int, int]] = set()  # picked units already quoted with their whole list
     for score, n, unit in picked:
         if (n, unit.order) in in_lists:
             continue
-        passage_units = split_units(evidence[n - 1].full_text)
-        items = list_of(unit, passage_units)
+        units_of_passage = _split(evidence, n, passage_units)
+        items = list_of(unit, units_of_passage)
         quote = unit.plain().rstrip()
-        continued, introduced = _continuation(unit, passage_units), _introduced(unit, passage_units)
+        continued, introduced = _continuation(unit, units_of_passage), _introduced(unit, units_of_passage)
         if (any(m == n and u.order != unit.order and u in items for _, m, u in picked)
                 and _tokens(items) <= LIST_TOKENS):
             quote = _list_quote(items)
