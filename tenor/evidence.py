@@ -436,11 +436,14 @@ def closest(evidence: Sequence) -> float:
 # "How long/far/old...": the adjective asks for a figure, it names nothing the answer must contain.
 _HOW_ADJECTIVE = re.compile(r"\bhow\s+(?:long|far|old|big|large|often|soon|fast|heavy|tall|wide|late|early)\b",
                             re.IGNORECASE)
+# Nor does the verb of "how long does it take?" ("Service turnaround is usually 3 business days").
+_HOW_LONG_TAKE = re.compile(r"(\bhow\s+long\b[^?.!]*?)\btak(?:e|es|ing)\b", re.IGNORECASE)
 
 
 def question_terms(question: str) -> set[str]:
-    """The key terms of a question (of a retrieval query): "How long is the warranty?" -> {"warranty"}."""
-    return set(terms(_HOW_ADJECTIVE.sub(" how ", question)))
+    """The key terms of a question (of a retrieval query): "How long is the warranty?" -> {"warranty"},
+    "How long does delivery take?" -> {"deliveri"}."""
+    return set(terms(_HOW_ADJECTIVE.sub(" how ", _HOW_LONG_TAKE.sub(r"\1", question))))
 
 
 def asking(question: str) -> list[str]:

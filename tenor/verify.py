@@ -79,6 +79,12 @@ _COUNT_WORDS = re.compile(r"\b(?:unlimited|none|zero)\b", re.IGNORECASE)  # "fre
 _ASKS_TIME = re.compile(r"^\W*(?:and\s+|so\s+)?(?:when(?:['\u2019]s\b|\s+(?:is|are|does|did|will|would|was|were)\b"
                         r"|\s+do\s+(?!i\b|we\b))|(?:by\s+|until\s+|from\s+)?what\s+time\b|how\s+(?:early|late|soon)\b)"
                         r"|\band\s+when\s*\?\s*$", re.IGNORECASE)
+# "How long...?", wherever it stands ("...and how long is it?"): a duration (a time word: "2 years", "within
+# a week"; "for the lifetime of the owner") or a length ("1.5 m"), not any figure ("Someone aged 18 or over
+# must be at home for the whole visit").
+_ASKS_DURATION = re.compile(r"\bhow\s+long\b", re.IGNORECASE)
+_DURATION = re.compile(rf"\b(?:lifetime|for\s+life|forever|indefinitely)\b|(?<![\w.]){_FIGURE}\s?(?:mm|cm|m|km"
+                       r"|metres?|meters?|ft|feet|foot|inch(?:es)?|miles?)\b", re.IGNORECASE)
 # "What's the phone number for support?" asks for one; "how do I change my phone number?" does not.
 _ASKS_FOR = r"^\W*(?:what(?:['\u2019]s|\s+is|\s+are)|which|give\s+me|do\s+you\s+have)\b(?![^?]*\bmy\b)[^?]*"
 _ASKS_PHONE = re.compile(_ASKS_FOR + r"\b(?:tele)?phone\s+numbers?\b"
@@ -563,7 +569,8 @@ def states_asked(text: str, question: str) -> bool:
     (``tenor.evidence.asking``; of two, one answered will do): an amount to "how much/many"
     or a price to "what do you charge...?" (``states_amount``), a time to "when is/does...?",
     "what time...?", "how early...?" or "...and when?" (a figure, a
-    weekday, a month, "daily", "the same day"...), a phone number to "what's the phone
+    weekday, a month, "daily", "the same day"...), a duration or a length to "how long...?" (a
+    time word, "2 years", "lifetime", "1.5 m"; not "aged 18"), a phone number to "what's the phone
     number?", an e-mail address to "what's your email address?"; to any other
     question, True. ("Our founders are passionate riders" answers "who founded you, and
     when?" no more than silence, nor "the phone line closes at 5" "what's the phone number?")"""
@@ -578,6 +585,8 @@ def _states(text: str, sentence: str) -> bool:
         return False
     if _ASKS_TIME.search(sentence) and not (_states_a_number(text) or _TIME_WORDS.search(text)):
         return False
+    if _ASKS_DURATION.search(sentence) and not (_TIME_WORDS.search(text) or _DURATION.search(text)):
+        return False
     return states_amount(text, sentence)
 
 
@@ -588,7 +597,7 @@ def asks_for_something(question: str) -> bool:
 
 
 def _asks_something(sentence: str) -> bool:
-    kinds = (_ASKS_TIME, _ASKS_PHONE, _ASKS_EMAIL)
+    kinds = (_ASKS_TIME, _ASKS_DURATION, _ASKS_PHONE, _ASKS_EMAIL)
     return bool(_amount_asked(sentence)) or any(kind.search(sentence) for kind in kinds)
 
 

@@ -428,6 +428,29 @@ def test_strict_replaces_an_answer_without_the_time_asked_with_the_extract_that_
     assert v.outcome == "extract" and "2014" in v.text, v.text
 
 
+def test_how_long_wants_a_duration_the_warranty_s_introduction_does_not_state():
+    from tenor.verify import states_asked
+
+    # The server's banner asks this: every unit of the policy names its subject only in the document's
+    # name, so all tie, and the introduction came first in the extract, with no duration in it.
+    policy = [P("Larkfield Cycles Warranty Policy. We build our e-bikes to last, and we stand behind them. "
+                "This policy explains what it covers and how to make a claim.\n\n"
+                "The motor and the battery are each covered for 2 years from delivery.", "warranty.pdf")]
+    question = "How long is the warranty?"
+    text, _ = extract_answer(select_evidence(question, policy, 200), question=question, min_coverage=0.5)
+    assert "2 years" in text and "stand behind" not in text, text
+    v = strict(question, policy, "We build our e-bikes to last, and we stand behind them.")  # no duration
+    assert v.outcome == "extract" and "2 years" in v.text, v.text
+    assert not states_asked("A test ride is free; bring photo ID.", "What do I need to bring, and how long is it?")
+    assert states_asked("Bring photo ID; rides last about 30 minutes.", "What do I need to bring, and how long is it?")
+    assert states_asked("Deliveries take a week.", "How long does delivery take?")
+    assert states_asked("The cable is 1.5 m.", "How long is the charging cable?")  # a length
+    assert states_asked("Frames are covered for the lifetime of the original owner.", question)
+    visit = "How long does the installation visit take?"
+    assert not states_asked("Someone aged 18 or over must be at home for the whole visit.", visit)  # an age
+    assert states_asked("The visit usually takes 2 to 4 hours.", visit)
+
+
 def test_a_loop_is_a_four_word_sequence_three_times():
     from tenor.answers import has_loop
 
