@@ -169,10 +169,16 @@ class ChatService:
         return {"groundedness": None if first is None or first.groundedness is None else round(first.groundedness, 4),
                 "answer_outcome": first.outcome if first else None}
 
-    async def ground(self, profile: Profile, request: ChatCompletionRequest) -> Grounded:
+    async def ground(self, profile: Profile, request: ChatCompletionRequest,
+                     on_usage: OnUsage | None = None) -> Grounded:
+        """Ground the request; the reader's reads, if any, are charged to ``on_usage`` as prompt tokens."""
+        def on_read(tokens: int) -> None:
+            on_usage({"prompt_tokens": tokens, "completion_tokens": 0})
+
         grounded = await to_thread.run_sync(lambda: self.grounding.ground(
             profile, request.conversation(), retrieval=request.retrieval,
             filters=request.filters, max_tokens=request.requested_max_tokens or profile.decoding.max_tokens,
+            on_read=on_read if on_usage else None,
         ))
         if request.retrieval:
             self.metrics.retrieval.labels(profile.name).observe(grounded.retrieval_s)
@@ -188,7 +194,7 @@ class ChatService:
     async def complete(self, profile: Profile, request: ChatCompletionRequest,
                        request_id: str = "", on_usage: OnUsage | None = None) -> ChatCompletion:
         started = time.perf_counter()
-        grounded = await self.ground(profile, request)
+        grounded = await self.ground(profile, request, on_usage)
         settled = await self.settled(profile, grounded, request_id)
         if settled is not None:
             text, cited, outcome = settled
@@ -221,7 +227,7 @@ class ChatService:
                      request_id: str = "", on_usage: OnUsage | None = None) -> AsyncIterator[dict]:
         """Ground and open the vLLM stream (errors raise here), then return the chunk iterator."""
         started = time.perf_counter()
-        grounded = await self.ground(profile, request)
+        grounded = await self.ground(profile, request, on_usage)
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         settled = await self.settled(profile, grounded, request_id)
         if settled is not None:

@@ -41,10 +41,11 @@ from ingest.embedder import closeness
 from tenor.config import Profile, Settings
 from tenor.evidence import CONTACT_WORDS, about_contact, gather, has_contact_details, names, on_subject, said
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
-from tenor.reader import Reader, asked, for_profile, needs_reading
+from tenor.reader import Reader, asked, evidence_text, for_profile, needs_reading, prompt_tokens
 from tenor.tokens import profile_meter
 from tenor.verify import states_asked
 
+OnRead = Callable[[int], None]  # told the prompt tokens of each read (charged to the caller's token budget)
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
 
 
@@ -83,6 +84,7 @@ class Grounded:
     read: float | None = None  # the reader's probability that the evidence answers it (set when it was asked)
     conversation: list[dict] = field(default_factory=list)  # what the reader reads the question from
     quotes_read: dict = field(default_factory=dict)  # quote -> whether the reader says it answers (one read per quote)
+    on_read: OnRead | None = field(default=None, repr=False, compare=False)  # told each read's prompt tokens
 
 
 def citation(index: int, passage) -> dict:
@@ -125,14 +127,24 @@ class GroundingService:
         number of choices); None for any other question."""
         if grounded.read is None:
             return None
-        reader, said_of = self.reader(profile), grounded.quotes_read  # shared by the answer's choices
+        said_of = grounded.quotes_read  # shared by the answer's choices
         question, earlier = asked(grounded.conversation)
 
         def reads(quote: str) -> bool:
             if quote not in said_of:
-                said_of[quote] = reader(question, quote, earlier) >= profile.retrieval.reader_threshold
+                said_of[quote] = (self.read(profile, question, quote, earlier, grounded.on_read)
+                                  >= profile.retrieval.reader_threshold)
             return said_of[quote]
         return reads
+
+    def read(self, profile: Profile, question: str, text: str, earlier: list[str], on_read: OnRead | None) -> float:
+        """The profile's reader's probability that ``text`` answers ``question``. A read is a forward
+        pass of a model as large as the one answering: its prompt's tokens go to ``on_read``, so a
+        key's token budget counts it as it counts the answer's."""
+        probability = self.reader(profile)(question, text, earlier)
+        if on_read is not None:
+            on_read(prompt_tokens(question, text, earlier))
+        return probability
 
     def base_model_meter(self, profile: Profile) -> TokenMeter:
         """Counts with the profile's own base model (tokenizer and chat template), loaded once."""
@@ -177,7 +189,10 @@ class GroundingService:
         return max(64, window - min(reserve, window // 2) - PROMPT_MARGIN_TOKENS)
 
     def ground(self, profile: Profile, conversation: list[dict], *, retrieval: bool = True,
-               filters: dict | None = None, max_tokens: int | None = None) -> Grounded:
+               filters: dict | None = None, max_tokens: int | None = None,
+               on_read: OnRead | None = None) -> Grounded:
+        """The prompt and evidence for the conversation's answer, or the no-answer text
+        (``on_read``: told the prompt tokens of each read, here and by ``quote_reader``)."""
         budget = self.prompt_budget(max_tokens)
         if not retrieval:
             prompt = build_prompt(profile.system_prompt, conversation, grounded=False,
@@ -201,7 +216,8 @@ class GroundingService:
         admitted = said(covered, similarity, rules.min_coverage, rules.min_similarity)
         read = None
         if needs_reading(evidence, covered, similarity, unknown, rules):
-            read = self.reader(profile).reads(conversation, evidence)
+            question, earlier = asked(conversation)
+            read = self.read(profile, question, evidence_text(evidence), earlier, on_read)
             admitted = read >= rules.reader_threshold
         evidence_s = time.perf_counter() - started
         if not evidence or not admitted or unknown:
@@ -218,5 +234,5 @@ class GroundingService:
             citations=[citation(i, p) for i, p in enumerate(prompt.passages, start=1)],
             query=query, retrieval_s=seconds, evidence_s=evidence_s, trimmed_turns=prompt.trimmed_turns,
             evidence=list(prompt.passages), coverage=covered, similarity=similarity, question=last,
-            read=read, conversation=conversation,
+            read=read, conversation=conversation, on_read=on_read,
         )

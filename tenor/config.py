@@ -293,7 +293,8 @@ class ApiKey(_Model):
         "unset: no limit (widget keys: server.widget_key_rate_per_minute); 0: no limit"
     )
     tokens_per_minute: int | None = Field(
-        None, ge=0, description="model tokens (prompt + completion) per minute with this key; unset: no limit "
+        None, ge=0, description="model tokens (prompt + completion, and the prompts the reader reads) per minute with "
+        "this key; unset: no limit "
         "(widget keys: server.widget_key_tokens_per_minute); 0: no limit"
     )
     trusted: bool = Field(
@@ -339,7 +340,8 @@ class ServerSettings(_Model):
         512, ge=1, description="widget keys: completion tokens per answer at most (a larger max_tokens is lowered)"
     )
     widget_key_tokens_per_minute: int = Field(
-        100_000, ge=0, description="model tokens (prompt + completion) per minute per widget key; 0: no limit"
+        100_000, ge=0, description="model tokens (prompt + completion, and the prompts the reader reads) per minute "
+        "per widget key; 0: no limit"
     )
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="serve /metrics without a key on this port (on server.host) for "

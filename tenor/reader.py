@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tenor.evidence import said
-from tenor.prompt import user_turns
+from tenor.prompt import approx_tokens, user_turns
 
 SYSTEM = "You check whether a text contains the answer to a customer's question."
 ASK = "Text:\n{text}\n\n{earlier}Question: {question}\n\nDoes the text contain the answer to this question? Reply Yes or No."
@@ -87,7 +87,17 @@ class Reader:
         """The probability that ``evidence`` (``tenor.evidence.EvidencePassage``s) answers the
         conversation's last question (its earlier ones as context)."""
         question, earlier = asked(conversation)
-        return self(question, "\n\n".join(e.text for e in evidence), earlier)
+        return self(question, evidence_text(evidence), earlier)
+
+
+def evidence_text(evidence) -> str:
+    """What the reader reads of the evidence: its passages' texts, a blank line between."""
+    return "\n\n".join(e.text for e in evidence)
+
+
+def prompt_tokens(question: str, text: str, earlier: Sequence[str] = ()) -> int:
+    """About how many tokens one read's prompt holds: what a read costs a key's token budget."""
+    return sum(approx_tokens(m["content"]) for m in _prompt(question, text, earlier))
 
 
 def asked(conversation: Sequence[dict], earlier_turns: int = 2) -> tuple[str, list[str]]:

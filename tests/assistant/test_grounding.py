@@ -266,6 +266,27 @@ def test_the_reader_that_let_a_question_in_reads_each_quote_once(indexed_home):
     assert grounding.quote_reader(profile, covered) is None  # the reader did not let it in: words alone decide
 
 
+def test_each_read_is_told_to_on_read_as_its_prompt_s_tokens(indexed_home):
+    from tenor.reader import prompt_tokens
+
+    settings = sample_settings(indexed_home)
+    reading = Reading(0.9)
+    grounding = GroundingService(settings, make_index_for(settings), reader_for=lambda s, profile: reading)
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.min_similarity, profile.retrieval.reader = WORDS_ONLY, "a-reader"
+    charged = []
+    g = grounding.ground(profile, [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}],
+                         on_read=charged.append)
+    question, text, _ = reading.asked[-1]
+    assert charged == [prompt_tokens(question, text)] and charged[0] > len(text) // 4  # the evidence, and the ask
+    reads = grounding.quote_reader(profile, g)
+    reads("Cargo K1: It carries up to 180 kg.")
+    reads("Cargo K1: It carries up to 180 kg.")  # read once, charged once
+    assert len(charged) == 2 and charged[1] == prompt_tokens(question, "Cargo K1: It carries up to 180 kg.")
+    grounding.ground(profile, [{"role": "user", "content": "What does the Cargo K1 cost?"}], on_read=charged.append)
+    assert len(charged) == 2  # words covered it: no read, nothing charged
+
+
 def test_a_reader_not_prepared_yet_names_the_command(indexed_home):
     from tenor.reader import ReaderError, for_profile
 

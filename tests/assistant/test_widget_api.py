@@ -355,6 +355,40 @@ def test_rate_limiter_spend_goes_into_debt_and_acquire_waits_it_out():
     assert limiter.acquire("t", None, cost=0) == 0
 
 
+def test_the_reader_s_reads_are_charged_to_the_key_even_when_no_model_answers(client):
+    """A read is a forward pass of a model as large as the one answering: a widget key that sends
+    questions only the reader lets in spends its token budget on them, whatever answers."""
+    from assistant.protocol import ChatCompletionRequest
+    from tenor.evidence import WORDS_ONLY
+    from tests.assistant.test_grounding import Reading
+
+    chat, profile = client.app.state.chat, client.app.state.settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.min_similarity, profile.retrieval.reader = WORDS_ONLY, "a-reader"
+    reading = Reading(0.9)
+    chat.grounding.reader_for = lambda settings, p: reading
+    haul = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # words fall short: read
+    for stream in (False, True):
+        charged = []
+        request = ChatCompletionRequest(model="larkfield", stream=stream, messages=haul)
+        if stream:
+            client.portal.call(lambda: _drained(chat.stream(profile, request, on_usage=charged.append)))
+        else:
+            response = client.portal.call(lambda: chat.complete(profile, request, on_usage=charged.append))
+            assert "180 kg" in response.choices[0].message.content  # the quote the reader picked: no model
+        reads = [u for u in charged if u["completion_tokens"] == 0]
+        assert len(reads) == 2 and all(u["prompt_tokens"] > 10 for u in reads), charged  # the evidence, the quote
+    reading.probability = 0.5  # refused after its read: still charged
+    charged = []
+    request = ChatCompletionRequest(model="larkfield", messages=haul)
+    response = client.portal.call(lambda: chat.complete(profile, request, on_usage=charged.append))
+    assert response.choices[0].message.content == profile.no_answer and len(charged) == 1
+
+
+async def _drained(stream):
+    async for _ in await stream:
+        pass
+
+
 def test_a_stream_left_early_is_charged_what_it_used(client):
     """The usage chunk comes last; a client that leaves before it is still charged (prompt + streamed)."""
     from assistant.protocol import ChatCompletionRequest
