@@ -55,8 +55,9 @@ _SHORT.maxstring = _SHORT.maxother = 200
 
 def _reaches_us(text: str, question: str) -> bool:
     """Whether ``text`` holds the contact details ``question`` asks for (``states_asked``: a phone
-    number to "what's your phone number?"), or any phone number or e-mail address."""
-    return has_contact_details(text) and states_asked(text, question)
+    number to "what's your phone number?"), or any phone number or e-mail address. Not held to
+    a duration: "Call 0800 123 4567, Mon-Fri 9-5" reaches us for "how long are your lines open?"."""
+    return has_contact_details(text) and states_asked(text, question, durations=False)
 
 
 def _short(text: str, limit: int = 300) -> str:

@@ -437,7 +437,7 @@ def closest(evidence: Sequence) -> float:
 _HOW_ADJECTIVE = re.compile(r"\bhow\s+(?:long|far|old|big|large|often|soon|fast|heavy|tall|wide|late|early)\b",
                             re.IGNORECASE)
 # Nor does the verb of "how long does it take?" ("Service turnaround is usually 3 business days").
-_HOW_LONG_TAKE = re.compile(r"(\bhow\s+long\b[^?.!]*?)\btak(?:e|es|ing)\b", re.IGNORECASE)
+_HOW_LONG_TAKE = re.compile(r"(\bhow\s+long\b[^?.!,;]*?)\b(?:take|takes|taking|taken|took)\b", re.IGNORECASE)
 
 
 def question_terms(question: str) -> set[str]:

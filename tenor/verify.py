@@ -79,12 +79,17 @@ _COUNT_WORDS = re.compile(r"\b(?:unlimited|none|zero)\b", re.IGNORECASE)  # "fre
 _ASKS_TIME = re.compile(r"^\W*(?:and\s+|so\s+)?(?:when(?:['\u2019]s\b|\s+(?:is|are|does|did|will|would|was|were)\b"
                         r"|\s+do\s+(?!i\b|we\b))|(?:by\s+|until\s+|from\s+)?what\s+time\b|how\s+(?:early|late|soon)\b)"
                         r"|\band\s+when\s*\?\s*$", re.IGNORECASE)
-# "How long...?", wherever it stands ("...and how long is it?"): a duration (a time word: "2 years", "within
-# a week"; "for the lifetime of the owner") or a length ("1.5 m"), not any figure ("Someone aged 18 or over
-# must be at home for the whole visit").
-_ASKS_DURATION = re.compile(r"\bhow\s+long\b", re.IGNORECASE)
-_DURATION = re.compile(rf"\b(?:lifetime|for\s+life|forever|indefinitely)\b|(?<![\w.]){_FIGURE}\s?(?:mm|cm|m|km"
-                       r"|metres?|meters?|ft|feet|foot|inch(?:es)?|miles?)\b", re.IGNORECASE)
+# "How long...?" at a clause's start ("..., and how long is it?"; not "does it depend on how long I've had
+# it?"): a duration ("2 years", "15 seconds", "24h", "for the lifetime of the owner", "since 2014", "never
+# expire") or a length ("1.5 m"), not any figure ("Someone aged 18 or over must be at home for the visit")
+# nor any time word ("Register your bike after delivery").
+_ASKS_DURATION = re.compile(_CLAUSE_START + r"how\s+long\b", re.IGNORECASE)
+_DURATION = re.compile(r"\b(?:seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|wks?|fortnights?|months?"
+                       r"|years?|yrs?|decades?|overnight|lifetime|for\s+life|forever|indefinitely|since|never"
+                       r"|immediately|instantly|straight\s+away)\b"
+                       rf"|(?<![\w.]){_FIGURE}\s?h\b"  # "24h"
+                       rf"|(?<![\w.]){_FIGURE}[\s-]?(?:mm|cm|m|km|metres?|meters?|ft|feet|foot|inch(?:es)?|yards?"
+                       r"|miles?)\b", re.IGNORECASE)
 # "What's the phone number for support?" asks for one; "how do I change my phone number?" does not.
 _ASKS_FOR = r"^\W*(?:what(?:['\u2019]s|\s+is|\s+are)|which|give\s+me|do\s+you\s+have)\b(?![^?]*\bmy\b)[^?]*"
 _ASKS_PHONE = re.compile(_ASKS_FOR + r"\b(?:tele)?phone\s+numbers?\b"
@@ -564,28 +569,29 @@ def _list_quote(items: Sequence) -> str:
     return "; ".join(" ".join(p).rstrip(";.") for p in paragraphs.values()) + "."
 
 
-def states_asked(text: str, question: str) -> bool:
+def states_asked(text: str, question: str, durations: bool = True) -> bool:
     """Whether ``text`` states what ``question`` asks for, read from its asking sentences
     (``tenor.evidence.asking``; of two, one answered will do): an amount to "how much/many"
     or a price to "what do you charge...?" (``states_amount``), a time to "when is/does...?",
     "what time...?", "how early...?" or "...and when?" (a figure, a
-    weekday, a month, "daily", "the same day"...), a duration or a length to "how long...?" (a
-    time word, "2 years", "lifetime", "1.5 m"; not "aged 18"), a phone number to "what's the phone
+    weekday, a month, "daily", "the same day"...), a duration or a length to "how long...?"
+    ("2 years", "15 seconds", "lifetime", "1.5 m"; not "aged 18"; with ``durations=False``, not
+    held to one), a phone number to "what's the phone
     number?", an e-mail address to "what's your email address?"; to any other
     question, True. ("Our founders are passionate riders" answers "who founded you, and
     when?" no more than silence, nor "the phone line closes at 5" "what's the phone number?")"""
     asks = [sentence for sentence in asking(question) if _asks_something(sentence)]
-    return not asks or any(_states(text, sentence) for sentence in asks)  # one of two questions answered will do
+    return not asks or any(_states(text, sentence, durations) for sentence in asks)  # one of two answered will do
 
 
-def _states(text: str, sentence: str) -> bool:
+def _states(text: str, sentence: str, durations: bool = True) -> bool:
     if _ASKS_PHONE.search(sentence) and not phones(text):
         return False
     if _ASKS_EMAIL.search(sentence) and not EMAIL.search(text):
         return False
     if _ASKS_TIME.search(sentence) and not (_states_a_number(text) or _TIME_WORDS.search(text)):
         return False
-    if _ASKS_DURATION.search(sentence) and not (_TIME_WORDS.search(text) or _DURATION.search(text)):
+    if durations and _ASKS_DURATION.search(sentence) and not _DURATION.search(text):
         return False
     return states_amount(text, sentence)
 
@@ -660,7 +666,7 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     marked answer if it states at least one fact, every factual sentence is
     supported, it is not stuck in a loop (``repeats_itself``), it states what is asked
     (``states_asked``: an amount to "how much/many" or "what do you charge", a time to
-    "when"), and it covers
+    "when", a duration to "how long"), and it covers
     as much of ``question`` as the extract would (a true, supported sentence
     about the battery warranty is no answer to "how do I make a claim?");
     else a quoted extract of the best evidence; else (no evidence

@@ -90,6 +90,7 @@ def test_the_take_of_how_long_does_it_take_is_not_a_term_the_documents_must_hold
     assert coverage(evidence, "How long does a service usually take?") == 1.0
     assert question_terms("Can I take my bike on the train?") >= {"take"}  # taking something is a key term
     assert "take" in question_terms("How long does delivery take? And can I take it back?")
+    assert "take" in question_terms("How long is the warranty, and can I take it abroad?")  # another clause's
 
 
 def test_words_are_stemmed_so_a_question_meets_the_document_s_form_of_them():

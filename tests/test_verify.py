@@ -446,6 +446,12 @@ def test_how_long_wants_a_duration_the_warranty_s_introduction_does_not_state():
     assert states_asked("Deliveries take a week.", "How long does delivery take?")
     assert states_asked("The cable is 1.5 m.", "How long is the charging cable?")  # a length
     assert states_asked("Frames are covered for the lifetime of the original owner.", question)
+    assert not states_asked("Register your bike after delivery.", question)  # a time word, no duration
+    fold = "How long does the Fold F1 take to fold?"
+    assert states_asked("It folds in 15 seconds.", fold) and states_asked("It charges in 4-6 hrs.", fold)
+    assert states_asked("We have built e-bikes in Bristol since 2014.", "How long have you been in business?")
+    # "how long" that asks nothing of the answer: a yes-or-no question about it
+    assert states_asked("The warranty covers the original owner.", "Does the warranty depend on how long I've had it?")
     visit = "How long does the installation visit take?"
     assert not states_asked("Someone aged 18 or over must be at home for the whole visit.", visit)  # an age
     assert states_asked("The visit usually takes 2 to 4 hours.", visit)

@@ -287,6 +287,13 @@ def test_each_read_is_told_to_on_read_as_its_prompt_s_tokens(indexed_home):
     assert len(charged) == 2  # words covered it: no read, nothing charged
 
 
+def test_contact_details_reach_us_without_stating_a_duration():
+    from assistant.grounding import _reaches_us
+
+    assert _reaches_us("Call 0800 123 4567, Mon-Fri 9-5.", "How long are your phone lines open?")
+    assert not _reaches_us("Call 0800 123 4567.", "What's your email address?")  # the details asked for
+
+
 def test_a_reader_not_prepared_yet_names_the_command(indexed_home):
     from tenor.reader import ReaderError, for_profile
 
