@@ -247,12 +247,18 @@ def test_a_reader_lets_in_what_words_and_meaning_miss_and_reads_nothing_else(ind
     assert reading.asked[-1][0] == "How many kilos can it haul?" and reading.asked[-1][2] == ("Tell me about the Cargo K1.",)
 
 
-def test_the_reader_that_let_a_question_in_reads_each_quote_once(indexed_home):
+def reading_profile(indexed_home) -> tuple[GroundingService, object, Reading]:
+    """The sample's profile read by a stand-in reader (at 0.9), words alone letting in what they cover."""
     settings = sample_settings(indexed_home)
     reading = Reading(0.9)
     grounding = GroundingService(settings, make_index_for(settings), reader_for=lambda s, profile: reading)
     profile = settings.profile("larkfield").model_copy(deep=True)
     profile.retrieval.min_similarity, profile.retrieval.reader = WORDS_ONLY, "a-reader"
+    return grounding, profile, reading
+
+
+def test_the_reader_that_let_a_question_in_reads_each_quote_once(indexed_home):
+    grounding, profile, reading = reading_profile(indexed_home)
     g = grounding.ground(profile, [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}])
     asked = len(reading.asked)
     first, second = grounding.quote_reader(profile, g), grounding.quote_reader(profile, g)  # two choices, one quote
@@ -269,11 +275,7 @@ def test_the_reader_that_let_a_question_in_reads_each_quote_once(indexed_home):
 def test_each_read_is_told_to_on_read_as_its_prompt_s_tokens(indexed_home):
     from tenor.reader import prompt_tokens
 
-    settings = sample_settings(indexed_home)
-    reading = Reading(0.9)
-    grounding = GroundingService(settings, make_index_for(settings), reader_for=lambda s, profile: reading)
-    profile = settings.profile("larkfield").model_copy(deep=True)
-    profile.retrieval.min_similarity, profile.retrieval.reader = WORDS_ONLY, "a-reader"
+    grounding, profile, reading = reading_profile(indexed_home)
     charged = []
     g = grounding.ground(profile, [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}],
                          on_read=charged.append)
