@@ -79,6 +79,21 @@ _COUNT_WORDS = re.compile(r"\b(?:unlimited|none|zero)\b", re.IGNORECASE)  # "fre
 _ASKS_TIME = re.compile(r"^\W*(?:and\s+|so\s+)?(?:when(?:['\u2019]s\b|\s+(?:is|are|does|did|will|would|was|were)\b"
                         r"|\s+do\s+(?!i\b|we\b))|(?:by\s+|until\s+|from\s+)?what\s+time\b|how\s+(?:early|late|soon)\b)"
                         r"|\band\s+when\s*\?\s*$", re.IGNORECASE)
+# A deadline or a day ("what's the deadline/cut-off...?", "what's the latest I can swap?", "by when...?", "which
+# days do you deliver?", "on what date...?"; not "what's the latest app version?" nor "what day-pass...?"): its
+# answer names a day, a date or a clock time ("Wednesday at 12:00 noon", "48 hours before delivery"), not
+# any time word ("tap Skip this week before your weekly cut-off").
+_ASKS_DAY = re.compile(r"^\W*(?:and\s+|so\s+)?(?:by\s+when\b|(?:on\s+)?(?:what|which)\s+(?:days?|dates?)\b(?![-\u2011])"
+                       r"|what(?:['\u2019]s|\s+is|\s+are)\s+(?:the\s+|your\s+|my\s+)?(?:deadlines?\b|cut[\s-]?offs?\b"
+                       r"|(?:latest|earliest)(?=\s+(?:i|we|you|time|day|date|point|possible)\b|\s*[?,.]|\s*$)))",
+                       re.IGNORECASE)
+_DAY = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)"
+                  r"(?=\s*[-\u2013,./]|\s+(?:to|and)\b)|weekdays?|weekends?|daily|every\s+day|january"
+                  r"|february|april|june|july|august|september|october|november|december|today|tomorrow"
+                  r"|tonight|noon|midday|midnight)\b|\b\d{1,2}\s+(?:march|may)\b"  # "May" alone is a word too
+                  r"|\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}:\d{2}\b|\b\d{1,2}(?:st|nd|rd|th)\b"
+                  r"|\b\d+(?:\s*(?:-|to)\s*\d+)?\s*(?:working\s+|business\s+|calendar\s+)?(?:minutes?|hours?|days?|weeks?"
+                  r"|months?)\s+(?:before|after|ahead|in\s+advance|prior)\b", re.IGNORECASE)
 # "How long...?" at a clause's start ("..., and how long is it?"; not "does it depend on how long I've had
 # it?"): a duration ("2 years", "15 seconds", "24h", "for the lifetime of the owner", "since 2014", "never
 # expire") or a length ("1.5 m"), not any figure ("Someone aged 18 or over must be at home for the visit")
@@ -593,6 +608,8 @@ def _states(text: str, sentence: str, durations: bool = True) -> bool:
         return False
     if durations and _ASKS_DURATION.search(sentence) and not _DURATION.search(text):
         return False
+    if _ASKS_DAY.search(sentence) and not _DAY.search(text):
+        return False
     return states_amount(text, sentence)
 
 
@@ -603,7 +620,7 @@ def asks_for_something(question: str) -> bool:
 
 
 def _asks_something(sentence: str) -> bool:
-    kinds = (_ASKS_TIME, _ASKS_DURATION, _ASKS_PHONE, _ASKS_EMAIL)
+    kinds = (_ASKS_TIME, _ASKS_DAY, _ASKS_DURATION, _ASKS_PHONE, _ASKS_EMAIL)
     return bool(_amount_asked(sentence)) or any(kind.search(sentence) for kind in kinds)
 
 

@@ -457,6 +457,30 @@ def test_how_long_wants_a_duration_the_warranty_s_introduction_does_not_state():
     assert states_asked("The visit usually takes 2 to 4 hours.", visit)
 
 
+def test_a_deadline_or_a_day_asked_for_is_a_day_a_date_or_a_clock_time_not_any_time_word():
+    from tenor.verify import asks_for_something, states_asked
+
+    # A generated answer to the deadline shipped: "week" and "before" are time words, and no deadline was asked.
+    skipping = "Go to Deliveries, pick the week and tap Skip this week. Just do it before your weekly cut-off."
+    for question in ("What's the deadline if my deliveries come on Tuesdays?", "What is the cut-off for Thursday boxes?",
+                     "My box turns up on Thursdays. What's the latest I can swap my recipes?", "By when do I return it?",
+                     "Which days of the week do you deliver?", "On what date does the sale end?"):
+        assert asks_for_something(question) and not states_asked(skipping, question), question
+        for stated in ("The cut-off is Wednesday at 12:00 noon.", "Book at least 48 hours before departure.",
+                       "We deliver from Tuesday to Saturday.", "Lines are open Mon-Fri, 9am to 5pm.",
+                       "The sale ends on 31 May.", "Return it by the 28th."):
+            assert states_asked(stated, question), (stated, question)
+    assert not states_asked("You may swap recipes in the app.", "What's the latest I can swap?")  # "may" is a word
+    for other in ("What's the latest version of the app?", "What day-pass options are there?"):
+        assert not asks_for_something(other), other
+    units = [P("Skip any week in the app: go to Deliveries and tap Skip this week.\n\n"
+               "To skip a Tuesday delivery, do it by the cut-off: Wednesday at 12:00 noon in the week before.",
+               "deliveries.md")]
+    question = "What's the deadline to skip a Tuesday delivery?"
+    v = strict(question, units, "Go to Deliveries and tap Skip this week.")
+    assert v.outcome == "extract" and "12:00 noon" in v.text, v.text
+
+
 def test_a_loop_is_a_four_word_sequence_three_times():
     from tenor.answers import has_loop
 
