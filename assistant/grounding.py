@@ -41,11 +41,10 @@ from ingest.embedder import closeness
 from tenor.config import Profile, Settings
 from tenor.evidence import CONTACT_WORDS, about_contact, gather, has_contact_details, names, on_subject, said
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
-from tenor.reader import Reader, asked, evidence_text, for_profile, needs_reading, prompt_tokens
+from tenor.reader import OnRead, Reader, asked, for_profile, needs_reading
 from tenor.tokens import profile_meter
 from tenor.verify import states_asked
 
-OnRead = Callable[[int], None]  # told the prompt tokens of each read (charged to the caller's token budget)
 PROMPT_MARGIN_TOKENS = 64  # slack: a token merged or split where the template meets a message
 
 
@@ -133,19 +132,10 @@ class GroundingService:
 
         def reads(quote: str) -> bool:
             if quote not in said_of:
-                said_of[quote] = (self.read(profile, question, quote, earlier, grounded.on_read)
+                said_of[quote] = (self.reader(profile)(question, quote, earlier, grounded.on_read)
                                   >= profile.retrieval.reader_threshold)
             return said_of[quote]
         return reads
-
-    def read(self, profile: Profile, question: str, text: str, earlier: list[str], on_read: OnRead | None) -> float:
-        """The profile's reader's probability that ``text`` answers ``question``. A read is a forward
-        pass of a model as large as the one answering: its prompt's tokens go to ``on_read``, so a
-        key's token budget counts it as it counts the answer's."""
-        probability = self.reader(profile)(question, text, earlier)
-        if on_read is not None:
-            on_read(prompt_tokens(question, text, earlier))
-        return probability
 
     def base_model_meter(self, profile: Profile) -> TokenMeter:
         """Counts with the profile's own base model (tokenizer and chat template), loaded once."""
@@ -217,8 +207,7 @@ class GroundingService:
         admitted = said(covered, similarity, rules.min_coverage, rules.min_similarity)
         read = None
         if needs_reading(evidence, covered, similarity, unknown, rules):
-            question, earlier = asked(conversation)
-            read = self.read(profile, question, evidence_text(evidence), earlier, on_read)
+            read = self.reader(profile).reads(conversation, evidence, on_read)
             admitted = read >= rules.reader_threshold
         evidence_s = time.perf_counter() - started
         if not evidence or not admitted or unknown:

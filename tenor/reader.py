@@ -7,7 +7,9 @@ unanswerable question to a nearby sentence. A reader (``retrieval.reader``: an
 instruction-tuned model, e.g. ``qwen2.5-coder-1.5b-instruct``) is asked only
 when words and meaning fall short (``needs_reading``): its answer is the
 probability of "Yes" against "No" as the first token, one forward pass, no
-generation. It needs torch and transformers (the ``train`` extra).
+generation. Each read tells ``on_read`` its prompt's tokens, chat template
+included: what it costs a caller's token budget. It needs torch and
+transformers (the ``train`` extra).
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from __future__ import annotations
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from tenor.evidence import said
-from tenor.prompt import approx_tokens, user_turns
+from tenor.prompt import user_turns
 
 SYSTEM = "You check whether a text contains the answer to a customer's question."
 ASK = "Text:\n{text}\n\n{earlier}Question: {question}\n\nDoes the text contain the answer to this question? Reply Yes or No."
 EARLIER = "Earlier questions, for context: {turns}\n"
+
+OnRead = Callable[[int], None]  # told the prompt tokens of each read (charged to the caller's token budget)
 
 
 class ReaderError(Exception):
@@ -66,7 +70,8 @@ class Reader:
         return loaded
 
     @staticmethod
-    def _read(loaded, messages: list[dict]) -> float:
+    def _read(loaded, messages: list[dict]) -> tuple[float, int]:
+        """The probability of "Yes", and the prompt's tokens."""
         import torch
 
         tokenizer, model, yes, no = loaded
@@ -75,29 +80,29 @@ class Reader:
         with torch.inference_mode():
             logits = model(ids, logits_to_keep=1, use_cache=False).logits[0, -1].float()
         scores = torch.log_softmax(logits, -1)
-        return float(torch.sigmoid(torch.logsumexp(scores[yes], 0) - torch.logsumexp(scores[no], 0)))
+        return float(torch.sigmoid(torch.logsumexp(scores[yes], 0) - torch.logsumexp(scores[no], 0))), ids.shape[-1]
 
-    def __call__(self, question: str, text: str, earlier: Sequence[str] = ()) -> float:
-        """``earlier``: a follow-up's earlier questions, shown as context; the question read is ``question``."""
+    def __call__(self, question: str, text: str, earlier: Sequence[str] = (), on_read: OnRead | None = None) -> float:
+        """``earlier``: a follow-up's earlier questions, shown as context; the question read is ``question``.
+        ``on_read`` is told the read's prompt tokens: a forward pass of a model as large as the one
+        answering, so a key's token budget counts it as it counts an answer's prompt."""
         self.load()
         with self._lock:
-            return self._read(self._model, _prompt(question, text, earlier))
+            probability, tokens = self._read(self._model, _prompt(question, text, earlier))
+        if on_read is not None:
+            on_read(tokens)
+        return probability
 
-    def reads(self, conversation: Sequence[dict], evidence) -> float:
+    def reads(self, conversation: Sequence[dict], evidence, on_read: OnRead | None = None) -> float:
         """The probability that ``evidence`` (``tenor.evidence.EvidencePassage``s) answers the
         conversation's last question (its earlier ones as context)."""
         question, earlier = asked(conversation)
-        return self(question, evidence_text(evidence), earlier)
+        return self(question, evidence_text(evidence), earlier, on_read)
 
 
 def evidence_text(evidence) -> str:
     """What the reader reads of the evidence: its passages' texts, a blank line between."""
     return "\n\n".join(e.text for e in evidence)
-
-
-def prompt_tokens(question: str, text: str, earlier: Sequence[str] = ()) -> int:
-    """About how many tokens one read's prompt holds: what a read costs a key's token budget."""
-    return sum(approx_tokens(m["content"]) for m in _prompt(question, text, earlier))
 
 
 def asked(conversation: Sequence[dict], earlier_turns: int = 2) -> tuple[str, list[str]]:

@@ -6,10 +6,17 @@ from tenor.reader import Reader, ReaderError
 
 
 def test_a_reader_gives_a_probability_from_the_models_own_yes_and_no(prepared_base_model):
+    from tenor.reader import _prompt
+
     reader = Reader(str(prepared_base_model))  # SmolLM2-135M: too small to read well, real all the same
     question = "How much does the Cargo K1 cost?"
-    answers = reader(question, "The Cargo K1 costs $3,999 and carries up to 180 kg.")
+    charged = []
+    answers = reader(question, "The Cargo K1 costs $3,999 and carries up to 180 kg.", on_read=charged.append)
     assert 0.0 < answers < 1.0
+    tokenizer = reader._model[0]
+    read = tokenizer.apply_chat_template(_prompt(question, "The Cargo K1 costs $3,999 and carries up to 180 kg.", ()),
+                                         add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    assert charged == [len(read)] and len(read) > 40  # the prompt as the model reads it: the chat template counts
     assert reader(question, "The Cargo K1 costs $3,999 and carries up to 180 kg.") == answers  # one greedy pass
     assert reader(question, "Our store in Portland opens at 9am on Saturdays.") != answers  # it reads the text
     loaded = reader._model

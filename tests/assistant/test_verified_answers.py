@@ -133,8 +133,8 @@ def test_the_reader_lets_a_question_in_but_says_no_quote_answers_it_then_the_mod
     from tests.assistant.test_grounding import Reading
 
     class EvidenceOnly(Reading):  # "Yes" to the whole evidence, "No" to every quote of it
-        def __call__(self, question, text, earlier=()):
-            super().__call__(question, text, earlier)
+        def __call__(self, question, text, earlier=(), on_read=None):
+            super().__call__(question, text, earlier, on_read)
             return 0.9 if len(self.asked) == 1 else 0.5
 
     reading = EvidenceOnly(0.9)
