@@ -171,14 +171,17 @@ class ChatService:
 
     async def ground(self, profile: Profile, request: ChatCompletionRequest,
                      on_usage: OnUsage | None = None) -> Grounded:
-        """Ground the request; the reader's reads, if any, are charged to ``on_usage`` as prompt tokens."""
+        """Ground the request; the reader's reads, if any, are counted in the metrics and charged to
+        ``on_usage`` as prompt tokens."""
         def on_read(tokens: int) -> None:
-            on_usage({"prompt_tokens": tokens, "completion_tokens": 0})
+            self.metrics.count_read(profile.name, tokens)
+            if on_usage:
+                on_usage({"prompt_tokens": tokens, "completion_tokens": 0})
 
         grounded = await to_thread.run_sync(lambda: self.grounding.ground(
             profile, request.conversation(), retrieval=request.retrieval,
             filters=request.filters, max_tokens=request.requested_max_tokens or profile.decoding.max_tokens,
-            on_read=on_read if on_usage else None,
+            on_read=on_read,
         ))
         if request.retrieval:
             self.metrics.retrieval.labels(profile.name).observe(grounded.retrieval_s)

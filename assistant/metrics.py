@@ -48,6 +48,10 @@ class Metrics:
             self.tokens.labels(profile, "prompt").inc(usage.get("prompt_tokens") or 0)
             self.tokens.labels(profile, "completion").inc(usage.get("completion_tokens") or 0)
 
+    def count_read(self, profile: str, tokens: int) -> None:
+        """A read of the profile's reader: its prompt's tokens, a forward pass vLLM never sees."""
+        self.tokens.labels(profile, "read").inc(tokens)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

@@ -382,6 +382,11 @@ def test_the_reader_s_reads_are_charged_to_the_key_even_when_no_model_answers(cl
     request = ChatCompletionRequest(model="larkfield", messages=haul)
     response = client.portal.call(lambda: chat.complete(profile, request, on_usage=charged.append))
     assert response.choices[0].message.content == profile.no_answer and len(charged) == 1
+    read_tokens = lambda: chat.metrics.registry.get_sample_value(  # noqa: E731
+        "tenor_tokens_total", {"profile": "larkfield", "kind": "read"})
+    before = read_tokens()
+    client.portal.call(lambda: chat.complete(profile, request))  # no key to charge: the metrics count it all the same
+    assert read_tokens() - before == charged[0]["prompt_tokens"]
 
 
 async def _drained(stream):
