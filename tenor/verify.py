@@ -437,8 +437,10 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     over ``CONTINUATION_TOKENS``. So a price asked for may be stated by the sentence
     after a unit ("... a member of staff will cut the lock off for you. Lock removal
     costs $25." to "what do you charge to cut it off?"), not a count or a time, which
-    may be another thing's; coverage reads the picked units alone, so what is refused
-    stays refused."""
+    may be another thing's, unless both are in one list item under its label ("- **Direct
+    Debit**: the easiest way. We collect the payment 10 days after your bill date." to
+    "when is the Direct Debit taken?", ``_one_item``); coverage reads the picked units
+    alone, so what is refused stays refused."""
     units = [(score, n, unit) for n, e in enumerate(evidence, start=1)
              for unit, score in zip(e.units, e.scores) if score > 0]
     units.sort(key=lambda u: (-u[0], u[1], u[2].order))
@@ -455,11 +457,10 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
         introduced = _introduced(unit, units_of_passage)  # "How much you get back depends on...:" and its table
         if introduced and states_asked(f"{unit.plain()} {_items_plain(introduced)}", question):
             return True
-        if not prices:  # a count or a time after it may be another thing's ("Motors: 2 years" after "Frames: lifetime")
-            return False
         after = _continuation(unit, units_of_passage)
-        return (after is not None and _same_thing(unit, after)
-                and states_asked(f"{unit.plain()} {after.plain()}", question))
+        if after is None or not (_one_item(unit, after) or prices and _same_thing(unit, after)):
+            return False  # a count or a time after it may be another thing's ("Motors: 2 years" after "Frames: lifetime")
+        return states_asked(f"{unit.plain()} {after.plain()}", question)
 
     if asks_for_something(question):  # those that state what is asked, best first (of equals, the most on the point)
         asked_terms = question_terms(question)
@@ -570,6 +571,18 @@ def _same_thing(unit, after) -> bool:
     $25") or shares a key term ("...cut the lock off. Lock removal costs $25"), unlike "Lockers
     cost $5 a month" after "...cut the padlock off"."""
     return bool(_ANAPHOR.match(after.plain().lstrip()) or set(terms(unit.plain())) & set(terms(after.plain())))
+
+
+# A list item that names its thing first: "- **Direct Debit**: the easiest way. We collect the payment 10 days...".
+_LABELLED_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(?:\*\*|__)?[^:.;!?\n]{1,40}?(?:\*\*|__)?:(?:\*\*|__)?\s+\S")
+_LABEL = re.compile(r"^\s*(?:\*\*|__)?[^:.;!?\n\s][^:.;!?\n]{0,39}?(?:\*\*|__)?:\s")  # "Motors: 2 years."
+
+
+def _one_item(unit, after) -> bool:
+    """Whether ``after`` goes on in the labelled list item ``unit`` opens, under no label of its own:
+    the item's label names the thing of each of its sentences ("- **Direct Debit**: the easiest way.
+    We collect the payment 10 days after your bill date." states when the Direct Debit is taken)."""
+    return bool(_LABELLED_ITEM.match(unit.text) and not _LABEL.match(after.text))
 
 
 def _tokens(units: Sequence) -> int:

@@ -481,6 +481,23 @@ def test_a_deadline_or_a_day_asked_for_is_a_day_a_date_or_a_clock_time_not_any_t
     assert v.outcome == "extract" and "12:00 noon" in v.text, v.text
 
 
+def test_a_labelled_list_item_s_next_sentence_may_state_the_time_asked_for_its_label_names_the_thing():
+    from tenor.evidence import split_units
+    from tenor.verify import _one_item
+
+    # The item's first sentence names the thing, the next one states when: both are the Direct Debit's.
+    billing = [P("Paying\n\n- **Direct Debit**: the easiest way. We collect the payment 10 days after your bill date.\n"
+                 "- **Card**: pay by card each month.", "billing.md")]
+    question = "When is the Direct Debit taken?"
+    text, _ = extract_answer(select_evidence(question, billing, 200), question=question, min_coverage=0.5)
+    assert "Direct Debit: the easiest way. We collect the payment 10 days after your bill date." in text, text
+    units = split_units("- **Frames**: lifetime. Motors: 2 years.\n- Batteries: 2 years. Keep them dry.\n\n"
+                        "Frames are ours. Motors last 2 years.")
+    assert not _one_item(units[0], units[1])  # "Motors: 2 years" is under a label of its own
+    assert _one_item(units[2], units[3])
+    assert not _one_item(units[4], units[5])  # not a list item: "Motors last 2 years" may be another thing's
+
+
 def test_a_loop_is_a_four_word_sequence_three_times():
     from tenor.answers import has_loop
 
