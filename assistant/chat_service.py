@@ -127,7 +127,9 @@ class ChatService:
         self.metrics.verification.labels(profile.name).observe(time.perf_counter() - started)  # reads take time
         if verdict.outcome != "extract":
             return None
-        self._counted(profile, verdict, request_id)
+        self.metrics.answers.labels(profile.name, verdict.outcome).inc()
+        log.info("answer quoted: request_id=%s profile=%s (the reader's pick; the model was not asked)",
+                 request_id or "-", profile.name)
         return verdict
 
     def _counted(self, profile: Profile, verdict: Verdict, request_id: str) -> None:

@@ -79,21 +79,37 @@ _COUNT_WORDS = re.compile(r"\b(?:unlimited|none|zero)\b", re.IGNORECASE)  # "fre
 _ASKS_TIME = re.compile(r"^\W*(?:and\s+|so\s+)?(?:when(?:['\u2019]s\b|\s+(?:is|are|does|did|will|would|was|were)\b"
                         r"|\s+do\s+(?!i\b|we\b))|(?:by\s+|until\s+|from\s+)?what\s+time\b|how\s+(?:early|late|soon)\b)"
                         r"|\band\s+when\s*\?\s*$", re.IGNORECASE)
-# A deadline or a day ("what's the deadline/cut-off...?", "what's the latest I can swap?", "by when...?", "which
-# days do you deliver?", "on what date...?"; not "what's the latest app version?" nor "what day-pass...?"): its
-# answer names a day, a date or a clock time ("Wednesday at 12:00 noon", "48 hours before delivery"), not
-# any time word ("tap Skip this week before your weekly cut-off").
-_ASKS_DAY = re.compile(r"^\W*(?:and\s+|so\s+)?(?:by\s+when\b|(?:on\s+)?(?:what|which)\s+(?:days?|dates?)\b(?![-\u2011])"
-                       r"|what(?:['\u2019]s|\s+is|\s+are)\s+(?:the\s+|your\s+|my\s+)?(?:deadlines?\b|cut[\s-]?offs?\b"
-                       r"|(?:latest|earliest)(?=\s+(?:i|we|you|time|day|date|point|possible)\b|\s*[?,.]|\s*$)))",
-                       re.IGNORECASE)
-_DAY = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)"
-                  r"(?=\s*[-\u2013,./]|\s+(?:to|and)\b)|weekdays?|weekends?|daily|every\s+day|january"
-                  r"|february|april|june|july|august|september|october|november|december|today|tomorrow"
-                  r"|tonight|noon|midday|midnight)\b|\b\d{1,2}\s+(?:march|may)\b"  # "May" alone is a word too
-                  r"|\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)|\b\d{1,2}:\d{2}\b|\b\d{1,2}(?:st|nd|rd|th)\b"
-                  r"|\b\d+(?:\s*(?:-|to)\s*\d+)?\s*(?:working\s+|business\s+|calendar\s+)?(?:minutes?|hours?|days?|weeks?"
-                  r"|months?)\s+(?:before|after|ahead|in\s+advance|prior)\b", re.IGNORECASE)
+# A deadline or a day ("what's the deadline/cut-off...?", "when's the order deadline?", "what's the last day to...?",
+# "what's the latest I can swap?", "by/until when...?", "which days do you deliver?", "on what date does it end?";
+# not "what's the cut-off for free delivery?", "what's the cut-off age?", "what's the latest?", "which day pass
+# should I buy?", "what date format do you use?"): its answer names a day, a date or a clock time ("Wednesday at
+# 12:00 noon", "31/08/2025", "within 30 days", "48 hours before delivery"), not any time word ("tap Skip this week
+# before your weekly cut-off").
+_WEEKDAYS = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
+_MONTHS = r"january|february|april|june|july|august|september|october|november|december"  # "May", "March": words too
+_DEADLINE = r"(?:[\w'\u2019-]+\s+){0,2}?(?:deadlines?|cut[\s-]?offs?|(?:last|final)\s+(?:day|date))"
+_ASKS_DAY = re.compile(
+    r"^\W*(?:and\s+|so\s+)?(?:(?:by|until|till)\s+when\b"
+    r"|(?:on\s+)?(?:what|which)\s+(?:days?|dates?)(?:\s+of\s+the\s+(?:week|month))?"
+    r"\s+(?:is|are|do|does|did|can|could|will|would|should|was|were)\b"
+    r"|(?:what|when)(?:['\u2019]s|\s+is|\s+are|\s+was)\s+(?:the\s+|your\s+|my\s+|our\s+)?" + _DEADLINE +
+    r"(?=\s*(?:[?,.;]|$)|\s+(?:if|to|for(?!\s+free\b)|on|in|when|this|next|before|of\s+(?:the|my|our|a))\b)"
+    r"|what(?:['\u2019]s|\s+is|\s+are)\s+the\s+(?:latest|earliest)(?=\s+(?:i|we|you|time|day|date|point|possible)\b))",
+    re.IGNORECASE)
+_COUNT = (r"(?:\d+(?:\s*(?:-|to)\s*\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+          r"|fourteen|twenty|thirty|forty[-\s]eight|ninety)")
+_DAY_UNIT = r"\s*(?:working\s+|business\s+|calendar\s+|full\s+)?(?:minutes?|mins?|hours?|hrs?|h|days?|weeks?|months?)"
+_MONTH_SHORT = r"(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?"
+_DAY = re.compile(
+    rf"\b(?:{_WEEKDAYS}|weekdays?|weekends?|daily|every\s+day|{_MONTHS}|today|tomorrow|tonight|noon|midday|midnight"
+    r"|end\s+of\s+the\s+(?:day|week|month))\b"
+    r"|(?-i:\b(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)\b)(?=\s*[-\u2013,./]|\s+(?:to|and)\b)"  # "Mon-Fri"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:march|may|{_MONTH_SHORT})(?!\w)|\b(?:march|may|{_MONTH_SHORT})\s+\d{{1,2}}\b"
+    r"|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\bthe\s+\d{1,2}(?:st|nd|rd|th)\b"
+    r"|\b\d{1,2}(?:[:.]\d{2})?\s?(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b\d{1,2}:\d{2}\b"
+    rf"|\b(?:within|in)\s+{_COUNT}{_DAY_UNIT}\b"
+    rf"|\b{_COUNT}{_DAY_UNIT}(?:['\u2019]s?)?\s+(?:before|after|ahead|in\s+advance|prior|notice)\b",
+    re.IGNORECASE)
 # "How long...?" at a clause's start ("..., and how long is it?"; not "does it depend on how long I've had
 # it?"): a duration ("2 years", "15 seconds", "24h", "for the lifetime of the owner", "since 2014", "never
 # expire") or a length ("1.5 m"), not any figure ("Someone aged 18 or over must be at home for the visit")
@@ -111,8 +127,7 @@ _ASKS_PHONE = re.compile(_ASKS_FOR + r"\b(?:tele)?phone\s+numbers?\b"
                          r"|\bwhat\s+numbers?\s+(?:do|can|should)\s+(?:i|we)\s+(?:call|ring)\b", re.IGNORECASE)
 _ASKS_EMAIL = re.compile(_ASKS_FOR + r"\be-?mail(?:\s+address(?:es)?)?\b", re.IGNORECASE)
 # A time without a digit ("on Mondays", "within a week", "any time"); "May" and "March" are left out, being words too.
-_TIME_WORDS = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays?|weekends?|january|february|"
-                         r"april|june|july|august|september|october|november|december|today|tomorrow|tonight|"
+_TIME_WORDS = re.compile(rf"\b(?:{_WEEKDAYS}|weekdays?|weekends?|{_MONTHS}|today|tomorrow|tonight|"
                          r"yesterday|daily|weekly|monthly|annually|yearly|immediately|instantly|always|never|"
                          r"any\s*time|mornings?|afternoons?|evenings?|noon|midnight|minutes?|hours?|days?|weeks?|"
                          r"months?|years?|within|until|before|after|once|end\s+of|as\s+soon\s+as)\b",
@@ -578,11 +593,17 @@ _LABELLED_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(?:\*\*|__)?[^:.;!?\n
 _LABEL = re.compile(r"^\s*(?:\*\*|__)?[^:.;!?\n\s][^:.;!?\n]{0,39}?(?:\*\*|__)?:\s")  # "Motors: 2 years."
 
 
+_ADDRESSED = re.compile(r"^\W*(?:we|we['\u2019](?:re|ll|ve)|our|you|you['\u2019](?:re|ll|ve)|your)\b", re.IGNORECASE)
+
+
 def _one_item(unit, after) -> bool:
-    """Whether ``after`` goes on in the labelled list item ``unit`` opens, under no label of its own:
-    the item's label names the thing of each of its sentences ("- **Direct Debit**: the easiest way.
-    We collect the payment 10 days after your bill date." states when the Direct Debit is taken)."""
-    return bool(_LABELLED_ITEM.match(unit.text) and not _LABEL.match(after.text))
+    """Whether ``after`` goes on about the thing of the labelled list item ``unit`` opens: in it,
+    under no label of its own, pointing back, sharing a key term or telling what we or you do
+    ("- **Direct Debit**: the easiest way. We collect the payment 10 days after your bill date."
+    states when the Direct Debit is taken; "- Frames: lifetime. Motors last 2 years." does not
+    say how long frames last)."""
+    return bool(_LABELLED_ITEM.match(unit.text) and not _LABEL.match(after.text)
+                and (_same_thing(unit, after) or _ADDRESSED.match(after.plain())))
 
 
 def _tokens(units: Sequence) -> int:
@@ -602,7 +623,10 @@ def states_asked(text: str, question: str, durations: bool = True) -> bool:
     (``tenor.evidence.asking``; of two, one answered will do): an amount to "how much/many"
     or a price to "what do you charge...?" (``states_amount``), a time to "when is/does...?",
     "what time...?", "how early...?" or "...and when?" (a figure, a
-    weekday, a month, "daily", "the same day"...), a duration or a length to "how long...?"
+    weekday, a month, "daily", "the same day"...), a day, a date or a clock time to a deadline
+    or a day asked for ("what's the cut-off...?", "which days do you deliver?": "Wednesday at
+    noon", "31/08/2025", "within 30 days"; not "tap Skip before your weekly cut-off"), a
+    duration or a length to "how long...?"
     ("2 years", "15 seconds", "lifetime", "1.5 m"; not "aged 18"; with ``durations=False``, not
     held to one), a phone number to "what's the phone
     number?", an e-mail address to "what's your email address?"; to any other
@@ -627,8 +651,8 @@ def _states(text: str, sentence: str, durations: bool = True) -> bool:
 
 
 def asks_for_something(question: str) -> bool:
-    """Whether ``states_asked`` holds ``question``'s answer to a kind (an amount, a time, a phone
-    number, an e-mail address) rather than passing any text."""
+    """Whether ``states_asked`` holds ``question``'s answer to a kind (an amount, a time, a day or
+    a deadline, a duration, a phone number, an e-mail address) rather than passing any text."""
     return any(_asks_something(sentence) for sentence in asking(question))
 
 

@@ -470,8 +470,17 @@ def test_a_deadline_or_a_day_asked_for_is_a_day_a_date_or_a_clock_time_not_any_t
                        "We deliver from Tuesday to Saturday.", "Lines are open Mon-Fri, 9am to 5pm.",
                        "The sale ends on 31 May.", "Return it by the 28th."):
             assert states_asked(stated, question), (stated, question)
+    for question, stated in (("When's the deadline if my deliveries come on Tuesdays?", "Wednesday at 12:00 noon"),
+                             ("What's the Christmas cut-off?", "Order by 18 Dec."),
+                             ("Until when can I cancel?", "Cancel within 14 days."),
+                             ("What's the last day to return it?", "Return it by 31/08/2025."),
+                             ("By when do I tell you?", "Give us 3 days' notice.")):
+        assert not states_asked(skipping, question) and states_asked(stated, question), question
     assert not states_asked("You may swap recipes in the app.", "What's the latest I can swap?")  # "may" is a word
-    for other in ("What's the latest version of the app?", "What day-pass options are there?"):
+    assert not states_asked("Keep it out of the sun, and 5 amps will do.", "Which days are you open?")
+    for other in ("What's the latest version of the app?", "What day-pass options are there?", "What's the latest?",
+                  "What's the cut-off for free delivery?", "What's the cut-off age for child tickets?",
+                  "Which day pass should I buy?", "What date format do you use on invoices?"):
         assert not asks_for_something(other), other
     units = [P("Skip any week in the app: go to Deliveries and tap Skip this week.\n\n"
                "To skip a Tuesday delivery, do it by the cut-off: Wednesday at 12:00 noon in the week before.",
@@ -491,11 +500,12 @@ def test_a_labelled_list_item_s_next_sentence_may_state_the_time_asked_for_its_l
     question = "When is the Direct Debit taken?"
     text, _ = extract_answer(select_evidence(question, billing, 200), question=question, min_coverage=0.5)
     assert "Direct Debit: the easiest way. We collect the payment 10 days after your bill date." in text, text
-    units = split_units("- **Frames**: lifetime. Motors: 2 years.\n- Batteries: 2 years. Keep them dry.\n\n"
-                        "Frames are ours. Motors last 2 years.")
+    units = split_units("- **Frames**: lifetime. Motors: 2 years.\n- Batteries: 2 years. We replace one that fails.\n"
+                        "- Frames: lifetime. Motors last 2 years.\n\nFrames are ours. We fit motors.")
     assert not _one_item(units[0], units[1])  # "Motors: 2 years" is under a label of its own
-    assert _one_item(units[2], units[3])
-    assert not _one_item(units[4], units[5])  # not a list item: "Motors last 2 years" may be another thing's
+    assert _one_item(units[2], units[3])  # what we do about the item's thing
+    assert not _one_item(units[4], units[5])  # another thing, named first
+    assert not _one_item(units[6], units[7])  # not a list item
 
 
 def test_a_loop_is_a_four_word_sequence_three_times():

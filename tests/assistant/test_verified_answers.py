@@ -100,7 +100,7 @@ def test_off_streams_the_model_text_live_and_attributes_it_in_the_last_chunk(pol
 
 
 def test_a_question_the_reader_let_in_ships_the_quote_it_reads_streamed_or_not(make_client, indexed_home, fake_vllm,
-                                                                                monkeypatch, tmp_path):
+                                                                                monkeypatch, tmp_path, caplog):
     import tenor.reader
     from tests.assistant.test_grounding import Reading
 
@@ -112,6 +112,7 @@ def test_a_question_the_reader_let_in_ships_the_quote_it_reads_streamed_or_not(m
     client = make_client(profiles=profiles)
     haul = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # the docs: "carries up to 180 kg"
     asked = len(fake_vllm.requests)
+    caplog.set_level(logging.INFO, logger="tenor.server")
     for stream in (False, True):
         with model_says(fake_vllm, "Hey rider! It hauls 500 kg. Ride bright! — The Larkfield crew"):  # invented
             response = client.post("/v1/chat/completions", headers=admin(),
@@ -121,6 +122,8 @@ def test_a_question_the_reader_let_in_ships_the_quote_it_reads_streamed_or_not(m
         body = response.json() if not stream else sse_events(response.text)[-1]  # the attribution chunk
         assert body["answer_outcome"] == "extract" and [c["document_id"] for c in body["citations"]], body
     assert len(fake_vllm.requests) == asked  # the quote the reader picked answers: the model is not asked
+    logged = [r.getMessage() for r in caplog.records if r.name == "tenor.server"]
+    assert any(m.startswith("answer quoted:") for m in logged) and not any("replaced" in m for m in logged), logged
     reading.probability = 0.5  # the reader does not let it in: the no-answer text, without the model
     body = client.post("/v1/chat/completions", headers=admin(), json={"model": "larkfield", "messages": haul}).json()
     assert body["answer_outcome"] == "no_answer" and "180 kg" not in body["choices"][0]["message"]["content"]
