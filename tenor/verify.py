@@ -53,14 +53,16 @@ _ASKS_PRICE = re.compile(r"\b(?:cost|costs|price|prices|priced|fee|fees)\b"
                          r"|" + _CLAUSE_START + r"how\s+much(?:\s+is|\s+are|'s)\b", re.IGNORECASE)
 # "What do you charge to cut a lock?", "what would we pay per plate?", "what's the fee for...?", "what fees
 # apply?", "what's it going to set me back?" ask a price; "what happens if I don't pay?", "what do I need to
-# charge the battery?", "what's included in the price?", "what is the price match policy?" do not.
+# charge the battery?", "what's included in the price?", "what is the price match policy?" do not; nor does "what
+# does the plan come with?", where "what does that come to per serving?" does.
 _GAP = r"(?:\s+(?!(?:if|when|unless|need|needs|happen|happens|way|best|do|to|in|with|included)\b)[\w'\u2019-]+){%s}"
 _ASKS_WHAT_PRICE = re.compile(
     r"^\W*(?:and\s+|so\s+|ok(?:ay)?,?\s+)*what(?:"
     r"\s+(?:fees?|prices?|charges?|costs?)\b"  # "what fees do you charge?", "what price is the Duo?"
     r"|(?:['\u2019]s|\s+is|\s+are)" + _GAP % "0,3" + r"?\s+(?:cost|costs|price|prices|fee|fees|charge|charges)"
     r"\s*(?:\?|$|of\b|for\b|to\b|on\b|per\b|at\b|if\b)"  # "what's the fee for...?", not "the price match policy"
-    r"|\s+(?:do|does|did|will|would)" + _GAP % "1,4" + r"?\s+(?:cost|charge|pay)\b(?!\s+(?:with|by|into)\b))"
+    r"|\s+(?:do|does|did|will|would)" + _GAP % "1,4" + r"?\s+(?:cost|charge|pay|come\s+to|work\s+out\s+(?:at|to))\b"
+    r"(?!\s+(?:with|by|into)\b))"
     r"|\bset\s+(?:me|us|you)\s+back\b(?!\s+(?:a|an|one|two|three|\d+)\s+(?:day|week|month|hour)s?\b)",
     re.IGNORECASE)
 _CURRENCY = (r"[$\u20ac\u00a3\u00a5\u00a2\u20b9\u20a9\u20ba\u20bd\u20aa\u0e3f\u20ab]"

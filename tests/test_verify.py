@@ -266,14 +266,16 @@ def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_
     assert not states_asked("A member of staff cuts the lock off for you.", lost_key)  # no price
     assert states_asked("We cut the lock off for a fee of \u00a325.", lost_key)
     for price in ("What does the four-person box cost each week?", "There are six of us. What would we pay per plate?",
-                  "What's a return ticket going to set me back?", "What are your prices for students?"):
+                  "What's a return ticket going to set me back?", "What are your prices for students?",
+                  "And what does that come to per serving?", "What would it work out at for a family?"):
         assert asks_for_something(price) and not states_asked("It suits a busy family.", price), price
         assert states_asked("It is $4.99 a plate.", price), price
     for no_price in ("What happens if I don't pay?", "What are the payment options?", "Is that going to cost me?",
                      "What will happen if I don't pay?", "What do I need to charge the battery?",
                      "What's the best way to charge the battery?", "What is the charge time for the battery?",
                      "What's included in the price?", "What is the price match policy?", "What does the fee cover?",
-                     "What do I pay with?", "Will this set me back a week on delivery?"):
+                     "What do I pay with?", "Will this set me back a week on delivery?",
+                     "What does the plan come with?"):
         assert not asks_for_something(no_price), no_price  # a consequence, a how-to, a yes or no, a battery's charge
     for price in ("What fees do you charge for late returns?", "What price is the Duo plan?",
                   "Okay, so what does it cost?", "What is the cost of delivery?", "What's the fee for a late payment?"):
