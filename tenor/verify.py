@@ -75,6 +75,8 @@ _MONEY = re.compile(rf"(?:{_CURRENCY})\s?\.?{_FIGURE}|(?<![\w.]){_FIGURE}\s?(?:{
 # "the plan includes everything you need" does not; "no charge" does, "charge it" does not.
 _AMOUNT_WORDS = re.compile(r"(?<![-\w])(?<!feel )free\b|\b(?:included|complimentary|unlimited|none|zero|waived"
                            r"|no\s+(?:extra\s+|additional\s+)?(?:charge|cost|fees?))\b", re.IGNORECASE)
+# "With standard delivery included" tells what else a plan has, not what the thing asked about costs.
+_WITH_INCLUDED = re.compile(r"\bwith\s+(?:[\w'\u2019-]+\s+){0,4}included\b", re.IGNORECASE)
 _COUNT_WORDS = re.compile(r"\b(?:unlimited|none|zero)\b", re.IGNORECASE)  # "free" is a price, not a count
 # "When is it open?", "Who founded it, and when?": its answer is a time ("What happens when it rains?" asks
 # none, and "when can I cancel?" or "when do I need to verify?" ask about a condition as often as a time).
@@ -689,8 +691,8 @@ def states_amount(text: str, question: str) -> bool:
     if asks == "many":
         return bool(_states_a_number(text) or _COUNT_WORDS.search(text) or _counts_one(text, question))
     if asks == "price":
-        return bool(_PRICE.search(text) or _AMOUNT_WORDS.search(text))
-    return bool(facts(text) or _number_words(text) or _AMOUNT_WORDS.search(text))
+        return bool(_PRICE.search(text) or _AMOUNT_WORDS.search(_WITH_INCLUDED.sub(" ", text)))
+    return bool(facts(text) or _number_words(text) or _AMOUNT_WORDS.search(_WITH_INCLUDED.sub(" ", text)))
 
 
 def _number_words(text: str) -> set[str]:

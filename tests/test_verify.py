@@ -244,6 +244,9 @@ def test_how_many_wants_a_count_and_how_much_is_wants_a_price():
     assert states_amount("A 700 Wh battery costs $699.", price) and states_amount("It is free of charge.", price)
     assert states_amount("Fitting is included.", price) and states_amount("There is no charge.", price)
     assert not states_amount("The plan includes everything you need.", price)  # "includes" is no price
+    serving = "And what does that come to per serving?"  # what else the plan has is no price of it
+    assert not states_amount("It cooks 3 recipes a week for 4 people, with standard delivery included.", serving)
+    assert states_amount("Standard delivery is included.", serving) and states_amount("Delivery: included", serving)
     assert not states_amount("Charge it before a long ride.", price)
     assert not states_amount("Our gluten-free sourdough is baked fresh.", "How much does the gluten-free loaf cost?")
     assert not states_amount("Feel free to ask.", price) and states_amount("The fee is waived.", price)
