@@ -53,16 +53,18 @@ _ASKS_PRICE = re.compile(r"\b(?:cost|costs|price|prices|priced|fee|fees)\b"
                          r"|" + _CLAUSE_START + r"how\s+much(?:\s+is|\s+are|'s)\b", re.IGNORECASE)
 # "What do you charge to cut a lock?", "what would we pay per plate?", "what's the fee for...?", "what fees
 # apply?", "what's it going to set me back?" ask a price; "what happens if I don't pay?", "what do I need to
-# charge the battery?", "what's included in the price?", "what is the price match policy?" do not; nor does "what
-# does the plan come with?", where "what does that come to per serving?" does.
+# charge the battery?", "what's included in the price?", "what is the price match policy?" do not. "What does
+# that come to (per serving / in total)?" and "what would it work out at?" do; "what does it come to mean?",
+# "what will the courier come to collect?" and "what do I pay with?" do not.
 _GAP = r"(?:\s+(?!(?:if|when|unless|need|needs|happen|happens|way|best|do|to|in|with|included)\b)[\w'\u2019-]+){%s}"
 _ASKS_WHAT_PRICE = re.compile(
     r"^\W*(?:and\s+|so\s+|ok(?:ay)?,?\s+)*what(?:"
     r"\s+(?:fees?|prices?|charges?|costs?)\b"  # "what fees do you charge?", "what price is the Duo?"
     r"|(?:['\u2019]s|\s+is|\s+are)" + _GAP % "0,3" + r"?\s+(?:cost|costs|price|prices|fee|fees|charge|charges)"
     r"\s*(?:\?|$|of\b|for\b|to\b|on\b|per\b|at\b|if\b)"  # "what's the fee for...?", not "the price match policy"
-    r"|\s+(?:do|does|did|will|would)" + _GAP % "1,4" + r"?\s+(?:cost|charge|pay|come\s+to|work\s+out\s+(?:at|to))\b"
-    r"(?!\s+(?:with|by|into)\b))"
+    r"|\s+(?:do|does|did|will|would)" + _GAP % "1,4" + r"?\s+(?:cost|(?:charge|pay)(?!\s+(?:with|by|into)\b)"
+    r"|come\s+to(?=\s*(?:[?,.]|$)|\s+(?:per|for|in\s+total|altogether|each|a\s+(?:month|week|year|night|day)|with|if"
+    r"|after|once)\b)|work\s+out\s+(?:at|to)))\b"
     r"|\bset\s+(?:me|us|you)\s+back\b(?!\s+(?:a|an|one|two|three|\d+)\s+(?:day|week|month|hour)s?\b)",
     re.IGNORECASE)
 _CURRENCY = (r"[$\u20ac\u00a3\u00a5\u00a2\u20b9\u20a9\u20ba\u20bd\u20aa\u0e3f\u20ab]"
@@ -75,8 +77,9 @@ _MONEY = re.compile(rf"(?:{_CURRENCY})\s?\.?{_FIGURE}|(?<![\w.]){_FIGURE}\s?(?:{
 # "the plan includes everything you need" does not; "no charge" does, "charge it" does not.
 _AMOUNT_WORDS = re.compile(r"(?<![-\w])(?<!feel )free\b|\b(?:included|complimentary|unlimited|none|zero|waived"
                            r"|no\s+(?:extra\s+|additional\s+)?(?:charge|cost|fees?))\b", re.IGNORECASE)
-# "With standard delivery included" tells what else a plan has, not what the thing asked about costs.
-_WITH_INCLUDED = re.compile(r"\bwith\s+(?:[\w'\u2019-]+\s+){0,4}included\b", re.IGNORECASE)
+# "With standard delivery included" tells what else a plan has, not what the thing asked about costs ("how much
+# is delivery?" is answered by it, "what does that come to per serving?" is not).
+_WITH_INCLUDED = re.compile(r"\bwith\s+((?:[\w'\u2019-]+\s+){0,4}?)included\b", re.IGNORECASE)
 _COUNT_WORDS = re.compile(r"\b(?:unlimited|none|zero)\b", re.IGNORECASE)  # "free" is a price, not a count
 # "When is it open?", "Who founded it, and when?": its answer is a time ("What happens when it rains?" asks
 # none, and "when can I cancel?" or "when do I need to verify?" ask about a condition as often as a time).
@@ -691,8 +694,18 @@ def states_amount(text: str, question: str) -> bool:
     if asks == "many":
         return bool(_states_a_number(text) or _COUNT_WORDS.search(text) or _counts_one(text, question))
     if asks == "price":
-        return bool(_PRICE.search(text) or _AMOUNT_WORDS.search(_WITH_INCLUDED.sub(" ", text)))
-    return bool(facts(text) or _number_words(text) or _AMOUNT_WORDS.search(_WITH_INCLUDED.sub(" ", text)))
+        return bool(_PRICE.search(text) or _AMOUNT_WORDS.search(_included_about(text, question)))
+    return bool(facts(text) or _number_words(text) or _AMOUNT_WORDS.search(_included_about(text, question)))
+
+
+def _included_about(text: str, question: str) -> str:
+    """``text`` less each "included" of "with X included" where X is not what ``question`` asks
+    about (its other words kept: "with free installation included" still says free)."""
+    asked = question_terms(question)
+
+    def keep(match: re.Match) -> str:
+        return match.group(0) if set(terms(match.group(1))) & asked else f"with {match.group(1)}"
+    return _WITH_INCLUDED.sub(keep, text)
 
 
 def _number_words(text: str) -> set[str]:

@@ -247,6 +247,8 @@ def test_how_many_wants_a_count_and_how_much_is_wants_a_price():
     serving = "And what does that come to per serving?"  # what else the plan has is no price of it
     assert not states_amount("It cooks 3 recipes a week for 4 people, with standard delivery included.", serving)
     assert states_amount("Standard delivery is included.", serving) and states_amount("Delivery: included", serving)
+    assert states_amount("Every box comes with delivery included.", "How much is delivery?")  # the thing asked about
+    assert states_amount("All plans come with free installation included.", "What do you charge for the router?")
     assert not states_amount("Charge it before a long ride.", price)
     assert not states_amount("Our gluten-free sourdough is baked fresh.", "How much does the gluten-free loaf cost?")
     assert not states_amount("Feel free to ask.", price) and states_amount("The fee is waived.", price)
@@ -270,7 +272,8 @@ def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_
     assert states_asked("We cut the lock off for a fee of \u00a325.", lost_key)
     for price in ("What does the four-person box cost each week?", "There are six of us. What would we pay per plate?",
                   "What's a return ticket going to set me back?", "What are your prices for students?",
-                  "And what does that come to per serving?", "What would it work out at for a family?"):
+                  "And what does that come to per serving?", "What would it work out at for a family?",
+                  "What does it come to with VAT?", "What does that come to?", "What does it cost with delivery?"):
         assert asks_for_something(price) and not states_asked("It suits a busy family.", price), price
         assert states_asked("It is $4.99 a plate.", price), price
     for no_price in ("What happens if I don't pay?", "What are the payment options?", "Is that going to cost me?",
@@ -278,7 +281,8 @@ def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_
                      "What's the best way to charge the battery?", "What is the charge time for the battery?",
                      "What's included in the price?", "What is the price match policy?", "What does the fee cover?",
                      "What do I pay with?", "Will this set me back a week on delivery?",
-                     "What does the plan come with?"):
+                     "What does the plan come with?", "What does it come to mean?",
+                     "What will the courier come to collect?"):
         assert not asks_for_something(no_price), no_price  # a consequence, a how-to, a yes or no, a battery's charge
     for price in ("What fees do you charge for late returns?", "What price is the Duo plan?",
                   "Okay, so what does it cost?", "What is the cost of delivery?", "What's the fee for a late payment?"):
