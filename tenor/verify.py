@@ -64,7 +64,7 @@ _ASKS_WHAT_PRICE = re.compile(
     r"\s*(?:\?|$|of\b|for\b|to\b|on\b|per\b|at\b|if\b)"  # "what's the fee for...?", not "the price match policy"
     r"|\s+(?:do|does|did|will|would)" + _GAP % "1,4" + r"?\s+(?:cost|(?:charge|pay)(?!\s+(?:with|by|into)\b)"
     r"|come\s+to(?=\s*(?:[?,.]|$)|\s+(?:per|for|in\s+total|altogether|each|a\s+(?:month|week|year|night|day)|with|if"
-    r"|after|once)\b)|work\s+out\s+(?:at|to)))\b"
+    r"|after|once)\b)|work\s+out\s+(?:at|to))\b)"
     r"|\bset\s+(?:me|us|you)\s+back\b(?!\s+(?:a|an|one|two|three|\d+)\s+(?:day|week|month|hour)s?\b)",
     re.IGNORECASE)
 _CURRENCY = (r"[$\u20ac\u00a3\u00a5\u00a2\u20b9\u20a9\u20ba\u20bd\u20aa\u0e3f\u20ab]"

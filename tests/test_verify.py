@@ -273,7 +273,8 @@ def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_
     for price in ("What does the four-person box cost each week?", "There are six of us. What would we pay per plate?",
                   "What's a return ticket going to set me back?", "What are your prices for students?",
                   "And what does that come to per serving?", "What would it work out at for a family?",
-                  "What does it come to with VAT?", "What does that come to?", "What does it cost with delivery?"):
+                  "What does it come to with VAT?", "What does that come to?", "What does it cost with delivery?",
+                  "What is the delivery price?", "What's the fee?"):
         assert asks_for_something(price) and not states_asked("It suits a busy family.", price), price
         assert states_asked("It is $4.99 a plate.", price), price
     for no_price in ("What happens if I don't pay?", "What are the payment options?", "Is that going to cost me?",
