@@ -44,6 +44,7 @@ def check_freshness(client: TenorClient, profile: str, spec: dict, max_tokens: i
     passed = spec["replace"] in after and spec["find"] not in after
     verdict = ("the answer quotes the edited fact" if passed else
                "retrieval returned the edited passage, but the answer did not quote it" if grounded_on_edit
-               else "the edited passage was not retrieved")
+               else "the edited passage was not among the answer's citations" if citations
+               else "the answer cites no passage: the question was refused (the no-answer text)")
     return {**spec, "before": before, "after": after, "retrieved_edit": grounded_on_edit,
             "passed": passed, "verdict": verdict}

@@ -1,0 +1,36 @@
+"""The freshness check's verdict, with a stand-in client (the real server: test_eval_server.py)."""
+
+from types import SimpleNamespace
+
+from evaluation.freshness import check_freshness
+
+
+class Client:
+    """Answers the freshness question with ``answers`` in turn, citing ``cited`` (passage texts)."""
+
+    def __init__(self, answers: list[str], cited: list[list[str]]):
+        self.replies = [SimpleNamespace(answer=a, citations=[{"text": t} for t in c]) for a, c in zip(answers, cited)]
+        self.uploaded: list[bytes] = []
+
+    def chat(self, profile, messages, retrieval, max_tokens, seed=None):
+        return self.replies.pop(0)
+
+    def upload(self, profile, document, content: bytes):
+        self.uploaded.append(content)
+
+
+def test_the_verdict_says_whether_the_question_was_refused_the_edit_not_cited_or_not_quoted(tmp_path):
+    doc = tmp_path / "prices.md"
+    doc.write_text("The boardroom costs £55 an hour.")
+    spec = {"document": "prices.md", "file": str(doc), "find": "£55", "replace": "£59",
+            "question": "What does the big boardroom cost by the hour?"}
+    refusal = "That one isn't in our help pages."
+    refused = check_freshness(Client([refusal, refusal], [[], []]), "p", spec)
+    assert not refused["passed"] and "refused" in refused["verdict"], refused["verdict"]
+    elsewhere = check_freshness(Client(["£25", "£25"], [["Desks cost £25."], ["Desks cost £25."]]), "p", spec)
+    assert "not among the answer's citations" in elsewhere["verdict"]
+    unquoted = check_freshness(Client(["£55", "£55"], [["£55"], ["The boardroom costs £59 an hour."]]), "p", spec)
+    assert unquoted["retrieved_edit"] and "did not quote it" in unquoted["verdict"]
+    fresh = check_freshness(Client(["£55", "It is £59."], [["£55"], ["The boardroom costs £59 an hour."]]), "p", spec)
+    assert fresh["passed"] and fresh["verdict"] == "the answer quotes the edited fact"
+    assert doc.read_bytes() == "The boardroom costs £55 an hour.".encode()  # the file itself is never edited
