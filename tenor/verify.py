@@ -598,8 +598,6 @@ def _same_thing(unit, after) -> bool:
 # A list item that names its thing first: "- **Direct Debit**: the easiest way. We collect the payment 10 days...".
 _LABELLED_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(?:\*\*|__)?[^:.;!?\n]{1,40}?(?:\*\*|__)?:(?:\*\*|__)?\s+\S")
 _LABEL = re.compile(r"^\s*(?:\*\*|__)?[^:.;!?\n\s][^:.;!?\n]{0,39}?(?:\*\*|__)?:\s")  # "Motors: 2 years."
-
-
 _ADDRESSED = re.compile(r"^\W*(?:we|we['\u2019](?:re|ll|ve)|our|you|you['\u2019](?:re|ll|ve)|your)\b", re.IGNORECASE)
 
 
@@ -701,6 +699,8 @@ def states_amount(text: str, question: str) -> bool:
 def _included_about(text: str, question: str) -> str:
     """``text`` less each "included" of "with X included" where X is not what ``question`` asks
     about (its other words kept: "with free installation included" still says free)."""
+    if not _WITH_INCLUDED.search(text):
+        return text  # most units: no "with ... included", so the question's terms are not needed
     asked = question_terms(question)
 
     def keep(match: re.Match) -> str:
