@@ -30,21 +30,21 @@ def check_freshness(client: TenorClient, profile: str, spec: dict, max_tokens: i
         raise EvalError(f"{spec['file']}: the text to replace, {spec['find']!r}, is not in the document")
     question = [{"role": "user", "content": spec["question"]}]
 
-    def ask() -> tuple[str, list[dict]]:
-        reply = client.chat(profile, question, True, max_tokens, seed=0)
-        return reply.answer, reply.citations
+    def ask():
+        return client.chat(profile, question, True, max_tokens, seed=0)
 
-    before, _ = ask()
+    before = ask().answer
     client.upload(profile, spec["document"], text.replace(spec["find"], spec["replace"]).encode("utf-8"))
     try:
-        after, citations = ask()
+        reply = ask()
     finally:
         client.upload(profile, spec["document"], original)
-    grounded_on_edit = any(spec["replace"] in c.get("text", "") for c in citations)
+    after = reply.answer
+    grounded_on_edit = any(spec["replace"] in c.get("text", "") for c in reply.citations)
     passed = spec["replace"] in after and spec["find"] not in after
     verdict = ("the answer quotes the edited fact" if passed else
                "retrieval returned the edited passage, but the answer did not quote it" if grounded_on_edit
-               else "the edited passage was not among the answer's citations" if citations
-               else "the answer cites no passage: the question was refused (the no-answer text)")
+               else f"the question was refused ({reply.outcome})" if reply.outcome in ("no_answer", "refused")
+               else "the edited passage was not among the answer's citations")
     return {**spec, "before": before, "after": after, "retrieved_edit": grounded_on_edit,
             "passed": passed, "verdict": verdict}

@@ -4,12 +4,17 @@ from types import SimpleNamespace
 
 from evaluation.freshness import check_freshness
 
+REFUSAL = "That one isn't in our help pages."
+
 
 class Client:
-    """Answers the freshness question with ``answers`` in turn, citing ``cited`` (passage texts)."""
+    """Answers the freshness question with ``answers`` in turn, citing ``cited`` (passage texts), with
+    the outcome the answer policy reports (``no_answer`` for the refusal, else ``extract``)."""
 
     def __init__(self, answers: list[str], cited: list[list[str]]):
-        self.replies = [SimpleNamespace(answer=a, citations=[{"text": t} for t in c]) for a, c in zip(answers, cited)]
+        self.replies = [SimpleNamespace(answer=a, citations=[{"text": t} for t in c],
+                                        outcome="no_answer" if a == REFUSAL else "extract")
+                        for a, c in zip(answers, cited)]
         self.uploaded: list[bytes] = []
 
     def chat(self, profile, messages, retrieval, max_tokens, seed=None):
@@ -24,11 +29,12 @@ def test_the_verdict_says_whether_the_question_was_refused_the_edit_not_cited_or
     doc.write_text("The boardroom costs £55 an hour.")
     spec = {"document": "prices.md", "file": str(doc), "find": "£55", "replace": "£59",
             "question": "What does the big boardroom cost by the hour?"}
-    refusal = "That one isn't in our help pages."
-    refused = check_freshness(Client([refusal, refusal], [[], []]), "p", spec)
-    assert not refused["passed"] and "refused" in refused["verdict"], refused["verdict"]
+    refused = check_freshness(Client([REFUSAL, REFUSAL], [[], []]), "p", spec)
+    assert not refused["passed"] and refused["verdict"] == "the question was refused (no_answer)"
     elsewhere = check_freshness(Client(["£25", "£25"], [["Desks cost £25."], ["Desks cost £25."]]), "p", spec)
-    assert "not among the answer's citations" in elsewhere["verdict"]
+    assert elsewhere["verdict"] == "the edited passage was not among the answer's citations"
+    uncited = check_freshness(Client(["£25", "It costs £25."], [[], []]), "p", spec)  # no citation, no refusal
+    assert uncited["verdict"] == "the edited passage was not among the answer's citations"
     unquoted = check_freshness(Client(["£55", "£55"], [["£55"], ["The boardroom costs £59 an hour."]]), "p", spec)
     assert unquoted["retrieved_edit"] and "did not quote it" in unquoted["verdict"]
     fresh = check_freshness(Client(["£55", "It is £59."], [["£55"], ["The boardroom costs £59 an hour."]]), "p", spec)
