@@ -37,6 +37,8 @@ def test_the_verdict_says_whether_the_question_was_refused_the_edit_not_cited_or
     assert uncited["verdict"] == "the edited passage was not among the answer's citations"
     unquoted = check_freshness(Client(["£55", "£55"], [["£55"], ["The boardroom costs £59 an hour."]]), "p", spec)
     assert unquoted["retrieved_edit"] and "did not quote it" in unquoted["verdict"]
-    fresh = check_freshness(Client(["£55", "It is £59."], [["£55"], ["The boardroom costs £59 an hour."]]), "p", spec)
+    client = Client(["£55", "It is £59."], [["£55"], ["The boardroom costs £59 an hour."]])
+    fresh = check_freshness(client, "p", spec)
     assert fresh["passed"] and fresh["verdict"] == "the answer quotes the edited fact"
+    assert client.uploaded == ["The boardroom costs £59 an hour.".encode(), "The boardroom costs £55 an hour.".encode()]
     assert doc.read_bytes() == "The boardroom costs £55 an hour.".encode()  # the file itself is never edited
