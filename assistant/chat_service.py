@@ -31,6 +31,7 @@ from anyio import to_thread
 from assistant.engine import Engine, engine_model
 from assistant.grounding import Grounded, GroundingService
 from assistant.metrics import Metrics
+from ingest.embedder import closeness
 from assistant.protocol import (ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice,
                                 Delta, ResponseMessage, Usage, completion_id)
 from tenor.answers import says_not_covered
@@ -114,7 +115,10 @@ class ChatService:
                             no_answer=profile.no_answer, refused=says_not_covered(answer, profile.no_answer),
                             question=grounded.question, min_coverage=profile.retrieval.min_coverage,
                             min_similarity=profile.retrieval.min_similarity,
-                            reads=self.grounding.quote_reader(profile, grounded), greeting=greeting, sign_off=sign_off)
+                            reads=self.grounding.quote_reader(profile, grounded),
+                            meaning=lambda: closeness(self.grounding.index_for(profile.collection).embedder,
+                                                      [grounded.question, grounded.query]),
+                            greeting=greeting, sign_off=sign_off)
 
     def quoted(self, profile: Profile, grounded: Grounded, request_id: str = "") -> Verdict | None:
         """For a question only the reader let in, under ``strict``: the quote the reader picks,

@@ -141,6 +141,12 @@ class Unit:
     def is_row(self) -> bool:
         return self.header is not None
 
+    @property
+    def cells(self) -> list[str]:
+        """A table row's cells ([] for a sentence); the first names what the row is about ("Hot Desk" in
+        "| Hot Desk | £189 |")."""
+        return _cells(self.text) if self.is_row else []
+
     def plain(self) -> str:
         """Readable on its own: a table row as "Column: value; ..." pairs, no markdown."""
         if not self.is_row:

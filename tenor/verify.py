@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER, repeats_itself
-from tenor.evidence import (EMAIL, PHONE, WORDS_ONLY, EvidencePassage, asking, closest, coverage, following, list_of,
-                            names, phrasings, phones, question_terms, said, split_units, table_of, table_plain, terms,
-                            text_coverage)
+from tenor.evidence import (EMAIL, MEANING_FLOOR, PHONE, WORDS_ONLY, Closeness, EvidencePassage, asking, closest, coverage,
+                            following, list_of, names, phrasings, phones, question_terms, said, split_units, table_of,
+                            table_plain, terms, text_coverage)
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
@@ -34,6 +34,7 @@ UNSUPPORTED_MARK = "[unverified]"
 CONTINUATION_TOKENS = 60  # an extract quotes the next sentence when it is a sentence, not a run-on block
 LIST_TOKENS = 160  # ... and a whole list when two of its items are the best matches, if it is no longer
 READ_CANDIDATES = 6  # the reader picks a quote among this many units (one read each)
+NAME_MARGIN = 0.05  # a row of the quoted table is quoted instead when its name is this much closer in meaning
 _FIGURE = r"\d[\d,]*(?:\.\d+)?"
 _NUMBER = re.compile(r"(?<![\w.])" + _FIGURE)
 _NUMBER_WORDS = {w: str(n) for n, w in enumerate(
@@ -426,6 +427,7 @@ class Verdict:
 
 def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: float = 0.0,
                    min_similarity: float = WORDS_ONLY, reads: Callable[[str], bool] | None = None,
+                   meaning: Callable[[], Closeness] | None = None,
                    greeting: str = "", sign_off: str = "", max_units: int = 2) -> tuple[str, dict[int, dict]] | None:
     """A quoted, cited answer from the best evidence units (``EvidencePassage``s numbered
     from 1, each unit with its relevance score), in the brand's voice; None if no unit
@@ -450,6 +452,10 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     sentences by words). It reads a unit with the list or table it introduces, not
     the sentence after it: the point must answer, and a following sentence on
     something else dilutes the read.
+
+    With ``meaning`` (it embeds the question and returns its ``Closeness``, called only when
+    a table row is picked), each picked row may give way to the row of its table whose name
+    means the question (``_named_rows``).
 
     Each quoted sentence brings the one after it in its paragraph: a document
     states a point, then what follows from it ("Never use a third-party charger.
@@ -506,6 +512,8 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
         picked = next(([u] for u in units[:READ_CANDIDATES] if answers([u])), None) if reads else None
     if picked is None:
         return None
+    if meaning is not None and any(unit.is_row for _, _, unit in picked):
+        picked = _named_rows(picked, question, meaning(), lambda n: _split(evidence, n, passage_units), states)
     quotes, used = [], {}
     for n, quote in _quotes(picked, evidence, passage_units):
         quotes.append(f"\u201c{quote}\u201d [{n}]")
@@ -514,6 +522,39 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     body = "Here is what our documents say: " + " ".join(quotes)
     text = "\n".join(part for part in (greeting.strip(), body, sign_off.strip()) if part)
     return text, dict(sorted(used.items()))
+
+
+def _named_rows(picked: Sequence, question: str, closeness: Closeness, units_of: Callable[[int], list],
+                states: Callable[[int, object], bool]) -> list:
+    """The picked (score, passage number, unit)s, each table row among them replaced by the row
+    of its table whose name (its first cell) the question means: words find the table, not always
+    the row ("a normal eye check" shares "check" with the "Contact lens check-up" row, and means
+    the "Standard eye test" row; "on the hot desk plan" is in the Day Pass row too, "Any free
+    hot desk"). A row is replaced by one whose name is ``NAME_MARGIN`` closer in meaning to the
+    question (``closeness``: to the question or its conversation's retrieval query, which names
+    what "and how much does it cost?" is about), and at least ``MEANING_FLOOR`` close, or holds
+    a figure the question names ("the 1.74 lenses"), that
+    states what is asked and holds every key term of the question the row's other cells hold,
+    its columns' names aside (the words found "astigmatism" in the Daily Toric plan's "What you
+    get", whatever "Monthly Comfort" means to "what would daily lenses cost me monthly?").
+    Not a row that holds a figure the question names itself."""
+    figures = set(_NUMBER.findall(question))
+    asked = question_terms(question)
+    out: dict[tuple[int, int], tuple] = {}
+    for score, n, unit in picked:
+        if unit.is_row and not figures & set(_NUMBER.findall(unit.text)):
+            rows = [row for row in table_of(unit, units_of(n)) if row.cells[0]]
+            named = dict(zip((row.order for row in rows), closeness([row.cells[0] for row in rows])))
+            found = asked & set(terms(" ".join(unit.cells[1:]))) - set(terms(unit.header))
+
+            def by_name(row) -> float:
+                return named.get(row.order, 0.0) + (1.0 if figures & set(_NUMBER.findall(row.cells[0])) else 0.0)
+            best = max(rows, key=by_name, default=unit)
+            if (best.order != unit.order and by_name(best) >= max(by_name(unit) + NAME_MARGIN, MEANING_FLOOR)
+                    and found <= set(terms(best.text)) and states(n, best)):
+                unit = best
+        out.setdefault((n, unit.order), (score, n, unit))
+    return list(out.values())
 
 
 def _on_point(unit, asked_terms: set[str]) -> float:
@@ -729,7 +770,7 @@ def _counts_one(text: str, question: str) -> bool:
 def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: Sequence, *,
                  no_answer: str, refused: bool, question: str = "", min_coverage: float = 0.0,
                  min_similarity: float = WORDS_ONLY, reads: Callable[[str], bool] | None = None,
-                 greeting: str = "", sign_off: str = "") -> Verdict:
+                 meaning: Callable[[], Closeness] | None = None, greeting: str = "", sign_off: str = "") -> Verdict:
     """What ships for one generated answer.
 
     ``off``: the answer as written. ``annotate``: server markers, and
@@ -759,7 +800,8 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
         outcome = "annotated" if attribution.unsupported else "shipped"
         return Verdict(attribution.marked(mark_unsupported=True), outcome, attribution, used)
     extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
-                             min_similarity=min_similarity, reads=reads, greeting=greeting, sign_off=sign_off)
+                             min_similarity=min_similarity, reads=reads, meaning=meaning, greeting=greeting,
+                             sign_off=sign_off)
     if reads and extract:
         return Verdict(extract[0], "extract", attribution, extract[1])
     checked = (not refused and attribution.factual and not attribution.unsupported

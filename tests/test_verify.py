@@ -745,3 +745,54 @@ def test_without_a_reader_a_sentence_that_introduces_a_table_is_quoted_with_it()
                      refused=False, question=question, min_coverage=0.5)
     assert v.outcome == "extract", v.text
     assert "always includes at least: Preference | Recipes: Vegetarian | 10 / Vegan | 6\u201d" in v.text, v.text
+
+
+SERVICING = P("| Service | What we do | Price |\n|---|---|---|\n"
+              "| Basic tune-up | Gears and brakes adjusted | $89 |\n"
+              "| Full overhaul | Every part stripped, cleaned and regreased | $249 |\n"
+              "| E-bike motor check-up | Motor diagnostics and a firmware update | $45 |", "servicing.md",
+              "Workshop > Service prices")
+
+
+def names_meaning(closer: dict[str, float]):
+    """A stand-in for the embedder's closeness to the question: each name in ``closer`` as given, others 0.2."""
+    return lambda: (lambda texts: [next((c for k, c in closer.items() if k in t), 0.2) for t in texts])
+
+
+def test_of_a_table_the_words_found_the_row_its_name_means_is_quoted():
+    question = "What's the price of a normal service check?"  # "check" is in the motor check-up's name only
+    ev = select_evidence(question, [SERVICING], 200)
+    assert extract_answer(ev, question=question, min_coverage=0.5)[0].count("E-bike motor check-up") == 1
+    text, used = extract_answer(ev, question=question, min_coverage=0.5,
+                                meaning=names_meaning({"Basic tune-up": 0.55, "E-bike motor": 0.4}))
+    assert "$89" in text and "$45" not in text, text
+    assert used[1]["sentences"] == ["Service: Basic tune-up; What we do: Gears and brakes adjusted; Price: $89"]
+    text, _ = extract_answer(ev, question=question, min_coverage=0.5,  # a name no clearer in meaning keeps the row
+                             meaning=names_meaning({"Basic tune-up": 0.43, "E-bike motor": 0.4}))
+    assert "E-bike motor check-up" in text and "$89" not in text, text
+    text, _ = extract_answer(ev, question=question, min_coverage=0.5,  # nor a name that hardly means it at all
+                             meaning=names_meaning({"Basic tune-up": 0.28, "E-bike motor": 0.1}))
+    assert "E-bike motor check-up" in text and "$89" not in text, text
+
+
+def test_a_row_the_words_found_by_what_it_says_is_kept_whatever_other_names_mean():
+    question = "What's the price of a firmware update?"  # in what the motor check-up does, not in its name
+    ev = select_evidence(question, [SERVICING], 200)
+    text, _ = extract_answer(ev, question=question, min_coverage=0.5,
+                             meaning=names_meaning({"Full overhaul": 0.6, "E-bike motor": 0.3}))
+    assert "$45" in text and "$249" not in text, text
+
+
+def test_a_row_named_by_a_figure_of_the_question_is_quoted_and_a_row_holding_one_is_kept():
+    lenses = P("| Lens option | Extra per pair |\n|---|---|\n| Ultra-thin lenses (1.67 index) | £65 |\n"
+               "| Thinnest lenses (1.74 index) | £110 |\n| Bifocals | £59 |", "lenses.md", "Lens options and prices")
+    question = "What do the thin 1.74 lenses cost extra?"
+    ev = select_evidence(question, [lenses], 200)
+    same = names_meaning({"lenses": 0.6})  # both names mean the question as much
+    assert "£65" in extract_answer(ev, question=question, min_coverage=0.5)[0]  # words: "thin", and "74"
+    text, _ = extract_answer(ev, question=question, min_coverage=0.5, meaning=same)
+    assert "Thinnest lenses (1.74 index); Extra per pair: £110" in text and "£65" not in text, text
+    question = "Do the 1.67 lenses cost extra?"  # the row holding the figure asked about stays, whatever names mean
+    ev = select_evidence(question, [lenses], 200)
+    text, _ = extract_answer(ev, question=question, min_coverage=0.5, meaning=names_meaning({"Bifocals": 0.9}))
+    assert "£65" in text and "£59" not in text, text

@@ -154,3 +154,17 @@ def test_the_reader_lets_a_question_in_but_says_no_quote_answers_it_then_the_mod
     assert len(fake_vllm.requests) == asked + 1  # no quote the reader accepts: the model is asked
     assert len(reading.asked) > 2  # the gate's read, then quotes
     assert body["answer_outcome"] == "shipped" and "180 kg" in body["choices"][0]["message"]["content"], body
+
+
+def test_a_follow_up_s_extract_quotes_the_row_its_conversation_names(client, fake_vllm):
+    """"And how much does it cost?" names no row: the retrieval query, with the earlier turn, names the
+    Fold F1, so no other row of the price table is quoted for its name (the embedder's real closeness)."""
+    conversation = [{"role": "user", "content": "Tell me about the Fold F1"},
+                    {"role": "assistant", "content": "Hey rider! The Fold F1 folds in 15 seconds."},
+                    {"role": "user", "content": "And how much does it cost?"}]
+    with model_says(fake_vllm, "Hey rider! It costs $999. Ride bright! — The Larkfield crew"):  # invented
+        body = client.post("/v1/chat/completions", headers=admin(),
+                           json={"model": "larkfield", "messages": conversation}).json()
+    text = body["choices"][0]["message"]["content"]
+    assert body["answer_outcome"] == "extract" and "$1,799" in text, text
+    assert not any(price in text for price in ("$2,499", "$3,899", "$3,299", "$999")), text
