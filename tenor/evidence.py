@@ -226,6 +226,15 @@ def following(unit: Unit, units: Sequence[Unit]) -> Unit | None:
     return after if after.paragraph == unit.paragraph and not after.is_row else None
 
 
+def item_before(unit: Unit, units: Sequence[Unit]) -> list[Unit]:
+    """The sentences of the list item ``unit`` is in that come before it (``units``: its passage's
+    ``split_units``), in order; [] if it is in no list item or opens one."""
+    if unit.is_row:
+        return []
+    before = [u for u in units[:unit.order] if u.paragraph == unit.paragraph]
+    return before if before and _BULLET.match(before[0].text) else []
+
+
 def list_of(unit: Unit, units: Sequence[Unit]) -> list[Unit]:
     """The items of the bulleted or numbered list ``unit`` is in (``units``: its passage's
     ``split_units``), each with the sentences of its paragraph, in order; [] if none."""

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER, repeats_itself
 from tenor.evidence import (EMAIL, MEANING_FLOOR, PHONE, WORDS_ONLY, Closeness, EvidencePassage, asking, closest, coverage,
-                            following, list_of, names, phrasings, phones, question_terms, said, split_units, table_of,
+                            following, item_before, list_of, names, phrasings, phones, question_terms, said, split_units, table_of,
                             table_plain, terms, text_coverage)
 from tenor.prompt import approx_tokens
 
@@ -467,8 +467,11 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     costs $25." to "what do you charge to cut it off?"), not a count or a time, which
     may be another thing's, unless both are in one list item under its label ("- **Direct
     Debit**: the easiest way. We collect the payment 10 days after your bill date." to
-    "when is the Direct Debit taken?", ``_one_item``); coverage reads the picked units
-    alone, so what is refused stays refused."""
+    "when is the Direct Debit taken?", ``_one_item``). A sentence inside a list item comes
+    with the item's sentences before it, up to ``CONTINUATION_TOKENS``: it goes on from them
+    ("- A guest can stay for up to 4 hours a day. Anyone staying longer, or working at a desk,
+    needs their own Day Pass (£25)."). Coverage reads the picked units alone, so what is
+    refused stays refused."""
     units = [(score, n, unit) for n, e in enumerate(evidence, start=1)
              for unit, score in zip(e.units, e.scores) if score > 0]
     units.sort(key=lambda u: (-u[0], u[1], u[2].order))
@@ -578,7 +581,8 @@ def _quotes(picked: Sequence, evidence: Sequence, passage_units: dict[int, list]
             follow: bool = True) -> list[tuple[int, str]]:
     """(passage number, quote) for the picked (score, passage number, unit)s: each unit with
     the list or table it introduces or the list it belongs to, the sentence after it (if
-    ``follow``), and its topic (``passage_units``: the passages split so far, ``_split``)."""
+    ``follow``), the sentences before it in its list item, and its topic (``passage_units``:
+    the passages split so far, ``_split``)."""
     quotes = []
     quoted_units = {(n, unit.order) for _, n, unit in picked}
     in_lists: set[tuple[int, int]] = set()  # picked units already quoted with their whole list
@@ -589,6 +593,10 @@ def _quotes(picked: Sequence, evidence: Sequence, passage_units: dict[int, list]
         items = list_of(unit, units_of_passage)
         quote = unit.plain().rstrip()
         continued, introduced = _continuation(unit, units_of_passage), _introduced(unit, units_of_passage)
+        before = item_before(unit, units_of_passage)  # what the sentence goes on from, in its list item
+        if before and _tokens(before) <= CONTINUATION_TOKENS and not {(n, u.order) for u in before} & quoted_units:
+            quote = f"{' '.join(u.plain().rstrip() for u in before)} {quote}"
+            quoted_units |= {(n, u.order) for u in before}
         if (any(m == n and u.order != unit.order and u in items for _, m, u in picked)
                 and _tokens(items) <= LIST_TOKENS):
             quote = _list_quote(items)

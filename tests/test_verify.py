@@ -796,3 +796,17 @@ def test_a_row_named_by_a_figure_of_the_question_is_quoted_and_a_row_holding_one
     ev = select_evidence(question, [lenses], 200)
     text, _ = extract_answer(ev, question=question, min_coverage=0.5, meaning=names_meaning({"Bifocals": 0.9}))
     assert "£65" in text and "£59" not in text, text
+
+
+def test_a_sentence_inside_a_list_item_is_quoted_with_what_it_goes_on_from():
+    guests = P("Members are welcome to bring guests.\n\n"
+               "- Register each guest in the app before they arrive.\n"
+               "- A guest can stay for up to 4 hours a day. Anyone staying longer, or working at a desk,\n"
+               "  needs their own day pass ($25).\n"
+               "- You are responsible for your guests.", "house-rules.txt", "Guests")
+    question = "Does a visitor staying longer need their own day pass?"
+    ev = select_evidence(question, [guests], 200)
+    text, used = extract_answer(ev, question=question, min_coverage=0.5)
+    assert ("A guest can stay for up to 4 hours a day. Anyone staying longer, or working at a desk, needs their own "
+            "day pass ($25).") in text, text
+    assert "Register" not in text and "responsible" not in text, text  # the item, not the list
