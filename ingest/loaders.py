@@ -255,6 +255,11 @@ def load_html(path: Path) -> tuple[list[Section], str | None]:
                 line.append("- ")
                 walk(child)
                 end_line()
+            elif name in ("ul", "ol"):
+                end_line()
+                walk(child)
+                end_line()
+                parts.append("")  # the blank line ends the list: a <p> after it is no part of its last item
             elif name == "br":
                 end_line()
             elif name in _BLOCKS:
@@ -368,6 +373,8 @@ def load_docx(path: Path) -> tuple[list[Section], str | None]:
             heads = [(lvl, h) for lvl, h in heads if lvl < level] + [(level, text)]
             title = title or text
         elif text:
+            if "List" not in style and parts and parts[-1].startswith("- "):
+                parts.append("")  # the blank line ends the list: the paragraph after it is no part of its last item
             parts.append(f"- {text}" if "List" in style else text)
     flush()
     return sections, title

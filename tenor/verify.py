@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER, repeats_itself
-from tenor.evidence import (EMAIL, MEANING_FLOOR, PHONE, WORDS_ONLY, Closeness, EvidencePassage, asking, closest, coverage,
-                            following, item_before, list_of, names, phrasings, phones, question_terms, said, split_units, table_of,
-                            table_plain, terms, text_coverage)
+from tenor.evidence import (EMAIL, MEANING_FLOOR, PHONE, WORDS_ONLY, Closeness, EvidencePassage, asking, closest,
+                            coverage, following, item_before, list_of, names, phrasings, phones, question_terms, said,
+                            split_units, table_of, table_plain, terms, text_coverage)
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
@@ -449,13 +449,13 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     ``READ_CANDIDATES`` units, the best-scoring one whose quote it says answers ("New
     customers get 40% off their first box" to "is there any deal on my first
     delivery?", which shares no key term with it and scores below five other
-    sentences by words). It reads a unit with the list or table it introduces, not
-    the sentence after it: the point must answer, and a following sentence on
-    something else dilutes the read.
+    sentences by words). It reads a unit with the list or table it introduces and
+    what it goes on from in its list item, not the sentence after it: the point must
+    answer, and a following sentence on something else dilutes the read.
 
     With ``meaning`` (it embeds the question and returns its ``Closeness``, called only when
     a table row is picked), each picked row may give way to the row of its table whose name
-    means the question (``_named_rows``).
+    means the question (``_named_rows``), unless the reader picked or read it.
 
     Each quoted sentence brings the one after it in its paragraph: a document
     states a point, then what follows from it ("Never use a third-party charger.
@@ -468,10 +468,11 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     may be another thing's, unless both are in one list item under its label ("- **Direct
     Debit**: the easiest way. We collect the payment 10 days after your bill date." to
     "when is the Direct Debit taken?", ``_one_item``). A sentence inside a list item comes
-    with the item's sentences before it, up to ``CONTINUATION_TOKENS``: it goes on from them
-    ("- A guest can stay for up to 4 hours a day. Anyone staying longer, or working at a desk,
-    needs their own Day Pass (£25)."). Coverage reads the picked units alone, so what is
-    refused stays refused."""
+    with the item's sentences before it when they are no more than ``CONTINUATION_TOKENS``:
+    it goes on from them ("- A guest can stay for up to 4 hours a day. Anyone staying longer,
+    or working at a desk, needs their own Day Pass (£25)."). Coverage reads the picked units
+    alone (a row that gives way to the one its name means was picked), so what is refused
+    stays refused."""
     units = [(score, n, unit) for n, e in enumerate(evidence, start=1)
              for unit, score in zip(e.units, e.scores) if score > 0]
     units.sort(key=lambda u: (-u[0], u[1], u[2].order))
@@ -515,7 +516,7 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
         picked = next(([u] for u in units[:READ_CANDIDATES] if answers([u])), None) if reads else None
     if picked is None:
         return None
-    if meaning is not None and any(unit.is_row for _, _, unit in picked):
+    if meaning is not None and not reads and any(unit.is_row for _, _, unit in picked):  # the reader read these
         picked = _named_rows(picked, question, meaning(), lambda n: _split(evidence, n, passage_units), states)
     quotes, used = [], {}
     for n, quote in _quotes(picked, evidence, passage_units):
@@ -530,30 +531,41 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
 def _named_rows(picked: Sequence, question: str, closeness: Closeness, units_of: Callable[[int], list],
                 states: Callable[[int, object], bool]) -> list:
     """The picked (score, passage number, unit)s, each table row among them replaced by the row
-    of its table whose name (its first cell) the question means: words find the table, not always
-    the row ("a normal eye check" shares "check" with the "Contact lens check-up" row, and means
-    the "Standard eye test" row; "on the hot desk plan" is in the Day Pass row too, "Any free
-    hot desk"). A row is replaced by one whose name is ``NAME_MARGIN`` closer in meaning to the
-    question (``closeness``: to the question or its conversation's retrieval query, which names
-    what "and how much does it cost?" is about), and at least ``MEANING_FLOOR`` close, or holds
-    a figure the question names ("the 1.74 lenses"), that
-    states what is asked and holds every key term of the question the row's other cells hold,
-    its columns' names aside (the words found "astigmatism" in the Daily Toric plan's "What you
-    get", whatever "Monthly Comfort" means to "what would daily lenses cost me monthly?").
-    Not a row that holds a figure the question names itself."""
+    of its table whose name (its first cell) the question means: words find the table, not
+    always the row ("a normal eye check" shares "check" with the "Contact lens check-up" row,
+    and means the "Standard eye test" row; "on the hot desk plan" is in the Day Pass row too,
+    "Any free hot desk").
+
+    A row gives way to one whose name is ``NAME_MARGIN`` closer in meaning to the question
+    (``closeness``: to the question or its conversation's retrieval query, which names what
+    "and how much does it cost?" is about) and at least ``MEANING_FLOOR`` close, or holds a
+    figure the question names ("the 1.74 lenses"), if that row states what is asked and holds
+    every key term of the question the first row's other cells hold, its columns' names aside
+    (the words found "astigmatism" in the Daily Toric plan's "What you get", or "10" in the
+    Day Pass's print pages, whatever another row's name means). A row the question names, in
+    full or by a figure in its name, stays, and another picked row gives way only to such a
+    row: "how much more is the mountain bike than the city one?" keeps both rows the words
+    found."""
     figures = set(_NUMBER.findall(question))
     asked = question_terms(question)
+    picked_rows = {(n, unit.order) for _, n, unit in picked if unit.is_row}
+
+    def named(row) -> bool:  # in full, or by a figure ("the 1.74 lenses")
+        name = set(terms(row.cells[0]))
+        return bool(name) and name <= asked or bool(figures & set(_NUMBER.findall(row.cells[0])))
+
     out: dict[tuple[int, int], tuple] = {}
     for score, n, unit in picked:
-        if unit.is_row and not figures & set(_NUMBER.findall(unit.text)):
+        if unit.is_row and not named(unit):
             rows = [row for row in table_of(unit, units_of(n)) if row.cells[0]]
-            named = dict(zip((row.order for row in rows), closeness([row.cells[0] for row in rows])))
+            close = dict(zip((row.order for row in rows), closeness([row.cells[0] for row in rows])))
             found = asked & set(terms(" ".join(unit.cells[1:]))) - set(terms(unit.header))
 
             def by_name(row) -> float:
-                return named.get(row.order, 0.0) + (1.0 if figures & set(_NUMBER.findall(row.cells[0])) else 0.0)
+                return close.get(row.order, 0.0) + (1.0 if figures & set(_NUMBER.findall(row.cells[0])) else 0.0)
             best = max(rows, key=by_name, default=unit)
             if (best.order != unit.order and by_name(best) >= max(by_name(unit) + NAME_MARGIN, MEANING_FLOOR)
+                    and ((n, best.order) not in picked_rows or named(best))
                     and found <= set(terms(best.text)) and states(n, best)):
                 unit = best
         out.setdefault((n, unit.order), (score, n, unit))

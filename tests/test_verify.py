@@ -810,3 +810,38 @@ def test_a_sentence_inside_a_list_item_is_quoted_with_what_it_goes_on_from():
     assert ("A guest can stay for up to 4 hours a day. Anyone staying longer, or working at a desk, needs their own "
             "day pass ($25).") in text, text
     assert "Register" not in text and "responsible" not in text, text  # the item, not the list
+
+
+def test_a_row_stays_when_the_question_names_it_or_a_figure_in_it_and_two_rows_the_words_found_stay_two():
+    pick = names_meaning({"Basic tune-up": 0.9, "Full overhaul": 0.3})  # the tune-up's name means each best
+    for question, kept in (("What does the full overhaul cost?", "$249"),  # named in full
+                           ("How much more is the big overhaul than the tune-up?", "$249")):  # two rows found
+        ev = select_evidence(question, [SERVICING], 200)
+        text, _ = extract_answer(ev, question=question, min_coverage=0.5, meaning=pick)
+        assert kept in text, (question, text)
+    passes = P("| Membership | Print pages a day | Price |\n|---|---|---|\n| Day Pass | 10 | £25 |\n"
+               "| Hot Desk | 50 | £189 |", "memberships.md")
+    question = "What does the membership with 10 print pages a day cost?"  # the figure is in the Day Pass row
+    ev = select_evidence(question, [passes], 200)
+    text, _ = extract_answer(ev, question=question, min_coverage=0.5, meaning=names_meaning({"Hot Desk": 0.9}))
+    assert "£25" in text and "£189" not in text, text
+
+
+def test_a_row_gives_way_to_another_the_words_found_when_the_question_names_that_one_in_full():
+    plans = P("| Membership | Where you work | Meeting-room hours a month |\n|---|---|---|\n"
+              "| Day Pass | Any free hot desk | None |\n| Hot Desk | Any free hot desk, at any site | 2 hours |",
+              "memberships.md")
+    question = "On the hot desk plan, how many meeting-room hours do I get a month?"
+    ev = select_evidence(question, [plans], 200)
+    assert extract_answer(ev, question=question, min_coverage=0.5)[0].count("Membership:") == 2  # the words: both
+    text, _ = extract_answer(ev, question=question, min_coverage=0.5,
+                             meaning=names_meaning({"Hot Desk": 0.6, "Day Pass": 0.3}))
+    assert "Membership: Hot Desk" in text and "Day Pass" not in text, text
+
+
+def test_the_row_the_reader_read_is_quoted_whatever_names_mean():
+    question = "What's the price of a normal service check?"
+    ev = select_evidence(question, [SERVICING], 200)
+    text, _ = extract_answer(ev, question=question, min_coverage=0.99, reads=lambda quote: "$45" in quote,
+                             meaning=names_meaning({"Basic tune-up": 0.9}))
+    assert "$45" in text and "$89" not in text, text

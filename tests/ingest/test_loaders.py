@@ -339,3 +339,22 @@ def test_text_table_rows_with_narrow_gaps_group_labels_and_empty_tab_cells(tmp_p
     tabs.write_text("Model\tWeight\tPrice\n-----\t------\t-----\nFold F1\t\t$1,799\n")
     assert [u.plain() for u in split_units(load(tabs).sections[0].text) if u.is_row] == [
         "Model: Fold F1; Price: $1,799"]
+
+
+def test_a_paragraph_after_a_list_is_no_part_of_its_last_item(tmp_path):
+    from tenor.evidence import split_units
+
+    page = tmp_path / "returns.html"
+    page.write_text("<h1>Returns</h1><p>The bike must:</p><ul><li>be unused, and</li><li>have under 100 km on it</li>"
+                    "</ul><p>A restocking fee of 10% applies.</p>")
+    doc = make_docx(tmp_path / "returns.docx", "Returns", [], subheading="Rules",
+                    bullets=["be unused", "have under 100 km on it"])
+    import docx
+    document = docx.Document(str(doc))
+    document.add_paragraph("A restocking fee of 10% applies.")
+    document.save(str(doc))
+    for path in (page, doc):
+        units = split_units(load(path).sections[-1].text)
+        item = next(u for u in units if "100 km" in u.text)
+        fee = next(u for u in units if "restocking" in u.text)
+        assert item.text == "- have under 100 km on it" and fee.paragraph != item.paragraph, (path.name, units)
