@@ -31,9 +31,9 @@ from anyio import to_thread
 from assistant.engine import Engine, engine_model
 from assistant.grounding import Grounded, GroundingService
 from assistant.metrics import Metrics
-from ingest.embedder import closeness
 from assistant.protocol import (ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice, ChunkChoice,
                                 Delta, ResponseMessage, Usage, completion_id)
+from ingest.embedder import closeness
 from tenor.answers import says_not_covered
 from tenor.config import Profile, Settings
 from tenor.prompt import approx_tokens

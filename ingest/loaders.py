@@ -198,7 +198,7 @@ def load_markdown(path: Path) -> tuple[list[Section], str | None]:
 _DROP_TAGS = ["script", "style", "noscript", "template", "nav", "footer", "aside", "form",
               "iframe", "svg", "canvas", "button", "select", "input", "object", "embed"]
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
-_BLOCKS = {"p", "div", "section", "article", "main", "header", "ul", "ol", "dl", "dt", "dd",
+_BLOCKS = {"p", "div", "section", "article", "main", "header", "dl", "dt", "dd",
            "blockquote", "pre", "figure", "figcaption", "address", "details", "summary", "hr", "body"}
 
 
@@ -220,6 +220,8 @@ def load_html(path: Path) -> tuple[list[Section], str | None]:
 
     def end_line() -> None:
         text = " ".join("".join(line).split())
+        if text == "-":  # a list item's marker waits for its text, which may be in a block: <li><p>...</p></li>
+            return
         if text:
             parts.append(text)
         line.clear()
@@ -255,6 +257,7 @@ def load_html(path: Path) -> tuple[list[Section], str | None]:
                 line.append("- ")
                 walk(child)
                 end_line()
+                line.clear()  # an empty item's marker
             elif name in ("ul", "ol"):
                 end_line()
                 walk(child)

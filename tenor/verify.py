@@ -455,7 +455,7 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
 
     With ``meaning`` (it embeds the question and returns its ``Closeness``, called only when
     a table row is picked), each picked row may give way to the row of its table whose name
-    means the question (``_named_rows``), unless the reader picked or read it.
+    means the question (``_named_rows``); not for a question only the reader let in (``reads``).
 
     Each quoted sentence brings the one after it in its paragraph: a document
     states a point, then what follows from it ("Never use a third-party charger.
@@ -471,8 +471,8 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     with the item's sentences before it when they are no more than ``CONTINUATION_TOKENS``:
     it goes on from them ("- A guest can stay for up to 4 hours a day. Anyone staying longer,
     or working at a desk, needs their own Day Pass (£25)."). Coverage reads the picked units
-    alone (a row that gives way to the one its name means was picked), so what is refused
-    stays refused."""
+    alone (for a row that gives way to the one its name means, the row picked), so what is
+    refused stays refused."""
     units = [(score, n, unit) for n, e in enumerate(evidence, start=1)
              for unit, score in zip(e.units, e.scores) if score > 0]
     units.sort(key=lambda u: (-u[0], u[1], u[2].order))
@@ -543,9 +543,10 @@ def _named_rows(picked: Sequence, question: str, closeness: Closeness, units_of:
     every key term of the question the first row's other cells hold, its columns' names aside
     (the words found "astigmatism" in the Daily Toric plan's "What you get", or "10" in the
     Day Pass's print pages, whatever another row's name means). A row the question names, in
-    full or by a figure in its name, stays, and another picked row gives way only to such a
-    row: "how much more is the mountain bike than the city one?" keeps both rows the words
-    found."""
+    full or by a figure in its name, stays, and of two rows of one table the words found, each
+    gives way only to such a row: "how much more is the mountain bike than the city one?"
+    keeps both. The row given way to is held to what is asked (``states``), not to the
+    question's words (``said``): its name says the question in other words."""
     figures = set(_NUMBER.findall(question))
     asked = question_terms(question)
     picked_rows = {(n, unit.order) for _, n, unit in picked if unit.is_row}
@@ -560,12 +561,14 @@ def _named_rows(picked: Sequence, question: str, closeness: Closeness, units_of:
             rows = [row for row in table_of(unit, units_of(n)) if row.cells[0]]
             close = dict(zip((row.order for row in rows), closeness([row.cells[0] for row in rows])))
             found = asked & set(terms(" ".join(unit.cells[1:]))) - set(terms(unit.header))
+            two_found = len(picked_rows & {(n, row.order) for row in rows}) > 1
 
-            def by_name(row) -> float:
-                return close.get(row.order, 0.0) + (1.0 if figures & set(_NUMBER.findall(row.cells[0])) else 0.0)
+            def by_name(row) -> float:  # a figure counts in a name that means the question at all
+                near = close.get(row.order, 0.0)
+                return near + (1.0 if near >= MEANING_FLOOR and figures & set(_NUMBER.findall(row.cells[0])) else 0.0)
             best = max(rows, key=by_name, default=unit)
             if (best.order != unit.order and by_name(best) >= max(by_name(unit) + NAME_MARGIN, MEANING_FLOOR)
-                    and ((n, best.order) not in picked_rows or named(best))
+                    and (named(best) or not two_found)
                     and found <= set(terms(best.text)) and states(n, best)):
                 unit = best
         out.setdefault((n, unit.order), (score, n, unit))

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from tenor.evidence import (MEANING_FLOOR, MEANING_WEIGHT, closest, coverage, gather, meaning_score, question_terms,
-                            select_evidence, split_units)
+from tenor.evidence import (MEANING_FLOOR, MEANING_WEIGHT, closest, coverage, gather, item_before, meaning_score,
+                            question_terms, select_evidence, split_units)
 
 
 @dataclass
@@ -215,3 +215,13 @@ def test_a_question_about_reaching_the_company_is_told_from_one_that_only_names_
         assert not about_contact(question), question
     assert has_contact_details("Phone: (503) 555-0142.") and has_contact_details("Email help@larkfield.example.")
     assert not has_contact_details("Open 9:00 to 17:00, 2024-01-15.")  # times and dates are no phone number
+
+
+def test_what_a_sentence_goes_on_from_is_the_sentences_before_it_in_its_list_item():
+    units = split_units("Guests are welcome.\n\n- A guest can stay 4 hours. Anyone staying longer pays. Be kind.\n"
+                        "- Sign them in.\n\n| Pass | Price |\n|---|---|\n| Day | $25 |")
+    text = {u.text: u for u in units}
+    assert [u.text for u in item_before(text["Be kind."], units)] == ["- A guest can stay 4 hours.",
+                                                                   "Anyone staying longer pays."]
+    for opens_or_outside in ("- A guest can stay 4 hours.", "- Sign them in.", "Guests are welcome.", "| Day | $25 |"):
+        assert item_before(text[opens_or_outside], units) == [], opens_or_outside

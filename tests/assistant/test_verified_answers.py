@@ -156,9 +156,18 @@ def test_the_reader_lets_a_question_in_but_says_no_quote_answers_it_then_the_mod
     assert body["answer_outcome"] == "shipped" and "180 kg" in body["choices"][0]["message"]["content"], body
 
 
-def test_a_follow_up_s_extract_quotes_the_row_its_conversation_names(client, fake_vllm):
+def test_a_follow_up_s_extract_quotes_the_row_its_conversation_names(client, fake_vllm, monkeypatch):
     """"And how much does it cost?" names no row: the retrieval query, with the earlier turn, names the
     Fold F1, so no other row of the price table is quoted for its name (the embedder's real closeness)."""
+    import assistant.chat_service
+
+    asked: list[list[str]] = []
+
+    def recorded(embedder, queries):
+        asked.append(list(queries))
+        return closeness(embedder, queries)
+    closeness = assistant.chat_service.closeness
+    monkeypatch.setattr(assistant.chat_service, "closeness", recorded)
     conversation = [{"role": "user", "content": "Tell me about the Fold F1"},
                     {"role": "assistant", "content": "Hey rider! The Fold F1 folds in 15 seconds."},
                     {"role": "user", "content": "And how much does it cost?"}]
@@ -166,5 +175,6 @@ def test_a_follow_up_s_extract_quotes_the_row_its_conversation_names(client, fak
         body = client.post("/v1/chat/completions", headers=admin(),
                            json={"model": "larkfield", "messages": conversation}).json()
     text = body["choices"][0]["message"]["content"]
-    assert body["answer_outcome"] == "extract" and "$1,799" in text, text
+    assert body["answer_outcome"] == "extract" and "Model: Fold F1" in text and "$1,799" in text, text
     assert not any(price in text for price in ("$2,499", "$3,899", "$3,299", "$999")), text
+    assert asked and asked[-1][0] == "And how much does it cost?" and "Fold F1" in asked[-1][1], asked

@@ -358,3 +358,14 @@ def test_a_paragraph_after_a_list_is_no_part_of_its_last_item(tmp_path):
         item = next(u for u in units if "100 km" in u.text)
         fee = next(u for u in units if "restocking" in u.text)
         assert item.text == "- have under 100 km on it" and fee.paragraph != item.paragraph, (path.name, units)
+
+
+def test_html_list_items_whose_text_is_in_paragraphs_are_items_of_their_own(tmp_path):
+    from tenor.evidence import split_units
+
+    page = tmp_path / "steps.html"
+    page.write_text("<h1>Steps</h1><ol><li><p>Charge it. Then unplug it.</p></li><li></li><li><p>Store it.</p></li></ol>")
+    text = load(page).sections[-1].text
+    assert text.splitlines()[:2] == ["- Charge it. Then unplug it.", "- Store it."], text  # no bare "-" line
+    units = split_units(text)
+    assert [u.paragraph for u in units] == [0, 0, 1]
