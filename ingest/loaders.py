@@ -198,7 +198,7 @@ def load_markdown(path: Path) -> tuple[list[Section], str | None]:
 _DROP_TAGS = ["script", "style", "noscript", "template", "nav", "footer", "aside", "form",
               "iframe", "svg", "canvas", "button", "select", "input", "object", "embed"]
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
-_BLOCKS = {"p", "div", "section", "article", "main", "header", "dl", "dt", "dd",
+_BLOCKS = {"p", "div", "section", "article", "main", "header", "ul", "ol", "dl", "dt", "dd",
            "blockquote", "pre", "figure", "figcaption", "address", "details", "summary", "hr", "body"}
 
 
@@ -258,17 +258,14 @@ def load_html(path: Path) -> tuple[list[Section], str | None]:
                 walk(child)
                 end_line()
                 line.clear()  # an empty item's marker
-            elif name in ("ul", "ol"):
-                end_line()
-                walk(child)
-                end_line()
-                parts.append("")  # the blank line ends the list: a <p> after it is no part of its last item
             elif name == "br":
                 end_line()
             elif name in _BLOCKS:
                 end_line()
                 walk(child)
                 end_line()
+                if name in ("ul", "ol"):
+                    parts.append("")  # the blank line ends the list: a <p> after it is no part of its last item
             else:
                 walk(child)
 

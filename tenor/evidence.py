@@ -151,7 +151,7 @@ class Unit:
         """Readable on its own: a table row as "Column: value; ..." pairs, no markdown."""
         if not self.is_row:
             return _EMPHASIS.sub("", _BULLET.sub("", self.text)).strip()
-        names, values = _cells(self.header), _cells(self.text)
+        names, values = _cells(self.header), self.cells
         if len(names) != len(values):
             return "; ".join(values)
         return "; ".join(f"{n}: {v}" for n, v in zip(names, values) if v)

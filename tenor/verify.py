@@ -551,9 +551,12 @@ def _named_rows(picked: Sequence, question: str, closeness: Closeness, units_of:
     asked = question_terms(question)
     picked_rows = {(n, unit.order) for _, n, unit in picked if unit.is_row}
 
-    def named(row) -> bool:  # in full, or by a figure ("the 1.74 lenses")
+    def figure_named(row) -> bool:  # "the 1.74 lenses"
+        return bool(figures & set(_NUMBER.findall(row.cells[0])))
+
+    def named(row) -> bool:  # in full, or by a figure
         name = set(terms(row.cells[0]))
-        return bool(name) and name <= asked or bool(figures & set(_NUMBER.findall(row.cells[0])))
+        return bool(name) and name <= asked or figure_named(row)
 
     out: dict[tuple[int, int], tuple] = {}
     for score, n, unit in picked:
@@ -565,7 +568,7 @@ def _named_rows(picked: Sequence, question: str, closeness: Closeness, units_of:
 
             def by_name(row) -> float:  # a figure counts in a name that means the question at all
                 near = close.get(row.order, 0.0)
-                return near + (1.0 if near >= MEANING_FLOOR and figures & set(_NUMBER.findall(row.cells[0])) else 0.0)
+                return near + (1.0 if near >= MEANING_FLOOR and figure_named(row) else 0.0)
             best = max(rows, key=by_name, default=unit)
             if (best.order != unit.order and by_name(best) >= max(by_name(unit) + NAME_MARGIN, MEANING_FLOOR)
                     and (named(best) or not two_found)
@@ -609,9 +612,10 @@ def _quotes(picked: Sequence, evidence: Sequence, passage_units: dict[int, list]
         quote = unit.plain().rstrip()
         continued, introduced = _continuation(unit, units_of_passage), _introduced(unit, units_of_passage)
         before = item_before(unit, units_of_passage)  # what the sentence goes on from, in its list item
-        if before and _tokens(before) <= CONTINUATION_TOKENS and not {(n, u.order) for u in before} & quoted_units:
+        before_orders = {(n, u.order) for u in before}
+        if before and _tokens(before) <= CONTINUATION_TOKENS and not before_orders & quoted_units:
             quote = f"{' '.join(u.plain().rstrip() for u in before)} {quote}"
-            quoted_units |= {(n, u.order) for u in before}
+            quoted_units |= before_orders
         if (any(m == n and u.order != unit.order and u in items for _, m, u in picked)
                 and _tokens(items) <= LIST_TOKENS):
             quote = _list_quote(items)
