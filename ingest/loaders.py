@@ -131,9 +131,35 @@ def _text_table(lines: list[str], start: int) -> tuple[list[str], int]:
     return [table_row(row) for row in rows] + [""], end
 
 
+_ALIGNED = re.compile(r"^[ \t]+(\S.*?\S|\S)(?: {2,}|\t+)\S")  # "    A4 colour      20p per page"
+
+
+def _aligned_items(lines: list[str], start: int) -> tuple[list[str], int]:
+    """The indented lines from ``lines[start]`` whose second column starts at one place
+    ("    Hot Desk        50 pages a month" over "    Dedicated Desk  150 pages a month":
+    a fixed-width table with no header or rule) as "- label: value" list items, so each
+    line is a unit of its own (joined, they made one paragraph of every price), and the
+    index after them; none unless two or more line up."""
+    column = None
+    end = start
+    while end < len(lines) and (match := _ALIGNED.match(lines[end])):
+        if column is not None and match.end() - 1 != column:
+            break
+        column = match.end() - 1
+        end += 1
+    if end - start < 2:
+        return [], start
+    items = []
+    for line in lines[start:end]:
+        label, *values = re.split(r" {2,}|\t+", line.strip())
+        items.append(f"- {label.rstrip(':')}: {'; '.join(values)}")  # "Phone:   0113 ..." has its colon
+    return items + [""], end
+
+
 def load_text(path: Path) -> tuple[list[Section], str | None]:
-    """Plain text; a line underlined with === or --- (setext style) starts a section, and a
-    fixed-width table (a header over a rule of dash groups) becomes ``| a | b |`` rows."""
+    """Plain text; a line underlined with === or --- (setext style) starts a section, a
+    fixed-width table (a header over a rule of dash groups) becomes ``| a | b |`` rows,
+    and indented lines whose second column lines up become "- label: value" items."""
     lines = _decode(path).splitlines()
     sections: list[Section] = []
     heading: str | None = None
@@ -146,6 +172,11 @@ def load_text(path: Path) -> tuple[list[Section], str | None]:
         if line.strip() and _TEXT_TABLE_RULE.match(nxt):
             rows, i = _text_table(lines, i)
             body.extend(rows)
+            continue
+        items, after = _aligned_items(lines, i)
+        if items:
+            body.extend(items)
+            i = after
             continue
         if line.strip() and _UNDERLINE.match(nxt) and len(nxt.strip()) >= max(3, len(line.strip()) // 2):
             sections.append(Section(text="\n".join(body), heading=heading))

@@ -308,6 +308,22 @@ def test_text_tables_keep_groups_wide_values_and_end_at_prose(tmp_path):
         "Model: Fold F1; Price: $1,799"]
 
 
+def test_indented_lines_whose_columns_line_up_are_items_of_their_own(tmp_path):
+    """A headerless fixed-width block was one paragraph: every price of the list in one quote."""
+    from tenor.evidence import split_units
+
+    path = tmp_path / "printing.txt"
+    path.write_text("After your allowance\n\n    A4 black and white   5p per page\n    A4 colour            20p per page\n"
+                    "    A3                   double the A4 price\nExtra printing is added to your next invoice.\n\n"
+                    "    Lines that merely    start indented\n  and do not line up   stay prose.\n\n"
+                    "  Phone:    0113 496 0715\n  Email:    care@example.com\n")
+    units = [u.plain() for u in split_units(load(path).sections[0].text)]
+    assert units == ["After your allowance", "A4 black and white: 5p per page", "A4 colour: 20p per page",
+                     "A3: double the A4 price", "Extra printing is added to your next invoice.",
+                     "Lines that merely start indented and do not line up stay prose.",
+                     "Phone: 0113 496 0715", "Email: care@example.com"]
+
+
 def test_back_to_back_tables_stay_apart(tmp_path):
     from tenor.evidence import split_units
 
