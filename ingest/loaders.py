@@ -131,7 +131,7 @@ def _text_table(lines: list[str], start: int) -> tuple[list[str], int]:
     return [table_row(row) for row in rows] + [""], end
 
 
-_ALIGNED = re.compile(r"^[ \t]+(\S.*?\S|\S)(?: {2,}|\t+)\S")  # "    A4 colour      20p per page"
+_ALIGNED = re.compile(r"^ +(\S.*?\S|\S) {2,}\S")  # "    A4 colour      20p per page" (tabs expanded)
 
 
 def _aligned_items(lines: list[str], start: int) -> tuple[list[str], int]:
@@ -139,21 +139,30 @@ def _aligned_items(lines: list[str], start: int) -> tuple[list[str], int]:
     ("    Hot Desk        50 pages a month" over "    Dedicated Desk  150 pages a month":
     a fixed-width table with no header or rule) as "- label: value" list items, so each
     line is a unit of its own (joined, they made one paragraph of every price), and the
-    index after them; none unless two or more line up."""
+    index after them; none unless two or more line up (or are apart by tabs). A line indented to the second
+    column goes on with the value above it; a table's header (a line over a rule) or a
+    heading (over an underline) ends them."""
     column = None
+    items: list[list[str]] = []
     end = start
-    while end < len(lines) and (match := _ALIGNED.match(lines[end])):
-        if column is not None and match.end() - 1 != column:
+    while end < len(lines):
+        line = lines[end].expandtabs()
+        after = lines[end + 1] if end + 1 < len(lines) else ""
+        if _TEXT_TABLE_RULE.match(after) or _UNDERLINE.match(after) or _UNDERLINE.match(line):
             break
-        column = match.end() - 1
+        match = _ALIGNED.match(line)
+        tabbed = "\t" in lines[end].strip() and line[:1] == " "  # apart by tabs: wherever the tab stops fall
+        if tabbed or match and column in (None, match.end() - 1):
+            column = column or (match.end() - 1 if match else None)
+            items.append(re.split(r"\t+", lines[end].strip()) if tabbed else re.split(r" {2,}", line.strip()))
+        elif items and line.strip() and len(line) - len(line.lstrip()) == column:
+            items[-1][-1] += " " + line.strip()  # a value wrapped onto the next line
+        else:
+            break
         end += 1
-    if end - start < 2:
+    if len(items) < 2:
         return [], start
-    items = []
-    for line in lines[start:end]:
-        label, *values = re.split(r" {2,}|\t+", line.strip())
-        items.append(f"- {label.rstrip(':')}: {'; '.join(values)}")  # "Phone:   0113 ..." has its colon
-    return items + [""], end
+    return [f"- {label.rstrip(':')}: {'; '.join(values)}" for label, *values in items] + [""], end
 
 
 def load_text(path: Path) -> tuple[list[Section], str | None]:

@@ -322,6 +322,15 @@ def test_indented_lines_whose_columns_line_up_are_items_of_their_own(tmp_path):
                      "A3: double the A4 price", "Extra printing is added to your next invoice.",
                      "Lines that merely start indented and do not line up stay prose.",
                      "Phone: 0113 496 0715", "Email: care@example.com"]
+    more = tmp_path / "more.txt"
+    more.write_text("    A4 colour     20p per page after\n                  your allowance\n    A3            double\n"
+                    "  Plan      Price\n  --------  -----\n  Hot Desk  \u00a3189\n\n"
+                    "\tA4 black and white\t5p per page\n\tA4\t20p\n")
+    units = split_units(load(more).sections[0].text)
+    assert [u.plain() for u in units] == ["A4 colour: 20p per page after your allowance", "A3: double",
+                                          "Plan: Hot Desk; Price: \u00a3189",  # a table's header is no item
+                                          "A4 black and white: 5p per page", "A4: 20p"]  # apart by tabs
+    assert units[2].is_row
 
 
 def test_back_to_back_tables_stay_apart(tmp_path):
