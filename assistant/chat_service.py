@@ -110,7 +110,7 @@ class ChatService:
             embed = embedder.encode
         attribution = attribute(answer, [checkable(c) for c in grounded.citations], embed=embed,
                                 min_support=profile.verify.min_support,
-                                voice_phrases=[greeting, sign_off, *profile.voice.required])
+                                voice_phrases=profile.voice.phrases())
         return apply_policy(profile.answer_policy, answer, attribution, grounded.evidence,
                             no_answer=profile.no_answer, refused=says_not_covered(answer, profile.no_answer),
                             question=grounded.question, min_coverage=profile.retrieval.min_coverage,

@@ -39,7 +39,8 @@ from typing import Callable
 from assistant.protocol import Citation
 from ingest.embedder import closeness
 from tenor.config import Profile, Settings
-from tenor.evidence import CONTACT_WORDS, about_contact, gather, has_contact_details, names, on_subject, said
+from tenor.evidence import (CONTACT_WORDS, about_contact, answered_subject, gather, has_contact_details, names,
+                            on_subject, said)
 from tenor.prompt import TokenMeter, build_prompt, retrieval_query
 from tenor.reader import OnRead, Reader, asked, for_profile, needs_reading
 from tenor.tokens import profile_meter
@@ -147,7 +148,8 @@ class GroundingService:
         ``mode`` (hybrid or dense) overrides the profile's."""
         from ingest.index import IndexUnavailable, IndexStoreError
 
-        query = retrieval_query(conversation)
+        query = retrieval_query(conversation, subject=answered_subject(
+            conversation, profile.voice.phrases(), self.index_for(profile.collection).unmentioned))
         started = time.perf_counter()
         try:
             passages = self.index_for(profile.collection).search(

@@ -77,7 +77,6 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
     with the collection's embedder) scores sentences by meaning, ``reads`` (the profile's
     reader's: conversation, evidence -> probability) reads the evidence at the profile's
     thresholds of the questions short on words and meaning (``tenor.reader.needs_reading``)."""
-    from tenor.prompt import retrieval_query
     from evaluation.runner import conversation
 
     out = []
@@ -86,7 +85,7 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
         passages = [as_passage(p) for p in retrieve(item, profile.retrieval.k)]
         if profile.retrieval.follow_ups_keep_subject:
             passages = on_subject(passages, turns, headings)
-        query = retrieval_query(turns)
+        query = served_query(turns, profile, unmentioned)
         scorer = closeness_to([item["question"], query]) if closeness_to else None  # embedded once per item
         coverages, similarities, evidence = {}, {}, {}
         for min_score in sorted({*SCORE_GRID, profile.retrieval.min_score}):
@@ -192,6 +191,15 @@ def abstention_report(signals: list[Signals], profile) -> dict:
                         "refusal": refusal, "false_refusal": false_refusal}}
 
 
+def served_query(turns: list[dict], profile, unmentioned=None) -> str:
+    """The query the server retrieves on (``GroundingService.retrieve``): the user's turns, and
+    a follow-up's subject that only the answer before it named."""
+    from tenor.evidence import answered_subject
+    from tenor.prompt import retrieval_query
+    return retrieval_query(turns, subject=answered_subject(turns, profile.voice.phrases(),
+                                                           unmentioned or (lambda words: [])))
+
+
 def local_signals(settings, profile, items: list[dict]) -> list[Signals]:
     """``measure`` on this machine's index, as the server computes the signals: evidence counted
     with the profile's base model's tokenizer (the estimate selects other sentences), meaning with
@@ -199,14 +207,14 @@ def local_signals(settings, profile, items: list[dict]) -> list[Signals]:
     from evaluation.runner import conversation
     from ingest.embedder import closeness
     from ingest.index import open_index
-    from tenor.prompt import retrieval_query
     from tenor.reader import for_profile
     from tenor.tokens import profile_meter
 
     index = open_index(settings, profile.collection)
     reader = for_profile(settings, profile)
-    def search(item: dict, k: int) -> list:  # in the profile's mode, as the server searches
-        return index.search(retrieval_query(conversation(item)), k=k, mode=profile.retrieval.mode)
+    def search(item: dict, k: int) -> list:  # the server's query, in the profile's mode
+        return index.search(served_query(conversation(item), profile, index.unmentioned), k=k,
+                            mode=profile.retrieval.mode)
     return measure(items, search, profile,
                    count_tokens=profile_meter(settings, profile).count,
                    unmentioned=index.unmentioned, headings=index.headings(),

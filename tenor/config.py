@@ -125,6 +125,10 @@ class VoiceRules(_Model):
         sign_off = self.sign_off if self.sign_off is not None else (required[-1] if len(required) > 1 else "")
         return greeting, sign_off
 
+    def phrases(self) -> list[str]:
+        """The voice's own phrases: greeting, sign-off and the required ones, none empty."""
+        return [p for p in (*self.frame(), *self.required) if p]
+
 
 class DecodingSettings(_Model):
     """Sampling defaults sent to vLLM with every answer; a request's own values win.

@@ -572,6 +572,39 @@ def _families(headings: frozenset[tuple[str, str]]) -> dict[tuple, list[tuple[tu
     return families
 
 
+# A follow-up that goes on from the answer before it: "And what does that come to?", "if we take it..."
+_FOLLOWS_ON = re.compile(r"^\W*(?:and|so|what about|how about)\b|\b(?:it|its|they|them|their|that|this|these|those)\b",
+                         re.IGNORECASE)
+
+
+def answered_subject(conversation: Sequence[dict], voice: Sequence[str],
+                     unmentioned: Callable[[list[str]], list[str]], max_user_turns: int = 3) -> str:
+    """What a follow-up is about when only the answer before it named it: the names of the
+    last assistant turn that the documents mention (``unmentioned``: those they do not), when
+    the last user turn goes on from it ("And if we take it for the whole day?" after "The
+    Chart Room is the one" -> "Chart Room") and no user turn of the query names anything.
+    The brand is no subject: the names in the voice's phrases (``voice``: greeting, sign-off,
+    required; "Larkfield" in "Ride bright! -- The Larkfield crew") are left out, as are
+    markdown's capitals ("**Price:**")."""
+    turns = [m for m in conversation if m.get("role") in ("user", "assistant")]
+    if len(turns) < 2 or turns[-1].get("role") != "user" or turns[-2].get("role") != "assistant":
+        return ""
+    phrases = [p for p in voice if p]
+    brand = {w.lower() for p in phrases for w in names(p)}
+
+    def named(text: str) -> list[str]:
+        for phrase in phrases:
+            text = text.replace(phrase, "\n")  # what follows it starts a sentence
+        plain = "\n".join(u.plain() for u in split_units(text))
+        return [w for w in dict.fromkeys(names(plain)) if w.lower() not in brand]
+    users = [str(m.get("content", "")) for m in turns if m.get("role") == "user"][-max_user_turns:]
+    if not _FOLLOWS_ON.search(users[-1]) or any(named(u) for u in users):
+        return ""
+    found = named(str(turns[-2].get("content", "")))
+    missing = set(unmentioned(found)) if found else set()
+    return " ".join(w for w in found if w not in missing)
+
+
 def on_subject(passages: Sequence, conversation: Sequence[dict],
                headings: frozenset[tuple[str, str]]) -> list:
     """``passages`` for the conversation's last turn, without those about a rival of its

@@ -163,13 +163,16 @@ def build_prompt(
     return Prompt(messages=[{"role": "system", "content": system}, *turns], passages=kept, trimmed_turns=trimmed)
 
 
-def retrieval_query(conversation: Sequence[dict], max_user_turns: int = 3) -> str:
+def retrieval_query(conversation: Sequence[dict], max_user_turns: int = 3, subject: str = "") -> str:
     """The text to retrieve on: the last user turn, preceded by earlier user turns.
 
     A follow-up such as "and how much is it?" names nothing; the earlier turns
     carry the product it refers to, so the query includes them (latest last).
+    ``subject``, when only an assistant turn named it (``tenor.evidence.answered_subject``),
+    goes just before the last turn.
     """
-    return "\n".join(user_turns(conversation)[-max_user_turns:])
+    turns = user_turns(conversation)[-max_user_turns:]
+    return "\n".join([*turns[:-1], *([subject] if subject else []), *turns[-1:]])
 
 
 def user_turns(conversation: Sequence[dict]) -> list[str]:

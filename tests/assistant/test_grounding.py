@@ -66,6 +66,38 @@ def test_follow_up_retrieves_about_the_earlier_topic(service):
     assert with_history.query.startswith("Tell me about the Cargo K1") and alone.query == "and how much is it?"
 
 
+def test_a_follow_up_is_about_what_the_answer_before_it_named(service):
+    """ "And how much is it?" after an answer that alone named the bike: its query held
+    only the user's turns, so nothing said which bike "it" was."""
+    grounding, settings = service
+    profile = settings.profile("larkfield")
+    asked = {"role": "user", "content": "Which of your bikes is best for taking two kids to school?"}
+    price = {"role": "user", "content": "And how much is it?"}
+    named_turns = [asked, {"role": "assistant", "content":
+                           "Hey rider! The Cargo K1 is the one.\n\n- **Price:** $3,899\n\nRide bright! — The Larkfield crew"},
+                   price]
+    named = grounding.ground(profile, named_turns)
+    lines = named.query.splitlines()
+    assert lines == [asked["content"], "Cargo K1", price["content"]]  # no "Larkfield" (the voice's), no "Price"
+    assert any("Cargo K1" in (c["section"] or "") for c in named.citations[:2]), named.citations
+    unknown = grounding.ground(profile, [asked, {"role": "assistant", "content": "The Zephyr Z9 is the one."}, price])
+    assert unknown.query.splitlines() == [asked["content"], price["content"]]  # no document mentions it
+    own = [asked, {"role": "assistant", "content": "The Cargo K1 is the one."},
+           {"role": "user", "content": "And how much is the Fold F1?"}]
+    assert grounding.ground(profile, own).query.splitlines() == [asked["content"], own[-1]["content"]]
+    earlier = [{"role": "user", "content": "Tell me about the Trail T3"}, {"role": "assistant", "content":
+               "The Trail T3 is our mountain bike; the Cargo K1 carries more."}, price]
+    assert grounding.ground(profile, earlier).query.splitlines() == [earlier[0]["content"], price["content"]]
+    brand = [asked, {"role": "assistant", "content": "- **Note:** every Larkfield bike can take one."}, price]
+    assert grounding.ground(profile, brand).query.splitlines() == [asked["content"], price["content"]]
+    moved_on = [*named_turns[:2], {"role": "user", "content": "Thanks.\nWhat's your returns policy?"}]
+    assert grounding.ground(profile, moved_on).query.splitlines() == [asked["content"], "Thanks.",
+                                                                     "What's your returns policy?"]
+    two_lines = [*named_turns[:2], {"role": "user", "content": "Great.\nAnd how much is it?"}]
+    assert grounding.ground(profile, two_lines).query.splitlines() == [asked["content"], "Cargo K1", "Great.",
+                                                                      "And how much is it?"]
+
+
 def test_a_very_long_conversation_is_trimmed_not_rejected(service):
     grounding, settings = service
     profile = settings.profile("larkfield")
