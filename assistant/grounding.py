@@ -2,7 +2,7 @@
 
 No HTTP here, so a test or the CLI can call it directly. For one request it
 
-1. retrieves on the conversation, not just the last turn (``retrieval_query``:
+1. retrieves on the conversation, not just the last turn (``tenor.evidence.served_query``:
    a follow-up such as "and how much is it?" keeps the earlier question's topic);
 2. keeps passages scoring at least the profile's ``min_score`` (and, for a follow-up
    such as "what's the weight limit for its rack?", only those about its subject:
@@ -39,9 +39,9 @@ from typing import Callable
 from assistant.protocol import Citation
 from ingest.embedder import closeness
 from tenor.config import Profile, Settings
-from tenor.evidence import (CONTACT_WORDS, about_contact, answered_subject, gather, has_contact_details, names,
-                            on_subject, said)
-from tenor.prompt import TokenMeter, build_prompt, retrieval_query
+from tenor.evidence import (CONTACT_WORDS, about_contact, gather, has_contact_details, names, on_subject, said,
+                            served_query)
+from tenor.prompt import TokenMeter, build_prompt
 from tenor.reader import OnRead, Reader, asked, for_profile, needs_reading
 from tenor.tokens import profile_meter
 from tenor.verify import states_asked
@@ -148,8 +148,7 @@ class GroundingService:
         ``mode`` (hybrid or dense) overrides the profile's."""
         from ingest.index import IndexUnavailable, IndexStoreError
 
-        query = retrieval_query(conversation, subject=answered_subject(
-            conversation, profile.voice.phrases(), self.index_for(profile.collection).unmentioned))
+        query = served_query(conversation, profile.voice.phrases(), self.index_for(profile.collection).unmentioned)
         started = time.perf_counter()
         try:
             passages = self.index_for(profile.collection).search(

@@ -36,7 +36,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Sequence
 
-from tenor.evidence import WORDS_ONLY, Closeness, gather, names, on_subject, said
+from tenor.evidence import WORDS_ONLY, Closeness, gather, names, on_subject, said, served_query
 from tenor.prompt import approx_tokens
 from tenor.reader import needs_reading
 
@@ -85,7 +85,7 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
         passages = [as_passage(p) for p in retrieve(item, profile.retrieval.k)]
         if profile.retrieval.follow_ups_keep_subject:
             passages = on_subject(passages, turns, headings)
-        query = served_query(turns, profile, unmentioned)
+        query = served_query(turns, profile.voice.phrases(), unmentioned)
         scorer = closeness_to([item["question"], query]) if closeness_to else None  # embedded once per item
         coverages, similarities, evidence = {}, {}, {}
         for min_score in sorted({*SCORE_GRID, profile.retrieval.min_score}):
@@ -191,15 +191,6 @@ def abstention_report(signals: list[Signals], profile) -> dict:
                         "refusal": refusal, "false_refusal": false_refusal}}
 
 
-def served_query(turns: list[dict], profile, unmentioned=None) -> str:
-    """The query the server retrieves on (``GroundingService.retrieve``): the user's turns, and
-    a follow-up's subject that only the answer before it named."""
-    from tenor.evidence import answered_subject
-    from tenor.prompt import retrieval_query
-    return retrieval_query(turns, subject=answered_subject(turns, profile.voice.phrases(),
-                                                           unmentioned or (lambda words: [])))
-
-
 def local_signals(settings, profile, items: list[dict]) -> list[Signals]:
     """``measure`` on this machine's index, as the server computes the signals: evidence counted
     with the profile's base model's tokenizer (the estimate selects other sentences), meaning with
@@ -213,7 +204,7 @@ def local_signals(settings, profile, items: list[dict]) -> list[Signals]:
     index = open_index(settings, profile.collection)
     reader = for_profile(settings, profile)
     def search(item: dict, k: int) -> list:  # the server's query, in the profile's mode
-        return index.search(served_query(conversation(item), profile, index.unmentioned), k=k,
+        return index.search(served_query(conversation(item), profile.voice.phrases(), index.unmentioned), k=k,
                             mode=profile.retrieval.mode)
     return measure(items, search, profile,
                    count_tokens=profile_meter(settings, profile).count,

@@ -15,8 +15,8 @@ from typing import Callable, Sequence
 
 from tenor.answers import voice_adherence
 from tenor.config import Profile, Settings
-from tenor.evidence import select_evidence
-from tenor.prompt import build_prompt, retrieval_query
+from tenor.evidence import select_evidence, served_query
+from tenor.prompt import build_prompt
 
 Retrieve = Callable[[str, int], Sequence]
 
@@ -47,7 +47,7 @@ def served_messages(profile: Profile, conversation: list[dict], retrieve: Retrie
     passages' evidence), so every figure measures the model."""
     if retrieve is None:
         return build_prompt(profile.system_prompt, conversation, grounded=False).messages
-    query = retrieval_query(conversation)
+    query = served_query(conversation, profile.voice.phrases())
     found = select_evidence(query, retrieve(query, profile.retrieval.k), profile.retrieval.evidence_tokens)
     return build_prompt(profile.system_prompt, conversation, found, grounded=True,
                         max_context_tokens=profile.retrieval.max_context_tokens).messages

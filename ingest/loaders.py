@@ -132,6 +132,8 @@ def _text_table(lines: list[str], start: int) -> tuple[list[str], int]:
 
 
 _ALIGNED = re.compile(r"^ +(\S.*?\S|\S) {2,}\S")  # "    A4 colour      20p per page" (tabs expanded)
+_LIST_MARK = re.compile(r"^(?:[-*\u2022]|\d+[.)])\s+")  # "* Hot Desk", "1. Hot Desk": the label is "Hot Desk"
+_LABEL_LIKE = re.compile(r"^(?:\S+\s+){0,5}\S*[^\s.!?]$")  # six words at most, no sentence's end: prose is no row
 
 
 def _aligned_items(lines: list[str], start: int) -> tuple[list[str], int]:
@@ -140,8 +142,9 @@ def _aligned_items(lines: list[str], start: int) -> tuple[list[str], int]:
     a fixed-width table with no header or rule) as "- label: value" list items, so each
     line is a unit of its own (joined, they made one paragraph of every price), and the
     index after them; none unless two or more line up (or are apart by tabs). A line indented to the second
-    column goes on with the value above it; a table's header (a line over a rule) or a
-    heading (over an underline) ends them."""
+    column goes on with the value above it; a table's header (a line over a rule), a
+    heading (over an underline) or a line whose label reads as prose (over six words, or
+    ending a sentence: two spaces after a full stop line up by chance) ends them."""
     column = None
     items: list[list[str]] = []
     end = start
@@ -152,9 +155,12 @@ def _aligned_items(lines: list[str], start: int) -> tuple[list[str], int]:
             break
         match = _ALIGNED.match(line)
         tabbed = "\t" in lines[end].strip() and line[:1] == " "  # apart by tabs: wherever the tab stops fall
-        if tabbed or match and column in (None, match.end() - 1):
+        cells = [c for c in (re.split(r"\t+", lines[end].strip()) if tabbed else re.split(r" {2,}", line.strip()))
+                 if c.strip(" :")]
+        label = _LIST_MARK.sub("", cells[0]) if cells else ""
+        if (tabbed or match and column in (None, match.end() - 1)) and len(cells) > 1 and _LABEL_LIKE.match(label):
             column = column or (match.end() - 1 if match else None)
-            items.append(re.split(r"\t+", lines[end].strip()) if tabbed else re.split(r" {2,}", line.strip()))
+            items.append([label, *cells[1:]])
         elif items and line.strip() and len(line) - len(line.lstrip()) == column:
             items[-1][-1] += " " + line.strip()  # a value wrapped onto the next line
         else:

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import snowballstemmer
 
-from tenor.prompt import approx_tokens
+from tenor.prompt import QUERY_TURNS, approx_tokens, retrieval_query, user_turns
 
 # Function words, and the scaffolding of a customer's question ("how long",
 # "can I", "tell me about"): they say nothing about which sentence answers it.
@@ -572,17 +572,20 @@ def _families(headings: frozenset[tuple[str, str]]) -> dict[tuple, list[tuple[tu
     return families
 
 
-# A follow-up that goes on from the answer before it: "And what does that come to?", "if we take it..."
-_FOLLOWS_ON = re.compile(r"^\W*(?:and|so|what about|how about)\b|\b(?:it|its|they|them|their|that|this|these|those)\b",
+# A follow-up that goes on from the answer before it: a sentence starting "And...", "So...", "What
+# about...", or pointing back ("if we take it for the whole day?").
+_FOLLOWS_ON = re.compile(r"(?:^|[.!?,;]\s*|\n)\W*(?:and|so|what\s+about|how\s+about)\b|" + _POINTS_BACK.pattern,
                          re.IGNORECASE)
+_NAME_RUN = re.compile(r"\b[A-Z][\w-]*(?:\s+[A-Z0-9][\w-]*)+")  # "Cargo K1", "The Chart Room"
 
 
 def answered_subject(conversation: Sequence[dict], voice: Sequence[str],
-                     unmentioned: Callable[[list[str]], list[str]], max_user_turns: int = 3) -> str:
+                     unmentioned: Callable[[list[str]], list[str]] | None = None) -> str:
     """What a follow-up is about when only the answer before it named it: the names of the
     last assistant turn that the documents mention (``unmentioned``: those they do not), when
     the last user turn goes on from it ("And if we take it for the whole day?" after "The
     Chart Room is the one" -> "Chart Room") and no user turn of the query names anything.
+    A name may start its sentence when it runs on in capitals ("Cargo K1 is the one").
     The brand is no subject: the names in the voice's phrases (``voice``: greeting, sign-off,
     required; "Larkfield" in "Ride bright! -- The Larkfield crew") are left out, as are
     markdown's capitals ("**Price:**")."""
@@ -596,13 +599,21 @@ def answered_subject(conversation: Sequence[dict], voice: Sequence[str],
         for phrase in phrases:
             text = text.replace(phrase, "\n")  # what follows it starts a sentence
         plain = "\n".join(u.plain() for u in split_units(text))
-        return [w for w in dict.fromkeys(names(plain)) if w.lower() not in brand]
-    users = [str(m.get("content", "")) for m in turns if m.get("role") == "user"][-max_user_turns:]
+        runs = [w for run in _NAME_RUN.findall(plain) for w in run.split() if w.lower() not in STOPWORDS]
+        return [w for w in dict.fromkeys([*runs, *names(plain)]) if w.lower() not in brand]
+    users = user_turns(conversation)[-QUERY_TURNS:]
     if not _FOLLOWS_ON.search(users[-1]) or any(named(u) for u in users):
         return ""
     found = named(str(turns[-2].get("content", "")))
-    missing = set(unmentioned(found)) if found else set()
+    missing = set(unmentioned(found)) if found and unmentioned else set()
     return " ".join(w for w in found if w not in missing)
+
+
+def served_query(conversation: Sequence[dict], voice: Sequence[str],
+                 unmentioned: Callable[[list[str]], list[str]] | None = None) -> str:
+    """The query the server retrieves on: the user's last turns, with a follow-up's subject that
+    only the answer before it named (``answered_subject``)."""
+    return retrieval_query(conversation, subject=answered_subject(conversation, voice, unmentioned))
 
 
 def on_subject(passages: Sequence, conversation: Sequence[dict],

@@ -163,7 +163,10 @@ def build_prompt(
     return Prompt(messages=[{"role": "system", "content": system}, *turns], passages=kept, trimmed_turns=trimmed)
 
 
-def retrieval_query(conversation: Sequence[dict], max_user_turns: int = 3, subject: str = "") -> str:
+QUERY_TURNS = 3  # the user turns a retrieval query holds, latest last
+
+
+def retrieval_query(conversation: Sequence[dict], max_user_turns: int = QUERY_TURNS, subject: str = "") -> str:
     """The text to retrieve on: the last user turn, preceded by earlier user turns.
 
     A follow-up such as "and how much is it?" names nothing; the earlier turns

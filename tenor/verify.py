@@ -71,7 +71,7 @@ _ASKS_WHAT_PRICE = re.compile(
 _CURRENCY = (r"[$\u20ac\u00a3\u00a5\u00a2\u20b9\u20a9\u20ba\u20bd\u20aa\u0e3f\u20ab]"
              r"|\b(?:[A-Z]{3}|kr|Rs|dollars?|euros?|pounds?|cents?|usd|eur|gbp)\b")  # "SEK", "USD": an ISO code
 # A price: a figure beside a currency, a percentage ("10% off"), pence, or a figure labelled a price ("Price (USD): 1,799").
-_PENCE = r"(?<![\w.,])\d{1,2}p\b(?!\.m\b)"  # "5p per page" (pence: "1080p" and "5p.m." are no price)
+_PENCE = r"(?<![\w.,\u2013-])\d{1,2}p\b(?!\.m\b)"  # "5p per page" ("1080p", "5p.m.", "9-5p" are no price)
 _PRICE = re.compile(rf"(?:{_CURRENCY})\s?\.?\d|\d\s?(?:{_CURRENCY})|\d\s?%|{_PENCE}"
                     rf"|\b(?i:price|cost|fee)s?\b[^.;\n]*?\d")
 _MONEY = re.compile(rf"(?:{_CURRENCY})\s?\.?{_FIGURE}|(?<![\w.]){_FIGURE}\s?(?:{_CURRENCY})|{_PENCE}")

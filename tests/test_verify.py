@@ -263,6 +263,7 @@ def test_how_many_wants_a_count_and_how_much_is_wants_a_price():
     assert states_amount("A4 black and white: 5p per page", "How much is each black and white page?")  # pence
     assert not states_amount("Videos play at 1080p.", "How much is the video course?")
     assert not states_amount("We are open until 5p.m.", "How much is the eye test?")
+    assert not states_amount("Open 9-5p on weekdays.", "How much is the eye test?")
     assert not states_amount("It is one fold away.", "How many gears does the Fold F1 have?")  # "one" counts no name
     assert states_amount("We give 1% of our revenue.", "How much of your revenue goes to trails?")
 

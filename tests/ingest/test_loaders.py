@@ -331,6 +331,12 @@ def test_indented_lines_whose_columns_line_up_are_items_of_their_own(tmp_path):
                                           "Plan: Hot Desk; Price: \u00a3189",  # a table's header is no item
                                           "A4 black and white: 5p per page", "A4: 20p"]  # apart by tabs
     assert units[2].is_row
+    marked = tmp_path / "marked.txt"
+    marked.write_text("  * Hot Desk    \u00a3189\n  * Day Pass    \u00a325\n\n  Meeting room  :  \u00a332\n  Phone booth   :  free\n\n"
+                      "  The plan costs \u00a310.  It renews monthly and\n  you can stop it at.  Any time you like.\n")
+    assert [u.plain() for u in split_units(load(marked).sections[0].text)] == [
+        "Hot Desk: \u00a3189", "Day Pass: \u00a325", "Meeting room: \u00a332", "Phone booth: free",  # no marker, no lone colon
+        "The plan costs \u00a310.", "It renews monthly and you can stop it at.", "Any time you like."]  # prose
 
 
 def test_back_to_back_tables_stay_apart(tmp_path):
