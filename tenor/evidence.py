@@ -576,7 +576,6 @@ def _families(headings: frozenset[tuple[str, str]]) -> dict[tuple, list[tuple[tu
 # about...", or pointing back ("if we take it for the whole day?").
 _FOLLOWS_ON = re.compile(r"(?:^|[.!?,;]\s*|\n)\W*(?:and|so|what\s+about|how\s+about)\b|" + _POINTS_BACK.pattern,
                          re.IGNORECASE)
-_NAME_RUN = re.compile(r"\b[A-Z][\w-]*(?:\s+[A-Z0-9][\w-]*)+")  # "Cargo K1", "The Chart Room"
 
 
 def answered_subject(conversation: Sequence[dict], voice: Sequence[str],
@@ -585,7 +584,7 @@ def answered_subject(conversation: Sequence[dict], voice: Sequence[str],
     last assistant turn that the documents mention (``unmentioned``: those they do not), when
     the last user turn goes on from it ("And if we take it for the whole day?" after "The
     Chart Room is the one" -> "Chart Room") and no user turn of the query names anything.
-    A name may start its sentence when it runs on in capitals ("Cargo K1 is the one").
+    A word starting a sentence is no name ("Cargo K1 is the one" names "K1" alone), as for a question.
     The brand is no subject: the names in the voice's phrases (``voice``: greeting, sign-off,
     required; "Larkfield" in "Ride bright! -- The Larkfield crew") are left out, as are
     markdown's capitals ("**Price:**")."""
@@ -599,8 +598,7 @@ def answered_subject(conversation: Sequence[dict], voice: Sequence[str],
         for phrase in phrases:
             text = text.replace(phrase, "\n")  # what follows it starts a sentence
         plain = "\n".join(u.plain() for u in split_units(text))
-        runs = [w for run in _NAME_RUN.findall(plain) for w in run.split() if w.lower() not in STOPWORDS]
-        return [w for w in dict.fromkeys([*runs, *names(plain)]) if w.lower() not in brand]
+        return [w for w in dict.fromkeys(names(plain)) if w.lower() not in brand]
     users = user_turns(conversation)[-QUERY_TURNS:]
     if not _FOLLOWS_ON.search(users[-1]) or any(named(u) for u in users):
         return ""

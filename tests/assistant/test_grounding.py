@@ -93,7 +93,8 @@ def test_a_follow_up_is_about_what_the_answer_before_it_named(service):
     moved_on = [*named_turns[:2], {"role": "user", "content": "Thanks.\nWhat's your returns policy?"}]
     assert grounding.ground(profile, moved_on).query.splitlines() == [asked["content"], "Thanks.",
                                                                      "What's your returns policy?"]
-    starts = [asked, {"role": "assistant", "content": "Cargo K1 is the one."}, {"role": "user", "content": "Great, and the price?"}]
+    starts = [asked, {"role": "assistant", "content": "The Cargo K1 is the one."},
+              {"role": "user", "content": "Great, and the price?"}]
     assert grounding.ground(profile, starts).query.splitlines() == [asked["content"], "Cargo K1", "Great, and the price?"]
     new_question = [*named_turns[:2], {"role": "user", "content": "Do you have a bike that folds?"}]
     assert grounding.ground(profile, new_question).query.splitlines() == [asked["content"], new_question[-1]["content"]]
