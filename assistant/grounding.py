@@ -148,10 +148,11 @@ class GroundingService:
         ``mode`` (hybrid or dense) overrides the profile's."""
         from ingest.index import IndexUnavailable, IndexStoreError
 
-        query = served_query(conversation, profile.voice.phrases(), self.index_for(profile.collection).unmentioned)
         started = time.perf_counter()
-        try:
-            passages = self.index_for(profile.collection).search(
+        try:  # the subject's names are looked up in the index too: an outage there is one as well
+            index = self.index_for(profile.collection)
+            query = served_query(conversation, profile.voice.phrases(), lambda words: index.unmentioned(words))
+            passages = index.search(
                 query, k=k or profile.retrieval.k, filters=filters or None,
                 mode=mode or profile.retrieval.mode)
         except IndexUnavailable:
