@@ -108,6 +108,7 @@ class ChatService:
         if profile.verify.embeddings:
             embedder = self.grounding.index_for(profile.collection).embedder
             embed = embedder.encode
+        reads = self.grounding.quote_reader(profile, grounded)
         attribution = attribute(answer, [checkable(c) for c in grounded.citations], embed=embed,
                                 min_support=profile.verify.min_support,
                                 voice_phrases=profile.voice.phrases())
@@ -115,7 +116,8 @@ class ChatService:
                             no_answer=profile.no_answer, refused=says_not_covered(answer, profile.no_answer),
                             question=grounded.question, min_coverage=profile.retrieval.min_coverage,
                             min_similarity=profile.retrieval.min_similarity,
-                            reads=self.grounding.quote_reader(profile, grounded),
+                            reads=reads if grounded.read is not None else None,
+                            confirms=reads if grounded.read is None else None,
                             meaning=lambda: closeness(self.grounding.index_for(profile.collection).embedder,
                                                       [grounded.question, grounded.query]),
                             greeting=greeting, sign_off=sign_off)

@@ -123,10 +123,11 @@ class GroundingService:
         return self.reader_for(self.settings, profile)
 
     def quote_reader(self, profile: Profile, grounded: Grounded) -> Callable[[str], bool] | None:
-        """For a question the reader let in, whether it says a quote of the evidence answers it
-        too (``tenor.verify.extract_answer``'s ``reads``; each quote read once, whatever the
-        number of choices); None for any other question."""
-        if grounded.read is None:
+        """Whether the profile's reader says a quote of the evidence answers the question
+        (``tenor.verify.apply_policy``'s ``reads`` for a question the reader let in, its
+        ``confirms`` for one the words did; each quote read once, whatever the number of
+        choices); None when the profile has no reader."""
+        if self.reader(profile) is None:
             return None
         said_of = grounded.quotes_read  # shared by the answer's choices
         question, earlier = asked(grounded.conversation)

@@ -428,7 +428,7 @@ class Verdict:
 
 def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: float = 0.0,
                    min_similarity: float = WORDS_ONLY, reads: Callable[[str], bool] | None = None,
-                   meaning: Callable[[], Closeness] | None = None,
+                   confirms: Callable[[str], bool] | None = None, meaning: Callable[[], Closeness] | None = None,
                    greeting: str = "", sign_off: str = "", max_units: int = 2) -> tuple[str, dict[int, dict]] | None:
     """A quoted, cited answer from the best evidence units (``EvidencePassage``s numbered
     from 1, each unit with its relevance score), in the brand's voice; None if no unit
@@ -453,6 +453,10 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     sentences by words). It reads a unit with the list or table it introduces and
     what it goes on from in its list item, not the sentence after it: the point must
     answer, and a following sentence on something else dilutes the read.
+
+    For a question the words let in (``confirms``: a quote -> whether the reader says it
+    answers), when the best units' quote says too little of it by words and meaning, the
+    reader reads that quote, and only it: the words pick, the reader confirms.
 
     With ``meaning`` (it embeds the question and returns its ``Closeness``, called only when
     a table row is picked), each picked row may give way to the row of its table whose name
@@ -514,7 +518,11 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
 
     picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
     if not answers(picked):
-        picked = next(([u] for u in units[:READ_CANDIDATES] if answers([u])), None) if reads else None
+        if reads:
+            picked = next(([u] for u in units[:READ_CANDIDATES] if answers([u])), None)
+        elif not (confirms and any(states(n, u) for _, n, u in picked) and confirms(" ".join(
+                quote for _, quote in _quotes(picked, evidence, passage_units, follow=False)))):
+            picked = None
     if picked is None:
         return None
     if meaning is not None and not reads and any(unit.is_row for _, _, unit in picked):  # the reader read these
@@ -798,6 +806,7 @@ def _counts_one(text: str, question: str) -> bool:
 def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: Sequence, *,
                  no_answer: str, refused: bool, question: str = "", min_coverage: float = 0.0,
                  min_similarity: float = WORDS_ONLY, reads: Callable[[str], bool] | None = None,
+                 confirms: Callable[[str], bool] | None = None,
                  meaning: Callable[[], Closeness] | None = None, greeting: str = "", sign_off: str = "") -> Verdict:
     """What ships for one generated answer.
 
@@ -818,6 +827,10 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     default) understands a paraphrase no better than the embedder did, and its
     answer passes the checks above with a true figure from the wrong row
     ("£5.99 per serving" to "six of us at home: what per plate?").
+    A question the words let in whose answer fails and whose words' quote says too
+    little of it gets that quote when the reader confirms it (``confirms``), read only
+    then: "a normal eye check" shares "check" with the contact lens check-up's row, which
+    the reader says answers, and the row the question's name means ships (``_named_rows``).
     A model that says the documents do not cover it (``refused``) gets the extract
     too when there is one: the evidence gate decides abstention, not the model, which
     refuses answerable questions (Qwen2.5-Coder-1.5B: 12 of 37 in the sample set)."""
@@ -837,6 +850,10 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     if checked and not (extract and _covers(extract[0], extract[1], evidence, question)
                         > _covers(attribution.text, used, evidence, question)):
         return Verdict(attribution.marked(), "shipped", attribution, used)
+    if extract is None and confirms:
+        extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
+                                 min_similarity=min_similarity, confirms=confirms, meaning=meaning,
+                                 greeting=greeting, sign_off=sign_off)
     if extract is None:
         return Verdict(no_answer, "refused" if refused else "no_answer", attribution)
     text, used = extract

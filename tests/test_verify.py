@@ -667,6 +667,35 @@ def test_strict_quotes_what_the_reader_that_let_the_question_in_says_answers_it(
     assert ships(min_similarity=0.7, reads=reader(False)).outcome == "no_answer"
 
 
+def test_for_a_question_words_let_in_the_reader_confirms_the_words_best_quote_after_the_models_answer_fails():
+    """The words let "Can I quit whenever I like?" in, and their best quote says too little of it
+    by words: the reader reads that quote, and only it, once the model's answer fails the checks."""
+    ships, read = quitting(0.5), []
+
+    def confirms(says: bool):
+        def reads(quote: str) -> bool:
+            read.append(quote)
+            return says
+        return reads
+
+    assert ships().outcome == "no_answer"
+    yes = ships(confirms=confirms(True))
+    assert yes.outcome == "extract" and "You can cancel your plan any time" in yes.text
+    assert read == ["You can cancel your plan any time before your weekly cut-off."]
+    read.clear()
+    assert ships(confirms=confirms(False)).outcome == "no_answer"
+    assert len(read) == 1  # no other unit is read: the reader confirms the words' pick, it does not choose one
+    question = "Can I quit whenever I like?"
+    plans = P("Boxes are delivered on weekdays. You can cancel your plan any time before your weekly cut-off.",
+              "plans.md")
+    ev = select_evidence(question, [plans], 200, closeness=lambda texts: [0.5 if "cancel" in t else 0.1 for t in texts])
+    answer = "You can cancel your plan any time before your weekly cut-off."  # supported: it ships, nothing is read
+    read.clear()
+    checked = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
+                           refused=False, question=question, min_coverage=0.5, confirms=confirms(True))
+    assert checked.outcome == "shipped" and read == []
+
+
 def test_the_reader_picks_the_quote_and_it_ships_before_the_models_answer():
     """A paraphrase the reader let in: among the units, in score order, the first whose quote it
     says answers is quoted, even below others by words; and it ships instead of the model's
@@ -777,6 +806,18 @@ def test_of_a_table_the_words_found_the_row_its_name_means_is_quoted():
     text, _ = extract_answer(ev, question=question, min_coverage=0.5,  # nor a name that hardly means it at all
                              meaning=names_meaning({"Basic tune-up": 0.28, "E-bike motor": 0.1}))
     assert "E-bike motor check-up" in text and "$89" not in text, text
+
+
+def test_a_table_the_reader_confirms_for_a_question_words_let_in_gives_the_row_its_name_means():
+    question = "What's the price of a normal service check?"
+    ev = select_evidence(question, [SERVICING], 200)
+    read: list[str] = []
+    text, _ = extract_answer(ev, question=question, min_coverage=0.99, confirms=lambda quote: read.append(quote) or True,
+                             meaning=names_meaning({"Basic tune-up": 0.55, "E-bike motor": 0.4}))
+    assert "E-bike motor check-up" in read[0] and len(read) == 1  # the words' pick is read
+    assert "$89" in text and "$45" not in text, text  # the words path's row by name, as without the reader
+    assert extract_answer(ev, question=question, min_coverage=0.99, confirms=lambda quote: False) is None
+    assert extract_answer(ev, question=question, min_coverage=0.99) is None
 
 
 def test_a_row_the_words_found_by_what_it_says_is_kept_whatever_other_names_mean():

@@ -291,7 +291,8 @@ def reading_profile(indexed_home) -> tuple[GroundingService, object, Reading]:
     """The sample's profile read by a stand-in reader (at 0.9), words alone letting in what they cover."""
     settings = sample_settings(indexed_home)
     reading = Reading(0.9)
-    grounding = GroundingService(settings, make_index_for(settings), reader_for=lambda s, profile: reading)
+    grounding = GroundingService(settings, make_index_for(settings),
+                                 reader_for=lambda s, profile: reading if profile.retrieval.reader else None)
     profile = settings.profile("larkfield").model_copy(deep=True)
     profile.retrieval.min_similarity, profile.retrieval.reader = WORDS_ONLY, "a-reader"
     return grounding, profile, reading
@@ -309,7 +310,9 @@ def test_the_reader_that_let_a_question_in_reads_each_quote_once(indexed_home):
     reading.probability = 0.5
     assert not first("Cargo K1: Price: $3,899.")
     covered = grounding.ground(profile, [{"role": "user", "content": "What does the Cargo K1 cost?"}])
-    assert grounding.quote_reader(profile, covered) is None  # the reader did not let it in: words alone decide
+    assert covered.read is None and grounding.quote_reader(profile, covered)("Cargo K1: Price: $3,899.") is False
+    profile.retrieval.reader = None  # the words let it in and there is no reader: nothing reads a quote
+    assert grounding.quote_reader(profile, covered) is None
 
 
 def test_each_read_is_told_to_on_read_as_its_prompt_s_tokens(indexed_home):

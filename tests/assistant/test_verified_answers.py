@@ -156,6 +156,29 @@ def test_the_reader_lets_a_question_in_but_says_no_quote_answers_it_then_the_mod
     assert body["answer_outcome"] == "shipped" and "180 kg" in body["choices"][0]["message"]["content"], body
 
 
+def test_a_question_words_let_in_gets_the_quote_the_reader_confirms_when_the_models_answer_fails(
+        make_client, indexed_home, fake_vllm, monkeypatch, tmp_path):
+    import tenor.reader
+    from tests.assistant.test_grounding import Reading
+
+    reading = Reading(0.9)
+    reading.load = lambda: reading
+    monkeypatch.setattr(tenor.reader, "reader_at", lambda path: reading)
+    profiles = sample_settings(indexed_home).model_dump()["profiles"]
+    profiles["larkfield"]["retrieval"].update(min_similarity=2.0, reader=str(tmp_path))
+    client = make_client(profiles=profiles)
+    service = [{"role": "user", "content": "What does a service cost and can I book it online on a Sunday?"}]
+    for says, outcome in ((0.5, "no_answer"), (0.9, "extract")):
+        reading.probability, reading.asked = says, []
+        with model_says(fake_vllm, "Hey rider! A service is $10 on Sundays. Ride bright! — The Larkfield crew"):
+            body = client.post("/v1/chat/completions", headers=admin(),
+                               json={"model": "larkfield", "messages": service}).json()
+        assert body["answer_outcome"] == outcome and "$10" not in body["choices"][0]["message"]["content"], body
+        assert len(reading.asked) == 1  # the words let it in: no read at the gate, one of the words' quote
+    assert "Plan: Full Service; Price: $179" in reading.asked[0][1] and "Price: $179" in body["choices"][0]["message"][
+        "content"]  # the quote read is the one shipped
+
+
 def test_a_follow_up_s_extract_quotes_the_row_its_conversation_names(client, fake_vllm, monkeypatch):
     """"And how much does it cost?" names no row: the retrieval query, with the earlier turn, names the
     Fold F1, so no other row of the price table is quoted for its name (the embedder's real closeness)."""
