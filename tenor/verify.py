@@ -61,9 +61,12 @@ _GAP = r"(?:\s+(?!(?:if|when|unless|need|needs|happen|happens|way|best|do|to|in|
 _ASKS_WHAT_PRICE = re.compile(
     r"^\W*(?:and\s+|so\s+|ok(?:ay)?,?\s+)*what(?:"
     r"\s+(?:fees?|prices?|charges?|costs?)\b"  # "what fees do you charge?", "what price is the Duo?"
+    r"|(?:['\u2019]s|\s+is)\s+the\s+damage\s*(?:\?|$|for\b|on\b)"  # "what's the damage for the OCT scan?"
+    r"|(?:['\u2019]s|\s+is)\s+the\s+(?:least|most|minimum|maximum)\b" + _GAP % "1,4" + r"?\s+pay\b"  # "the least I can pay"
     r"|(?:['\u2019]s|\s+is|\s+are)" + _GAP % "0,3" + r"?\s+(?:cost|costs|price|prices|fee|fees|charge|charges)"
     r"\s*(?:\?|$|of\b|for\b|to\b|on\b|per\b|at\b|if\b)"  # "what's the fee for...?", not "the price match policy"
     r"|\s+(?:do|does|did|will|would)" + _GAP % "1,4" + r"?\s+(?:cost|(?:charge|pay)(?!\s+(?:with|by|into)\b)"
+    r"|add\s+to\s+(?:the|my|our|your)\s+(?:bill|price|cost|total)"
     r"|come\s+to(?=\s*(?:[?,.]|$)|\s+(?:per|for|in\s+total|altogether|each|a\s+(?:month|week|year|night|day)|with|if"
     r"|after|once)\b)|work\s+out\s+(?:at|to))\b)"
     r"|\bset\s+(?:me|us|you)\s+back\b(?!\s+(?:a|an|one|two|three|\d+)\s+(?:day|week|month|hour)s?\b)",

@@ -278,7 +278,9 @@ def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_
                   "What's a return ticket going to set me back?", "What are your prices for students?",
                   "And what does that come to per serving?", "What would it work out at for a family?",
                   "What does it come to with VAT?", "What does that come to?", "What does it cost with delivery?",
-                  "What is the delivery price?", "What's the fee?"):
+                  "What is the delivery price?", "What's the fee?", "What's the damage for the 3D scan?",
+                  "What's the least I can pay each month for daily contacts?",
+                  "What do the super-thin lenses add to the bill?"):
         assert asks_for_something(price) and not states_asked("It suits a busy family.", price), price
         assert states_asked("It is $4.99 a plate.", price), price
     for no_price in ("What happens if I don't pay?", "What are the payment options?", "Is that going to cost me?",
@@ -287,7 +289,8 @@ def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_
                      "What's included in the price?", "What is the price match policy?", "What does the fee cover?",
                      "What do I pay with?", "Will this set me back a week on delivery?",
                      "What does the plan come with?", "What does it come to mean?",
-                     "What will the courier come to collect?"):
+                     "What will the courier come to collect?", "What's the damage to the frame covered by?",
+                     "What's the most I can carry?", "What does the scan add to the test?"):
         assert not asks_for_something(no_price), no_price  # a consequence, a how-to, a yes or no, a battery's charge
     for price in ("What fees do you charge for late returns?", "What price is the Duo plan?",
                   "Okay, so what does it cost?", "What is the cost of delivery?", "What's the fee for a late payment?"):
