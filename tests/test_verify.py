@@ -654,15 +654,19 @@ def test_strict_quotes_a_sentence_that_means_what_is_asked_in_other_words():
     assert ships(min_similarity=0.9).outcome == "no_answer" and ships().outcome == "no_answer"  # words only
 
 
-def test_strict_quotes_what_the_reader_that_let_the_question_in_says_answers_it():
-    ships, read = quitting(0.5), []
-
+def saying(read: list[str]):
+    """A stand-in reader: ``saying(read)(says)`` says ``says`` of every quote, recorded in ``read``."""
     def reader(says: bool):
         def reads(quote: str) -> bool:
             read.append(quote)
             return says
         return reads
+    return reader
 
+
+def test_strict_quotes_what_the_reader_that_let_the_question_in_says_answers_it():
+    ships, read = quitting(0.5), []
+    reader = saying(read)
     assert ships(min_similarity=0.7).outcome == "no_answer"  # neither words nor meaning (0.5 < 0.7) say it
     yes = ships(min_similarity=0.7, reads=reader(True))
     assert yes.outcome == "extract" and "You can cancel your plan any time" in yes.text
@@ -674,13 +678,7 @@ def test_for_a_question_words_let_in_the_reader_confirms_the_words_best_quote_af
     """The words let "Can I quit whenever I like?" in, and their best quote says too little of it
     by words: the reader reads that quote, and only it, once the model's answer fails the checks."""
     ships, read = quitting(0.5), []
-
-    def confirms(says: bool):
-        def reads(quote: str) -> bool:
-            read.append(quote)
-            return says
-        return reads
-
+    confirms = saying(read)
     assert ships().outcome == "no_answer"
     yes = ships(confirms=confirms(True))
     assert yes.outcome == "extract" and "You can cancel your plan any time" in yes.text

@@ -99,17 +99,24 @@ def test_off_streams_the_model_text_live_and_attributes_it_in_the_last_chunk(pol
     assert body["choices"][0]["message"]["content"] == INVENTED and body["answer_outcome"] == "shipped"
 
 
-def test_a_question_the_reader_let_in_ships_the_quote_it_reads_streamed_or_not(make_client, indexed_home, fake_vllm,
-                                                                                monkeypatch, tmp_path, caplog):
+def reader_client(make_client, indexed_home, monkeypatch, tmp_path, reading):
+    """A client whose sample profile has ``reading`` (a stand-in reader) for its reader, and lets
+    in by words alone, then by the reader."""
     import tenor.reader
-    from tests.assistant.test_grounding import Reading
 
-    reading = Reading(0.9)
     reading.load = lambda: reading  # nothing to load
     monkeypatch.setattr(tenor.reader, "reader_at", lambda path: reading)
     profiles = sample_settings(indexed_home).model_dump()["profiles"]
-    profiles["larkfield"]["retrieval"].update(min_similarity=2.0, reader=str(tmp_path))  # words only, then the reader
-    client = make_client(profiles=profiles)
+    profiles["larkfield"]["retrieval"].update(min_similarity=2.0, reader=str(tmp_path))
+    return make_client(profiles=profiles)
+
+
+def test_a_question_the_reader_let_in_ships_the_quote_it_reads_streamed_or_not(make_client, indexed_home, fake_vllm,
+                                                                                monkeypatch, tmp_path, caplog):
+    from tests.assistant.test_grounding import Reading
+
+    reading = Reading(0.9)
+    client = reader_client(make_client, indexed_home, monkeypatch, tmp_path, reading)
     haul = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # the docs: "carries up to 180 kg"
     asked = len(fake_vllm.requests)
     caplog.set_level(logging.INFO, logger="tenor.server")
@@ -132,7 +139,6 @@ def test_a_question_the_reader_let_in_ships_the_quote_it_reads_streamed_or_not(m
 def test_the_reader_lets_a_question_in_but_says_no_quote_answers_it_then_the_model_answers(make_client, indexed_home,
                                                                                              fake_vllm, monkeypatch,
                                                                                              tmp_path):
-    import tenor.reader
     from tests.assistant.test_grounding import Reading
 
     class EvidenceOnly(Reading):  # "Yes" to the whole evidence, "No" to every quote of it
@@ -141,11 +147,7 @@ def test_the_reader_lets_a_question_in_but_says_no_quote_answers_it_then_the_mod
             return 0.9 if len(self.asked) == 1 else 0.5
 
     reading = EvidenceOnly(0.9)
-    reading.load = lambda: reading
-    monkeypatch.setattr(tenor.reader, "reader_at", lambda path: reading)
-    profiles = sample_settings(indexed_home).model_dump()["profiles"]
-    profiles["larkfield"]["retrieval"].update(min_similarity=2.0, reader=str(tmp_path))
-    client = make_client(profiles=profiles)
+    client = reader_client(make_client, indexed_home, monkeypatch, tmp_path, reading)
     asked = len(fake_vllm.requests)
     with model_says(fake_vllm, "Hey rider! The Cargo K1 carries up to 180 kg. Ride bright! — The Larkfield crew"):
         haul = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]
@@ -158,15 +160,10 @@ def test_the_reader_lets_a_question_in_but_says_no_quote_answers_it_then_the_mod
 
 def test_a_question_words_let_in_gets_the_quote_the_reader_confirms_when_the_models_answer_fails(
         make_client, indexed_home, fake_vllm, monkeypatch, tmp_path):
-    import tenor.reader
     from tests.assistant.test_grounding import Reading
 
     reading = Reading(0.9)
-    reading.load = lambda: reading
-    monkeypatch.setattr(tenor.reader, "reader_at", lambda path: reading)
-    profiles = sample_settings(indexed_home).model_dump()["profiles"]
-    profiles["larkfield"]["retrieval"].update(min_similarity=2.0, reader=str(tmp_path))
-    client = make_client(profiles=profiles)
+    client = reader_client(make_client, indexed_home, monkeypatch, tmp_path, reading)
     service = [{"role": "user", "content": "What does a service cost and can I book it online on a Sunday?"}]
     for says, outcome in ((0.5, "no_answer"), (0.9, "extract")):
         reading.probability, reading.asked = says, []
