@@ -9,7 +9,8 @@ profile's ``answer_policy`` decides what ships. ``citations`` then lists only
 the passages the shipped answer uses, and ``groundedness`` says how much of
 the model's answer the passages support. A question only the reader let in
 is answered, under ``strict``, with the quote the reader picks, and the model
-is not asked (``quoted``).
+is not asked (``quoted``); for one the words let in, the reader confirms the
+words' quote when the model's answer fails (``tenor.verify.apply_policy``).
 
 Streaming: with ``answer_policy: off`` vLLM's chunks are relayed as they come
 (only ``id`` and ``model`` rewritten). With ``strict`` or ``annotate`` the
@@ -108,7 +109,7 @@ class ChatService:
         if profile.verify.embeddings:
             embedder = self.grounding.index_for(profile.collection).embedder
             embed = embedder.encode
-        reads = self.grounding.quote_reader(profile, grounded)
+        reads = self.grounding.quote_reader(profile, grounded) if profile.answer_policy == "strict" else None
         attribution = attribute(answer, [checkable(c) for c in grounded.citations], embed=embed,
                                 min_support=profile.verify.min_support,
                                 voice_phrases=profile.voice.phrases())

@@ -57,16 +57,20 @@ _ASKS_PRICE = re.compile(r"\b(?:cost|costs|price|prices|priced|fee|fees)\b"
 # charge the battery?", "what's included in the price?", "what is the price match policy?" do not. "What does
 # that come to (per serving / in total)?" and "what would it work out at?" do; "what does it come to mean?",
 # "what will the courier come to collect?" and "what do I pay with?" do not.
-_GAP = r"(?:\s+(?!(?:if|when|unless|need|needs|happen|happens|way|best|do|to|in|with|included)\b)[\w'\u2019-]+){%s}"
+_GAP = (r"(?:\s+(?!(?:if|when|unless|need|needs|happen|happens|way|best|do|to|in|with|included)\b)"
+        r"[\w'\u2019-]+(?:\.\d+)?){%s}")  # a word, or a figure: "the 1.74 lenses"
 _ASKS_WHAT_PRICE = re.compile(
     r"^\W*(?:and\s+|so\s+|ok(?:ay)?,?\s+)*what(?:"
     r"\s+(?:fees?|prices?|charges?|costs?)\b"  # "what fees do you charge?", "what price is the Duo?"
-    r"|(?:['\u2019]s|\s+is)\s+the\s+damage\s*(?:\?|$|for\b|on\b)"  # "what's the damage for the OCT scan?"
-    r"|(?:['\u2019]s|\s+is)\s+the\s+(?:least|most|minimum|maximum)\b" + _GAP % "1,4" + r"?\s+pay\b"  # "the least I can pay"
+    r"|(?:['\u2019]s|\s+is)\s+the\s+damage\s*(?:\?|$|,|for\b|if\b|then\b)"  # "what's the damage for the scan?"
+    r"|(?:['\u2019]s|\s+is)\s+the\s+(?:least|most|lowest|highest|cheapest|minimum|maximum)"  # "the least I can pay"
+    r"(?:\s+(?:i|we|you)(?:['\u2019]d)?)?(?:\s+(?:can|could|will|would|should|must|might))?"
+    r"(?:\s+(?:have|need|got)\s+to)?\s+pay(?:ment)?\b"
     r"|(?:['\u2019]s|\s+is|\s+are)" + _GAP % "0,3" + r"?\s+(?:cost|costs|price|prices|fee|fees|charge|charges)"
     r"\s*(?:\?|$|of\b|for\b|to\b|on\b|per\b|at\b|if\b)"  # "what's the fee for...?", not "the price match policy"
     r"|\s+(?:do|does|did|will|would)" + _GAP % "1,4" + r"?\s+(?:cost|(?:charge|pay)(?!\s+(?:with|by|into)\b)"
-    r"|add\s+to\s+(?:the|my|our|your)\s+(?:bill|price|cost|total)"
+    r"|add\s+to\s+(?:the|my|our|your)(?:\s+\w+)?\s+(?:bill|price|cost|total|order)s?"  # "add to my monthly bill?"
+    r"(?=\s*(?:[?,.]|$|for\b|each\b|per\b|a\s+(?:month|week|year)\b))"
     r"|come\s+to(?=\s*(?:[?,.]|$)|\s+(?:per|for|in\s+total|altogether|each|a\s+(?:month|week|year|night|day)|with|if"
     r"|after|once)\b)|work\s+out\s+(?:at|to))\b)"
     r"|\bset\s+(?:me|us|you)\s+back\b(?!\s+(?:a|an|one|two|three|\d+)\s+(?:day|week|month|hour)s?\b)",
@@ -458,8 +462,9 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
     answer, and a following sentence on something else dilutes the read.
 
     For a question the words let in (``confirms``: a quote -> whether the reader says it
-    answers), when the best units' quote says too little of it by words and meaning, the
-    reader reads that quote, and only it: the words pick, the reader confirms.
+    answers), when the best units' quote states what is asked but says too little of the
+    question by words and meaning, the reader reads the quote that would ship (for a table
+    row, the row its name means, below), and only it: the words pick, the reader confirms.
 
     With ``meaning`` (it embeds the question and returns its ``Closeness``, called only when
     a table row is picked), each picked row may give way to the row of its table whose name
@@ -520,16 +525,21 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
                                                                              follow=False)))
 
     picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
+    confirming = False  # the words' pick, to ship only if the reader says it answers
     if not answers(picked):
         if reads:
             picked = next(([u] for u in units[:READ_CANDIDATES] if answers([u])), None)
-        elif not (confirms and any(states(n, u) for _, n, u in picked) and confirms(" ".join(
-                quote for _, quote in _quotes(picked, evidence, passage_units, follow=False)))):
+        elif confirms and any(states(n, u) for _, n, u in picked):
+            confirming = True
+        else:
             picked = None
     if picked is None:
         return None
-    if meaning is not None and not reads and any(unit.is_row for _, _, unit in picked):  # the reader read these
+    if meaning is not None and not reads and any(unit.is_row for _, _, unit in picked):  # not the reader's pick
         picked = _named_rows(picked, question, meaning(), lambda n: _split(evidence, n, passage_units), states)
+    if confirming and not confirms(" ".join(quote for _, quote in _quotes(picked, evidence, passage_units,
+                                                                          follow=False))):
+        return None  # the quote that would ship is the one read
     quotes, used = [], {}
     for n, quote in _quotes(picked, evidence, passage_units):
         quotes.append(f"\u201c{quote}\u201d [{n}]")
@@ -832,8 +842,9 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     ("£5.99 per serving" to "six of us at home: what per plate?").
     A question the words let in whose answer fails and whose words' quote says too
     little of it gets that quote when the reader confirms it (``confirms``), read only
-    then: "a normal eye check" shares "check" with the contact lens check-up's row, which
-    the reader says answers, and the row the question's name means ships (``_named_rows``).
+    then: "a normal eye check" shares "check" with the contact lens check-up's row, the
+    row the question's name means is the standard eye test's (``_named_rows``), and that
+    row is read and ships.
     A model that says the documents do not cover it (``refused``) gets the extract
     too when there is one: the evidence gate decides abstention, not the model, which
     refuses answerable questions (Qwen2.5-Coder-1.5B: 12 of 37 in the sample set)."""
@@ -843,20 +854,16 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     if policy == "annotate":
         outcome = "annotated" if attribution.unsupported else "shipped"
         return Verdict(attribution.marked(mark_unsupported=True), outcome, attribution, used)
-    extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
-                             min_similarity=min_similarity, reads=reads, meaning=meaning, greeting=greeting,
-                             sign_off=sign_off)
-    if reads and extract:
-        return Verdict(extract[0], "extract", attribution, extract[1])
     checked = (not refused and attribution.factual and not attribution.unsupported
                and states_asked(answer, question) and not repeats_itself(attribution.text))
+    extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
+                             min_similarity=min_similarity, reads=reads, confirms=None if checked else confirms,
+                             meaning=meaning, greeting=greeting, sign_off=sign_off)
+    if reads and extract:
+        return Verdict(extract[0], "extract", attribution, extract[1])
     if checked and not (extract and _covers(extract[0], extract[1], evidence, question)
                         > _covers(attribution.text, used, evidence, question)):
         return Verdict(attribution.marked(), "shipped", attribution, used)
-    if extract is None and confirms:
-        extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
-                                 min_similarity=min_similarity, confirms=confirms, meaning=meaning,
-                                 greeting=greeting, sign_off=sign_off)
     if extract is None:
         return Verdict(no_answer, "refused" if refused else "no_answer", attribution)
     text, used = extract

@@ -280,7 +280,9 @@ def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_
                   "What does it come to with VAT?", "What does that come to?", "What does it cost with delivery?",
                   "What is the delivery price?", "What's the fee?", "What's the damage for the 3D scan?",
                   "What's the least I can pay each month for daily contacts?",
-                  "What do the super-thin lenses add to the bill?"):
+                  "What do the super-thin 1.74 lenses add to the bill?", "What's the minimum I need to pay?",
+                  "What's the most I'd have to pay?", "What's the minimum payment each month?",
+                  "So what's the damage then?", "What does the insurance add to my monthly bill?"):
         assert asks_for_something(price) and not states_asked("It suits a busy family.", price), price
         assert states_asked("It is $4.99 a plate.", price), price
     for no_price in ("What happens if I don't pay?", "What are the payment options?", "Is that going to cost me?",
@@ -290,7 +292,9 @@ def test_what_a_question_asks_is_read_from_its_asking_sentences_and_what_do_you_
                      "What do I pay with?", "Will this set me back a week on delivery?",
                      "What does the plan come with?", "What does it come to mean?",
                      "What will the courier come to collect?", "What's the damage to the frame covered by?",
-                     "What's the most I can carry?", "What does the scan add to the test?"):
+                     "What's the most I can carry?", "What does the scan add to the test?",
+                     "What's the most people I can pay for at once?", "What's the damage on my bike covered by?",
+                     "What does the app add to the bill splitting feature?"):
         assert not asks_for_something(no_price), no_price  # a consequence, a how-to, a yes or no, a battery's charge
     for price in ("What fees do you charge for late returns?", "What price is the Duo plan?",
                   "Okay, so what does it cost?", "What is the cost of delivery?", "What's the fee for a late payment?"):
@@ -630,15 +634,15 @@ def test_an_extract_brings_no_next_question_no_run_on_block_and_no_sentence_twic
         assert v.used[1]["sentences"] == quotes, (question, v.text)
 
 
-def quitting(cancel_closeness: float):
+def quitting(cancel_closeness: float, answer: str = "Yes, you can quit for a $10 fee."):
     """'Can I quit whenever I like?' over a plan page that says 'cancel': the strict policy
-    over its evidence (cancel's sentence ``cancel_closeness`` close) and an unsupported answer."""
+    over its evidence (cancel's sentence ``cancel_closeness`` close) and ``answer`` (by default
+    an unsupported one)."""
     question = "Can I quit whenever I like?"
     plans = P("Boxes are delivered on weekdays. You can cancel your plan any time before your weekly cut-off.",
               "plans.md")
     ev = select_evidence(question, [plans], 200,
                          closeness=lambda texts: [cancel_closeness if "cancel" in t else 0.1 for t in texts])
-    answer = "Yes, you can quit for a $10 fee."  # unsupported: the extract or nothing
     attribution = attribute(answer, [e.full_text for e in ev])
 
     def ships(**rules):
@@ -686,15 +690,11 @@ def test_for_a_question_words_let_in_the_reader_confirms_the_words_best_quote_af
     read.clear()
     assert ships(confirms=confirms(False)).outcome == "no_answer"
     assert len(read) == 1  # no other unit is read: the reader confirms the words' pick, it does not choose one
-    question = "Can I quit whenever I like?"
-    plans = P("Boxes are delivered on weekdays. You can cancel your plan any time before your weekly cut-off.",
-              "plans.md")
-    ev = select_evidence(question, [plans], 200, closeness=lambda texts: [0.5 if "cancel" in t else 0.1 for t in texts])
-    answer = "You can cancel your plan any time before your weekly cut-off."  # supported: it ships, nothing is read
     read.clear()
-    checked = apply_policy("strict", answer, attribute(answer, [e.full_text for e in ev]), ev, no_answer=NO_ANSWER,
-                           refused=False, question=question, min_coverage=0.5, confirms=confirms(True))
-    assert checked.outcome == "shipped" and read == []
+    close = ships(min_similarity=0.4, confirms=confirms(False))  # meaning says the quote answers: nothing is read
+    assert close.outcome == "extract" and read == []
+    supported = quitting(0.5, answer="You can cancel your plan any time before your weekly cut-off.")
+    assert supported(confirms=confirms(True)).outcome == "shipped" and read == []  # the model's answer passes
 
 
 def test_the_reader_picks_the_quote_and_it_ships_before_the_models_answer():
@@ -809,15 +809,16 @@ def test_of_a_table_the_words_found_the_row_its_name_means_is_quoted():
     assert "E-bike motor check-up" in text and "$89" not in text, text
 
 
-def test_a_table_the_reader_confirms_for_a_question_words_let_in_gives_the_row_its_name_means():
+def test_a_table_the_reader_confirms_for_a_question_words_let_in_is_read_at_the_row_that_ships():
     question = "What's the price of a normal service check?"
     ev = select_evidence(question, [SERVICING], 200)
     read: list[str] = []
     text, _ = extract_answer(ev, question=question, min_coverage=0.99, confirms=lambda quote: read.append(quote) or True,
                              meaning=names_meaning({"Basic tune-up": 0.55, "E-bike motor": 0.4}))
-    assert "E-bike motor check-up" in read[0] and len(read) == 1  # the words' pick is read
-    assert "$89" in text and "$45" not in text, text  # the words path's row by name, as without the reader
-    assert extract_answer(ev, question=question, min_coverage=0.99, confirms=lambda quote: False) is None
+    assert "$89" in text and "$45" not in text, text  # the words' row gives way to the row its name means...
+    assert len(read) == 1 and "Basic tune-up" in read[0] and "E-bike motor" not in read[0]  # ...which is read
+    assert extract_answer(ev, question=question, min_coverage=0.99, confirms=lambda quote: "$45" in quote,
+                          meaning=names_meaning({"Basic tune-up": 0.55, "E-bike motor": 0.4})) is None
     assert extract_answer(ev, question=question, min_coverage=0.99) is None
 
 

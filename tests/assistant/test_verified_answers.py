@@ -165,15 +165,20 @@ def test_a_question_words_let_in_gets_the_quote_the_reader_confirms_when_the_mod
     reading = Reading(0.9)
     client = reader_client(make_client, indexed_home, monkeypatch, tmp_path, reading)
     service = [{"role": "user", "content": "What does a service cost and can I book it online on a Sunday?"}]
-    for says, outcome in ((0.5, "no_answer"), (0.9, "extract")):
+    for says, outcome, stream in ((0.5, "no_answer", False), (0.9, "extract", False), (0.9, "extract", True)):
         reading.probability, reading.asked = says, []
         with model_says(fake_vllm, "Hey rider! A service is $10 on Sundays. Ride bright! — The Larkfield crew"):
-            body = client.post("/v1/chat/completions", headers=admin(),
-                               json={"model": "larkfield", "messages": service}).json()
-        assert body["answer_outcome"] == outcome and "$10" not in body["choices"][0]["message"]["content"], body
+            response = client.post("/v1/chat/completions", headers=admin(),  # two choices, one read
+                                   json={"model": "larkfield", "messages": service, "n": 1 if stream else 2,
+                                         "stream": stream})
+        events = sse_events(response.text) if stream else []
+        body = events[-1] if stream else response.json()
+        texts = (["".join(c["delta"].get("content") or "" for e in events for c in e["choices"])] if stream
+                 else [c["message"]["content"] for c in body["choices"]])
+        assert body["answer_outcome"] == outcome and not any("$10" in t for t in texts), body
         assert len(reading.asked) == 1  # the words let it in: no read at the gate, one of the words' quote
-    assert "Plan: Full Service; Price: $179" in reading.asked[0][1] and "Price: $179" in body["choices"][0]["message"][
-        "content"]  # the quote read is the one shipped
+        assert says < 0.8 or all("Price: $179" in t for t in texts), texts  # the quote read ships
+    assert "Plan: Full Service; Price: $179" in reading.asked[0][1]
 
 
 def test_a_follow_up_s_extract_quotes_the_row_its_conversation_names(client, fake_vllm, monkeypatch):
