@@ -515,14 +515,16 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
 
     asked = [question] if reads else phrasings(question)  # the reader, not an asking sentence's words, judges
 
+    def read_text(picked: list) -> str:  # what the reader reads of a pick: its quote, not the sentence after it
+        return " ".join(quote for _, quote in _quotes(picked, evidence, passage_units, follow=False))
+
     def answers(picked: list) -> bool:  # says what is asked, by words or meaning, or the reader says its quote does
         quoted = [EvidencePassage(evidence[n - 1].passage, [unit], [score]) for score, n, unit in picked]
         if not any(states(n, u) for _, n, u in picked):
             return False
         if not question or said(coverage(quoted, *asked), closest(quoted), min_coverage, min_similarity):
             return True
-        return bool(reads) and reads(" ".join(quote for _, quote in _quotes(picked, evidence, passage_units,
-                                                                             follow=False)))
+        return bool(reads) and reads(read_text(picked))
 
     picked = [u for u in units[:max_units] if u[0] >= 0.75 * best]
     confirming = False  # the words' pick, to ship only if the reader says it answers
@@ -537,8 +539,7 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
         return None
     if meaning is not None and not reads and any(unit.is_row for _, _, unit in picked):  # not the reader's pick
         picked = _named_rows(picked, question, meaning(), lambda n: _split(evidence, n, passage_units), states)
-    if confirming and not confirms(" ".join(quote for _, quote in _quotes(picked, evidence, passage_units,
-                                                                          follow=False))):
+    if confirming and not confirms(read_text(picked)):
         return None  # the quote that would ship is the one read
     quotes, used = [], {}
     for n, quote in _quotes(picked, evidence, passage_units):
