@@ -21,7 +21,9 @@ No HTTP here, so a test or the CLI can call it directly. For one request it
    the collection never mentions (``retrieval.refuse_unknown_names``).
    Otherwise the answer is the profile's ``no_answer`` text (in the
    brand voice) and the model is not asked to guess (the third signal, the
-   verifier's verdict on the answer, is applied in ``chat_service``);
+   verifier's verdict on the answer, is applied in ``chat_service``). A question
+   refused on the hybrid passages is judged again, by the same rules, on the dense
+   search's best ``retrieval.dense_k`` passages not among them (``_dense_extras``);
 5. builds the prompt with ``tenor.prompt.build_prompt`` (the same builder
    fine-tuning uses) within the model's context window: passages and old turns
    are trimmed by token budget, never rejected for length;
@@ -177,6 +179,25 @@ class GroundingService:
     def relevant(self, profile: Profile, passages: list) -> list:
         return [p for p in passages if p.score >= profile.retrieval.min_score]
 
+    def _kept(self, profile: Profile, conversation: list[dict], passages: list) -> list:
+        """The relevant passages, less those about a follow-up's rival subject."""
+        passages = self.relevant(profile, passages)
+        if profile.retrieval.follow_ups_keep_subject and len(conversation) > 1:
+            passages = on_subject(passages, conversation, self.index_for(profile.collection).headings())
+        return passages
+
+    def _dense_extras(self, profile: Profile, conversation: list[dict], filters: dict | None,
+                      found: list) -> tuple[list, float]:
+        """Of the dense search's best ``retrieval.dense_k`` passages, those kept and not among
+        ``found``, and the search's seconds: a second chance for a question refused on the hybrid
+        passages. Said in other words than the documents' ("will you charge me if I quit?"), it
+        gets its passage ranked low by BM25, and the fusion puts it under passages both searches
+        rank middling; meaning alone ranks it high."""
+        dense, _, seconds = self.retrieve(profile, conversation, k=profile.retrieval.dense_k, filters=filters,
+                                          mode="dense")
+        have = {p.chunk_id for p in found}
+        return [p for p in self._kept(profile, conversation, dense) if p.chunk_id not in have], seconds
+
     def prompt_budget(self, max_tokens: int | None) -> int:
         reserve = max_tokens or self.settings.server.default_max_tokens
         window = self.settings.vllm.max_model_len
@@ -194,25 +215,40 @@ class GroundingService:
             return Grounded(messages=prompt.messages, trimmed_turns=prompt.trimmed_turns)
 
         passages, query, seconds = self.retrieve(profile, conversation, filters=filters)
-        passages = self.relevant(profile, passages)
         started = time.perf_counter()
-        if profile.retrieval.follow_ups_keep_subject and len(conversation) > 1:
-            passages = on_subject(passages, conversation, self.index_for(profile.collection).headings())
+        passages = self._kept(profile, conversation, passages)
         last = next((m["content"] for m in reversed(conversation) if m.get("role") == "user"), "")
+        contact = []  # the passage with the contact details a question about reaching the company asks for
         if about_contact(last) and not any(_reaches_us(p.text, last) for p in passages):
-            passages = [*passages, *self.contact_details(profile, last, filters)]
+            contact = self.contact_details(profile, last, filters)
+            passages = [*passages, *contact]
         rules = profile.retrieval
         unknown = self.index_for(profile.collection).unmentioned(names(last)) if rules.refuse_unknown_names else []
-        evidence, covered, similarity = gather(  # a name no document mentions is refused anyway: no embedding
-            query, [query, last], passages, rules.evidence_tokens, self.meter_for(profile).count,
-            min_coverage=rules.min_coverage, min_similarity=rules.min_similarity,
-            meaning=None if unknown else lambda: closeness(self.index_for(profile.collection).embedder, [last, query]))
-        admitted = said(covered, similarity, rules.min_coverage, rules.min_similarity)
-        read = None
-        if needs_reading(evidence, covered, similarity, unknown, rules):
-            read = self.reader(profile).reads(conversation, evidence, on_read)
-            admitted = read >= rules.reader_threshold
-        evidence_s = time.perf_counter() - started
+
+        def judged(found: list, one_by_one: bool = False) -> tuple[list, float, float | None, float | None, bool]:
+            """(evidence, coverage, similarity, read, admitted) of the passages ``found``."""
+            evidence, covered, similarity = gather(  # a name no document mentions is refused anyway: no embedding
+                query, [query, last], found, rules.evidence_tokens, self.meter_for(profile).count,
+                min_coverage=rules.min_coverage, min_similarity=rules.min_similarity,
+                meaning=None if unknown else lambda: closeness(self.index_for(profile.collection).embedder,
+                                                               [last, query]))
+            admitted, read = said(covered, similarity, rules.min_coverage, rules.min_similarity), None
+            if needs_reading(evidence, covered, similarity, unknown, rules):
+                reader = self.reader(profile)
+                read = (reader.reads_each(conversation, evidence, rules.reader_threshold, on_read) if one_by_one
+                        else reader.reads(conversation, evidence, on_read))
+                admitted = read >= rules.reader_threshold
+            return evidence, covered, similarity, read, admitted
+
+        evidence, covered, similarity, read, admitted = judged(passages)
+        searched_again = 0.0  # seconds: retrieval's, not the evidence step's
+        if not admitted and not unknown and rules.dense_k and rules.mode == "hybrid":
+            more, searched_again = self._dense_extras(profile, conversation, filters, passages)
+            second = judged([*more, *contact], one_by_one=True) if more else None  # each passage read alone
+            if second and second[-1]:  # admitted: answered from these
+                evidence, covered, similarity, read, admitted = second
+        seconds += searched_again
+        evidence_s = time.perf_counter() - started - searched_again
         if not evidence or not admitted or unknown:
             return Grounded(messages=[], no_answer=profile.no_answer, query=query, retrieval_s=seconds,
                             evidence_s=evidence_s, coverage=covered, similarity=similarity, unknown_names=unknown,

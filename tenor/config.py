@@ -54,6 +54,13 @@ class RetrievalSettings(_Model):
         "hybrid", description="hybrid: BM25 and dense ranks fused (exact names, prices, codes match); "
         "dense: embeddings only"
     )
+    dense_k: int = Field(
+        4, ge=0, le=50, description="hybrid mode: a question refused on the k passages (words, meaning and "
+        "the reader all fall short) is judged again, by the same rules, on those of the dense search's best "
+        "dense_k passages not among them, and answered from them if they let it in. Said in other words than "
+        "the documents' (\"will you charge me if I quit?\"), it gets its passage ranked low by BM25 and by "
+        "the fusion. Costs a refusal one more search and a read per passage read (docs/server.md); 0: off"
+    )
     min_score: float = Field(
         0.3, ge=-1, le=1, description="cosine similarity below which a passage is ignored"
     )

@@ -6,8 +6,9 @@ any time, no fee"), and a small embedder scores such a pair no closer than an
 unanswerable question to a nearby sentence. A reader (``retrieval.reader``: an
 instruction-tuned model, e.g. ``qwen2.5-coder-1.5b-instruct``) is asked only
 when words and meaning fall short (``needs_reading``): its answer is the
-probability of "Yes" against "No" as the first token, one forward pass, no
-generation. Each read tells ``on_read`` its prompt's tokens, chat template
+probability of "Yes" against "No" as the first token, one forward pass per
+text read, no generation (the evidence whole; for the gate's second chance,
+``retrieval.dense_k``, each passage alone). Each read tells ``on_read`` its prompt's tokens, chat template
 included: what it costs a caller's token budget. It needs torch and
 transformers (the ``train`` extra).
 """
@@ -98,6 +99,17 @@ class Reader:
         conversation's last question (its earlier ones as context)."""
         question, earlier = asked(conversation)
         return self(question, evidence_text(evidence), earlier, on_read)
+
+    def reads_each(self, conversation: Sequence[dict], evidence, threshold: float,
+                   on_read: OnRead | None = None) -> float:
+        """The best probability that one passage of ``evidence``, read alone, answers the
+        conversation's last question; passage by passage, until one reads ``threshold``."""
+        best = 0.0
+        for passage in evidence:
+            best = max(best, self.reads(conversation, [passage], on_read))
+            if best >= threshold:
+                break
+        return best
 
 
 def evidence_text(evidence) -> str:

@@ -41,3 +41,29 @@ def test_a_follow_up_is_read_as_its_own_question_with_the_earlier_ones_as_contex
     prompt = _prompt(question, "It carries up to 180 kg.", earlier)[-1]["content"]
     assert "Earlier questions, for context: Tell me about the Cargo K1.\nQuestion: How many kilos can it haul?" in prompt
     assert asked(turns[-1:]) == ("How many kilos can it haul?", [])
+
+
+class _Says(Reader):
+    """A stand-in reader: "Yes" (0.9) to a text holding ``answer`` and nothing else on other lines, else 0.5."""
+
+    def __init__(self, answer: str):
+        self.answer, self.read = answer, []
+
+    def __call__(self, question, text, earlier=(), on_read=None):
+        self.read.append(text)
+        if on_read is not None:
+            on_read(1)
+        return 0.9 if text == self.answer else 0.5
+
+
+def test_passages_are_read_one_by_one_until_one_answers():
+    from types import SimpleNamespace
+
+    passages = [SimpleNamespace(text=t) for t in ("The fridge: put food away soon.",
+                                                  "Boxes keep food chilled for 24 hours.", "Safe places: a porch.")]
+    question = [{"role": "user", "content": "How long will the food stay cold on the doorstep?"}]
+    reader, charged = _Says("Boxes keep food chilled for 24 hours."), []
+    assert reader.reads_each(question, passages, 0.8, charged.append) == 0.9
+    assert reader.read == [p.text for p in passages[:2]] and charged == [1, 1]  # not the third: each read charged
+    none = _Says("no such text")
+    assert none.reads_each(question, passages, 0.8) == 0.5 and none.read == [p.text for p in passages]

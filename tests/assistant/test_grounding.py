@@ -217,6 +217,7 @@ def test_a_follow_up_is_answered_from_its_subject_not_a_sibling(service):
 def test_a_question_in_other_words_is_answered_by_meaning_and_words_go_first(service):
     grounding, settings = service
     profile = settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.dense_k = 0  # the hybrid passages alone (the dense ones' words cover it)
     question = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # the docs: "carries up to 180 kg"
     g = grounding.ground(profile, question)
     assert g.no_answer is None and g.coverage < profile.retrieval.min_coverage
@@ -264,7 +265,7 @@ def test_a_reader_lets_in_what_words_and_meaning_miss_and_reads_nothing_else(ind
     grounding = GroundingService(settings, make_index_for(settings),
                                  reader_for=lambda s, profile: reading if profile.retrieval.reader else None)
     profile = settings.profile("larkfield").model_copy(deep=True)
-    profile.retrieval.min_similarity = WORDS_ONLY
+    profile.retrieval.min_similarity, profile.retrieval.dense_k = WORDS_ONLY, 0  # the hybrid passages alone (above)
     question = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # the docs: "carries up to 180 kg"
     assert grounding.ground(profile, question).no_answer == profile.no_answer  # no reader: words alone refuse it
     profile.retrieval.reader = "a-reader"
@@ -285,6 +286,43 @@ def test_a_reader_lets_in_what_words_and_meaning_miss_and_reads_nothing_else(ind
     grounding.ground(profile, follow_up)
     assert len(reading.asked) == asked + 1  # the follow-up's own question, its earlier one as context
     assert reading.asked[-1][0] == "How many kilos can it haul?" and reading.asked[-1][2] == ("Tell me about the Cargo K1.",)
+
+
+def test_a_question_refused_on_the_hybrid_passages_gets_a_second_chance_on_the_dense_ones(indexed_home):
+    settings = sample_settings(indexed_home)
+    index = make_index_for(settings)
+    question = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # the docs: "carries up to 180 kg"
+    profile = settings.profile("larkfield").model_copy(deep=True)
+    retrieval = profile.retrieval  # neither words nor meaning let anything in: the reader decides
+    retrieval.min_coverage, retrieval.min_similarity, retrieval.reader = 1.01, WORDS_ONLY, "a-reader"
+    hybrid = {p.chunk_id for p in index("larkfield").search(question[0]["content"], k=retrieval.k)}
+    dense = [p.chunk_id for p in index("larkfield").search(question[0]["content"], k=retrieval.dense_k, mode="dense")]
+    extra = [c for c in dense if c not in hybrid]
+    assert extra  # what this test is about: the dense search finds passages the fusion left out
+
+    class Alone(Reading):  # "No" to the hybrid passages' evidence, "Yes" to a dense passage read alone
+        def __call__(self, question, text, earlier=(), on_read=None):
+            super().__call__(question, text, earlier, on_read)
+            return 0.9 if len(self.asked) > 1 else 0.5
+
+    reading, charged = Alone(0.5), []
+    grounding = GroundingService(settings, index, reader_for=lambda s, profile: reading)
+    g = grounding.ground(profile, question, on_read=charged.append)
+    assert g.no_answer is None and g.read == 0.9 and len(reading.asked) == 2 and len(charged) == 2  # each charged
+    assert {e.chunk_id for e in g.evidence} <= set(extra)  # the evidence is the dense passages'
+    assert reading.asked[1][1] in [e.text for e in g.evidence]  # read alone: one passage
+    admitting = Reading(0.9)  # the hybrid passages let it in: no second search, one read
+    grounding = GroundingService(settings, index, reader_for=lambda s, profile: admitting)
+    assert grounding.ground(profile, question).no_answer is None and len(admitting.asked) == 1
+    refusing = Reading(0.5)  # "No" to everything: refused after reading each dense passage alone
+    grounding = GroundingService(settings, index, reader_for=lambda s, profile: refusing)
+    assert grounding.ground(profile, question).no_answer == profile.no_answer and len(refusing.asked) == 1 + len(extra)
+    retrieval.dense_k = 0  # no second chance
+    refusing.asked = []
+    assert grounding.ground(profile, question).no_answer == profile.no_answer and len(refusing.asked) == 1
+    retrieval.dense_k, retrieval.mode, retrieval.k = 4, "dense", 2  # dense mode: no second chance either
+    refusing.asked = []
+    assert grounding.ground(profile, question).no_answer == profile.no_answer and len(refusing.asked) == 1
 
 
 def reading_profile(indexed_home) -> tuple[GroundingService, object, Reading]:

@@ -107,7 +107,8 @@ def reader_client(make_client, indexed_home, monkeypatch, tmp_path, reading):
     reading.load = lambda: reading  # nothing to load
     monkeypatch.setattr(tenor.reader, "reader_at", lambda path: reading)
     profiles = sample_settings(indexed_home).model_dump()["profiles"]
-    profiles["larkfield"]["retrieval"].update(min_similarity=2.0, reader=str(tmp_path))
+    # the hybrid passages alone (dense_k 0): the words of the dense ones cover "how many kilos...?"
+    profiles["larkfield"]["retrieval"].update(min_similarity=2.0, reader=str(tmp_path), dense_k=0)
     return make_client(profiles=profiles)
 
 
