@@ -8,9 +8,9 @@ instruction-tuned model, e.g. ``qwen2.5-coder-1.5b-instruct``) is asked only
 when words and meaning fall short (``needs_reading``): its answer is the
 probability of "Yes" against "No" as the first token, one forward pass per
 text read, no generation (the evidence whole; for the gate's second chance,
-``retrieval.dense_k``, each passage alone). Each read tells ``on_read`` its prompt's tokens, chat template
-included: what it costs a caller's token budget. It needs torch and
-transformers (the ``train`` extra).
+``retrieval.dense_k``, each passage alone). Each read tells ``on_read`` its
+prompt's tokens, chat template included: what it costs a caller's token
+budget. It needs torch and transformers (the ``train`` extra).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def test_a_follow_up_is_read_as_its_own_question_with_the_earlier_ones_as_contex
 
 
 class _Says(Reader):
-    """A stand-in reader: "Yes" (0.9) to a text holding ``answer`` and nothing else on other lines, else 0.5."""
+    """A stand-in reader: "Yes" (0.9) to the text ``answer``, "No" (0.5) to any other."""
 
     def __init__(self, answer: str):
         self.answer, self.read = answer, []
