@@ -364,6 +364,7 @@ def test_the_reader_s_reads_are_charged_to_the_key_even_when_no_model_answers(cl
 
     chat, profile = client.app.state.chat, client.app.state.settings.profile("larkfield").model_copy(deep=True)
     profile.retrieval.min_similarity, profile.retrieval.reader = WORDS_ONLY, "a-reader"
+    profile.retrieval.dense_k = 0  # the hybrid passages alone (the dense ones' words cover the question)
     reading = Reading(0.9)
     chat.grounding.reader_for = lambda settings, p: reading
     haul = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]  # words fall short: read
