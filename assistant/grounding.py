@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import reprlib
 import time
+from functools import cache
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -224,14 +225,15 @@ class GroundingService:
             passages = [*passages, *contact]
         rules = profile.retrieval
         unknown = self.index_for(profile.collection).unmentioned(names(last)) if rules.refuse_unknown_names else []
+        # a name no document mentions is refused anyway: no embedding; else the question is embedded once
+        meaning = None if unknown else cache(lambda: closeness(self.index_for(profile.collection).embedder,
+                                                              [last, query]))
 
         def judged(found: list, one_by_one: bool = False) -> tuple[list, float, float | None, float | None, bool]:
             """(evidence, coverage, similarity, read, admitted) of the passages ``found``."""
-            evidence, covered, similarity = gather(  # a name no document mentions is refused anyway: no embedding
+            evidence, covered, similarity = gather(
                 query, [query, last], found, rules.evidence_tokens, self.meter_for(profile).count,
-                min_coverage=rules.min_coverage, min_similarity=rules.min_similarity,
-                meaning=None if unknown else lambda: closeness(self.index_for(profile.collection).embedder,
-                                                               [last, query]))
+                min_coverage=rules.min_coverage, min_similarity=rules.min_similarity, meaning=meaning)
             admitted, read = said(covered, similarity, rules.min_coverage, rules.min_similarity), None
             if needs_reading(evidence, covered, similarity, unknown, rules):
                 reader = self.reader(profile)
