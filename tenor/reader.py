@@ -15,7 +15,9 @@ budget. It needs torch and transformers (the ``train`` extra).
 
 from __future__ import annotations
 
+import os
 import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
@@ -78,7 +80,7 @@ class Reader:
         tokenizer, model, yes, no = loaded
         ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                             return_dict=True)["input_ids"]
-        with torch.inference_mode():
+        with torch.inference_mode(), _on_every_core(torch):
             logits = model(ids, logits_to_keep=1, use_cache=False).logits[0, -1].float()
         scores = torch.log_softmax(logits, -1)
         return float(torch.sigmoid(torch.logsumexp(scores[yes], 0) - torch.logsumexp(scores[no], 0))), ids.shape[-1]
@@ -146,6 +148,20 @@ def _prompt(question: str, text: str, earlier: Sequence[str]) -> list[dict]:
     context = EARLIER.format(turns=" / ".join(earlier)) if earlier else ""
     return [{"role": "system", "content": SYSTEM},
             {"role": "user", "content": ASK.format(text=text, earlier=context, question=question)}]
+
+
+@contextmanager
+def _on_every_core(torch):
+    """torch on every core for one read, then as it was. The server keeps torch on one thread
+    for its short query embeddings (``assistant.app``); a read is a forward pass of a model as
+    large as the one answering while vLLM waits for its verdict: on one core of two it took
+    twice as long (Harbourline's refusals 9.5-10 s served against 5.2 s)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(before, os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _first_tokens(tokenizer, words: Sequence[str]) -> set[int]:

@@ -67,3 +67,23 @@ def test_passages_are_read_one_by_one_until_one_answers():
     assert reader.read == [p.text for p in passages[:2]] and charged == [1, 1]  # not the third: each read charged
     none = _Says("no such text")
     assert none.reads_each(question, passages, 0.8) == 0.5 and none.read == [p.text for p in passages]
+
+
+def test_a_read_runs_on_every_core_though_the_server_keeps_torch_on_one(prepared_base_model, monkeypatch):
+    import os
+
+    import torch
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    reader = Reader(str(prepared_base_model)).load()
+    during = []
+    hook = reader._model[1].register_forward_pre_hook(lambda *_: during.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as assistant.app leaves it for the query embedder
+    try:
+        reader("How much does the Cargo K1 cost?", "The Cargo K1 costs $3,999.")
+        assert during == [2]  # one read, on both cores (on one it took twice as long)
+        assert torch.get_num_threads() == 1  # and the embedder's one thread back after it
+    finally:
+        hook.remove()
+        torch.set_num_threads(before)
