@@ -22,8 +22,9 @@ Only thresholds are tuned; nothing about the questions themselves.
 With a reader, it prints the reader's probability for each question short on
 words and meaning, and the reader's own trade-off: refusals for each
 ``retrieval.reader_threshold`` at the profile's other thresholds (each
-question is read once), with the threshold chosen on one half and reported
-on the other the same way. The trade-off of the three thresholds leaves the
+question is read once, and, as the server's second chance, ``retrieval.dense_k``,
+each of the dense search's passages not among the hybrid ones alone), with the
+threshold chosen on one half and reported on the other the same way. The trade-off of the three thresholds leaves the
 reader out (reading every question at every point would take minutes a point).
 ``tenor eval`` draws the same curve (on every question) in its report.
 """
@@ -58,6 +59,13 @@ class Signals:
     similarities: dict[float, float] = field(default_factory=dict)  # min_score -> its closest sentence's similarity
     unknown_names: list[str] = field(default_factory=list)  # names in the question no document mentions
     read: float | None = None  # the reader's probability that the evidence answers it (asked when short on both)
+    read_again: float | None = None  # the same on the second chance's dense passages (1.0: their words let it in)
+
+    def best_read(self) -> float | None:
+        """What the reader's threshold decides on: the server reads the dense passages when the
+        hybrid ones are refused, so a question is let in when either read reaches it."""
+        reads = [r for r in (self.read, self.read_again) if r is not None]
+        return max(reads) if reads else None
 
 
 def as_passage(passage) -> object:
@@ -70,13 +78,17 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
             unmentioned: Callable[[list[str]], list[str]] | None = None,
             headings: frozenset[tuple[str, str]] = frozenset(),
             closeness_to: Callable[[list[str]], Closeness] | None = None,
-            reads: Callable[[list[dict], list], float] | None = None) -> list[Signals]:
+            reads: Callable[[list[dict], list], float] | None = None,
+            dense: Callable[[dict, int], Sequence] | None = None) -> list[Signals]:
     """The signals for every item, as the server computes them (``assistant.grounding``);
     ``unmentioned`` (the index's) adds the names no document mentions, ``headings`` (the
     index's) keeps a follow-up on its subject, ``closeness_to`` (``ingest.embedder.closeness``
     with the collection's embedder) scores sentences by meaning, ``reads`` (the profile's
     reader's: conversation, evidence -> probability) reads the evidence at the profile's
-    thresholds of the questions short on words and meaning (``tenor.reader.needs_reading``)."""
+    thresholds of the questions short on words and meaning (``tenor.reader.needs_reading``), and
+    ``dense`` (the dense search: item, k -> passages) gives those the server's second chance
+    (``retrieval.dense_k``): the dense passages not among the hybrid ones, judged by the same
+    rules, each passage read alone (``Signals.read_again``: the best read, the threshold aside)."""
     from evaluation.runner import conversation
 
     out = []
@@ -104,11 +116,31 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
                 query, [query, item["question"]], [p for p in passages if p.score >= at], rules.evidence_tokens,
                 count_tokens, min_coverage=rules.min_coverage)[0]
             read = reads(turns, served)
+        read_again = None
+        if (dense and rules.dense_k and rules.mode == "hybrid" and not unknown
+                and not said(coverages[at], similarities[at], rules.min_coverage, rules.min_similarity)):
+            have = {_identity(p) for p in passages}
+            extras = [as_passage(p) for p in dense(item, rules.dense_k)]
+            if rules.follow_ups_keep_subject:
+                extras = on_subject(extras, turns, headings)
+            extras = [p for p in extras if p.score >= at and _identity(p) not in have]
+            again, covered, similarity = gather(
+                query, [query, item["question"]], extras, rules.evidence_tokens, count_tokens,
+                min_coverage=rules.min_coverage, min_similarity=rules.min_similarity,
+                meaning=scorer and (lambda: scorer))
+            if said(covered, similarity, rules.min_coverage, rules.min_similarity):
+                read_again = 1.0
+            elif reads and needs_reading(again, covered, similarity, unknown, rules):
+                read_again = max(reads(turns, [e]) for e in again)
         out.append(Signals(item["id"], bool(item.get("unanswerable")),
                            max((p.score for p in passages), default=0.0),
                            coverages[profile.retrieval.min_score], coverages, similarities=similarities,
-                           unknown_names=unknown, read=read))
+                           unknown_names=unknown, read=read, read_again=read_again))
     return out
+
+
+def _identity(passage) -> str:
+    return getattr(passage, "chunk_id", None) or passage.text
 
 
 def refuses(s: Signals, min_score: float, min_coverage: float, min_similarity: float = WORDS_ONLY) -> bool:
@@ -132,8 +164,8 @@ def reader_rates(signals: list[Signals], rules, reader_threshold: float) -> tupl
     """``rates`` at the profile's thresholds (``rules``: its ``retrieval``), a question the reader
     read let in at ``reader_threshold`` or above (it was read because the others refused it)."""
     def refused(s: Signals) -> bool:
-        if s.read is not None:
-            return s.read < reader_threshold
+        if s.best_read() is not None:
+            return s.best_read() < reader_threshold
         return refuses(s, rules.min_score, rules.min_coverage, rules.min_similarity)
     return _rates(signals, refused)
 
@@ -203,14 +235,14 @@ def local_signals(settings, profile, items: list[dict]) -> list[Signals]:
 
     index = open_index(settings, profile.collection)
     reader = for_profile(settings, profile)
-    def search(item: dict, k: int) -> list:  # the server's query, in the profile's mode
+    def search(item: dict, k: int, mode: str = profile.retrieval.mode) -> list:  # the server's query
         return index.search(served_query(conversation(item), profile.voice.phrases(), index.unmentioned), k=k,
-                            mode=profile.retrieval.mode)
+                            mode=mode)
     return measure(items, search, profile,
                    count_tokens=profile_meter(settings, profile).count,
                    unmentioned=index.unmentioned, headings=index.headings(),
                    closeness_to=lambda queries: closeness(index.embedder, queries),
-                   reads=reader and reader.reads)
+                   reads=reader and reader.reads, dense=lambda item, k: search(item, k, "dense"))
 
 
 def _pct(value: float | None) -> str:
@@ -268,10 +300,12 @@ def _report_reader(signals: list[Signals], tune: list[Signals], held_out: list[S
     """The reader's probabilities and its threshold's trade-off (``r``: the profile's ``retrieval``)."""
     print()
     for kind, unanswerable in (("unanswerable", True), ("answerable", False)):
-        read = sorted((s.read, s.id) for s in signals if s.read is not None and s.unanswerable == unanswerable)
-        print(f"the reader on the {kind} questions short on words and meaning ({len(read)}): "
-              + (", ".join(f"{p:.2f} ({qid})" for p, qid in reversed(read)) or "-")
-              + f"; {sum(p >= r.reader_threshold for p, _ in read)} at reader_threshold ({r.reader_threshold}) "
+        read = sorted((s.best_read(), s.id, s.read_again is not None and s.read_again > (s.read or 0.0))
+                      for s in signals if s.best_read() is not None and s.unanswerable == unanswerable)
+        print(f"the reader on the {kind} questions short on words and meaning ({len(read)}; *: on the second "
+              "chance's dense passages, 1.00: their words let it in): "
+              + (", ".join(f"{p:.3f}{'*' if again else ''} ({qid})" for p, qid, again in reversed(read)) or "-")
+              + f"; {sum(p >= r.reader_threshold for p, _, _ in read)} at reader_threshold ({r.reader_threshold}) "
               "or above")
     print("\nThe reader's trade-off on the tuning half (even lines), at the profile's other thresholds:")
     print(f"{'reader_threshold':>16} {'refused (unanswerable)':>24} {'false refusals':>15}")
@@ -279,7 +313,7 @@ def _report_reader(signals: list[Signals], tune: list[Signals], held_out: list[S
         print(f"{row['reader_threshold']:>16.2f} {_pct(row['refusal']):>24} {_pct(row['false_refusal']):>15}")
     now = reader_rates(held_out, r, r.reader_threshold)
     profiles = f"with the profile's {r.reader_threshold}: refused {_pct(now[0])}, false refusals {_pct(now[1])}"
-    read = sum(s.read is not None for s in tune if s.unanswerable)
+    read = sum(s.best_read() is not None for s in tune if s.unanswerable)
     if read < FEW_UNANSWERABLE:
         print(f"only {read} unanswerable question(s) of the tuning half reached the reader, too few to choose a "
               f"reader_threshold: add unanswerable questions worded the way your customers ask. Held-out half "

@@ -414,3 +414,33 @@ def test_calibrate_reads_the_evidence_the_server_reads_on_a_words_only_profile()
             lambda item, k: passages, words_only, closeness_to=closeness_to,
             reads=lambda turns, evidence: read.append(" ".join(e.text for e in evidence)) or 0.5)
     assert read == ["The frame is guaranteed for life."]
+
+
+def test_calibrate_gives_a_refused_question_the_servers_second_chance_on_the_dense_passages():
+    from evaluation.calibrate import measure, reader_rates
+    from tests.test_evidence import P
+
+    hybrid = [P("Boxes arrive between 8am and 6pm on your delivery day.", "delivery.md")]
+    dense = [hybrid[0], P("Our insulated boxes keep food chilled for 24 hours.", "packaging.md")]
+    question = [{"id": "q", "question": "How long will the food stay cold on the doorstep?"}]
+    read = []
+
+    def reads(turns, evidence):
+        read.append([e.text for e in evidence])
+        return 0.9 if "chilled" in evidence[0].text else 0.5
+
+    def signals(**retrieval):
+        profile = Profile().model_copy(update={"retrieval": Profile().retrieval.model_copy(
+            update={"reader": "a-reader", "min_similarity": 2.0, **retrieval})})
+        read.clear()
+        return measure(question, lambda item, k: hybrid, profile, reads=reads,
+                       dense=lambda item, k: dense[:k])[0], profile.retrieval
+
+    s, rules = signals()
+    assert (s.read, s.read_again, s.best_read()) == (0.5, 0.9, 0.9)
+    assert read == [[hybrid[0].text], [dense[1].text]]  # the dense passage not among the hybrid ones, alone
+    assert reader_rates([s], rules, 0.8) == (None, 0.0)  # let in at 0.8, as the server does
+    assert reader_rates([s], rules, 0.95) == (None, 1.0)
+    s, rules = signals(dense_k=0)  # no second chance: refused at 0.8
+    assert (s.read_again, read) == (None, [[hybrid[0].text]]) and reader_rates([s], rules, 0.8) == (None, 1.0)
+    assert signals(mode="dense")[0].read_again is None
