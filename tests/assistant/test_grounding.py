@@ -323,6 +323,15 @@ def test_a_question_refused_on_the_hybrid_passages_gets_a_second_chance_on_the_d
     retrieval.dense_k, retrieval.mode, retrieval.k = 4, "dense", 2  # dense mode: no second chance either
     refusing.asked = []
     assert grounding.ground(profile, question).no_answer == profile.no_answer and len(refusing.asked) == 1
+    retrieval.mode, retrieval.k = "hybrid", 4
+    modes, search = [], grounding.retrieve
+    grounding.retrieve = lambda *args, **kwargs: modes.append(kwargs.get("mode")) or search(*args, **kwargs)
+    assert grounding.ground(profile, question).no_answer == profile.no_answer and modes == [None, "dense"]
+    modes.clear()  # a name no document mentions is refused as it stands: no dense search, nothing read
+    refusing.asked = []
+    named = [{"role": "user", "content": "How many kilos can the Cargo K1 haul in Europe?"}]
+    refused = grounding.ground(profile, named)
+    assert refused.unknown_names == ["Europe"] and modes == [None] and refusing.asked == []
 
 
 def reading_profile(indexed_home) -> tuple[GroundingService, object, Reading]:
