@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER, repeats_itself
-from tenor.evidence import (EMAIL, MEANING_FLOOR, PHONE, WORDS_ONLY, Closeness, EvidencePassage, asking, closest,
+from tenor.evidence import (EMAIL, FAQ_QUESTION, MEANING_FLOOR, PHONE, WORDS_ONLY, Closeness, EvidencePassage, asking, closest,
                             coverage, following, item_before, list_of, names, phrasings, phones, question_terms, said,
                             split_units, table_of, table_plain, terms, text_coverage)
 from tenor.prompt import approx_tokens
@@ -674,7 +674,8 @@ def _continuation(unit, passage_units: Sequence):
     """The sentence an extract quotes after ``unit``: the next in its paragraph, unless it is a
     question (an FAQ's next "Q:") or a run-on block of over ``CONTINUATION_TOKENS``."""
     after = following(unit, passage_units)
-    if after is None or after.text.rstrip().endswith("?") or approx_tokens(after.text) > CONTINUATION_TOKENS:
+    if (after is None or after.text.rstrip().endswith("?") or FAQ_QUESTION.match(after.text)
+            or approx_tokens(after.text) > CONTINUATION_TOKENS):
         return None
     return after
 

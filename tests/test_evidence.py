@@ -48,6 +48,18 @@ def test_units_are_sentences_bullets_and_rows_with_their_header():
     assert steps == ["If you store it:", "1. Charge it to 50%.", "Then unplug it.", "2) Keep it dry."]  # not "1."
 
 
+def test_an_faq_question_and_its_answers_first_sentence_are_one_unit():
+    faq = ("Q: Can I spread the cost of my glasses?\nA: Yes, in two ways:\n  - Spread: pay in 3 instalments.\n\n"
+           "Q: Do you sell gift cards?\nA: Yes. They are valid for 24 months.\n\nQ: Where are you?\nWe are in York.")
+    assert [u.text for u in split_units(faq)] == [
+        "Q: Can I spread the cost of my glasses? A: Yes, in two ways:", "- Spread: pay in 3 instalments.",
+        "Q: Do you sell gift cards? A: Yes.", "They are valid for 24 months.",  # the answer's first sentence only
+        "Q: Where are you?", "We are in York."]  # no "A:": not an answer line
+    # the customer's words meet the question the answer was written for
+    evidence = select_evidence("Can I spread the cost?", [P(faq, "faq.txt")], 20)
+    assert evidence[0].text.startswith("Q: Can I spread the cost of my glasses? A: Yes, in two ways:")
+
+
 def test_selection_keeps_the_matching_row_and_sentence_within_budget_with_passage_numbers():
     passages = [P(WARRANTY, "warranty.pdf"), P(TABLE)]
     evidence = select_evidence("What does the Cargo K1 cost, and what is the warranty on batteries?", passages, 60)

@@ -579,7 +579,8 @@ def test_an_extract_quotes_the_sentence_that_completes_its_point():
     answer line, a rule's consequence. A paragraph's end and a table row end the quote."""
     answer = "You can, for 12 months."  # invented
     for question, quote in [
-        ("Can I pause my subscription?", "Q: Can I pause my subscription? A: Yes."),
+        # an FAQ's question and its answer's first sentence are one unit; the answer goes on
+        ("Can I pause my subscription?", "Q: Can I pause my subscription? A: Yes. A pause lasts up to 3 months."),
         ("Can I share my login?", "Never share your login. Sharing it suspends the account for 30 days."),
         ("How long does a pause last?", "A pause lasts up to 3 months."),  # the paragraph ends there
         ("How much is the Pro plan?", "Plan: Pro; Price: $19"),  # a row, not the rows after it
@@ -623,8 +624,8 @@ def test_an_extract_brings_no_next_question_no_run_on_block_and_no_sentence_twic
             "faq.md")
     answer = "They last 12 months."  # invented
     for question, quotes in [
-        # both sentences picked: each quoted once; the answer's next line is the next question, not quoted
-        ("Do gift cards expire?", ["Q: Do gift cards expire?", "A: Gift cards never expire."]),
+        # the question and its answer, one unit; the answer's next line is the next question, not quoted
+        ("Do gift cards expire?", ["Q: Do gift cards expire? A: Gift cards never expire."]),
         ("Are returns free?", ["Returns are free."]),  # the next sentence runs on for 60+ tokens
     ]:
         ev = select_evidence(question, [faq], 200)
