@@ -59,7 +59,8 @@ class Signals:
     similarities: dict[float, float] = field(default_factory=dict)  # min_score -> its closest sentence's similarity
     unknown_names: list[str] = field(default_factory=list)  # names in the question no document mentions
     read: float | None = None  # the reader's probability that the evidence answers it (asked when short on both)
-    read_again: float | None = None  # the same on the second chance's dense passages (1.0: their words let it in)
+    read_again: float | None = None  # the best read of the second chance's dense passages, each read alone
+    admitted_again: bool = False  # the dense passages' words or meaning let it in: nothing read
 
     def best_read(self) -> float | None:
         """What the reader's threshold decides on: the server reads the dense passages when the
@@ -88,7 +89,8 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
     thresholds of the questions short on words and meaning (``tenor.reader.needs_reading``), and
     ``dense`` (the dense search: item, k -> passages) gives those the server's second chance
     (``retrieval.dense_k``): the dense passages not among the hybrid ones, judged by the same
-    rules, each passage read alone (``Signals.read_again``: the best read, the threshold aside)."""
+    rules, each passage read alone (``Signals.read_again``: the best read, the threshold aside;
+    ``admitted_again``: their words or meaning let it in)."""
     from evaluation.runner import conversation
 
     out = []
@@ -116,7 +118,7 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
                 query, [query, item["question"]], [p for p in passages if p.score >= at], rules.evidence_tokens,
                 count_tokens, min_coverage=rules.min_coverage)[0]
             read = reads(turns, served)
-        read_again = None
+        read_again, admitted_again = None, False
         if (dense and rules.dense_k and rules.mode == "hybrid" and not unknown
                 and not said(coverages[at], similarities[at], rules.min_coverage, rules.min_similarity)):
             have = {_identity(p) for p in passages}
@@ -128,14 +130,14 @@ def measure(items: list[dict], retrieve: Callable[[dict, int], Sequence], profil
                 query, [query, item["question"]], extras, rules.evidence_tokens, count_tokens,
                 min_coverage=rules.min_coverage, min_similarity=rules.min_similarity,
                 meaning=scorer and (lambda: scorer))
-            if said(covered, similarity, rules.min_coverage, rules.min_similarity):
-                read_again = 1.0
-            elif reads and needs_reading(again, covered, similarity, unknown, rules):
+            admitted_again = said(covered, similarity, rules.min_coverage, rules.min_similarity)
+            if not admitted_again and reads and needs_reading(again, covered, similarity, unknown, rules):
                 read_again = max(reads(turns, [e]) for e in again)
         out.append(Signals(item["id"], bool(item.get("unanswerable")),
                            max((p.score for p in passages), default=0.0),
                            coverages[profile.retrieval.min_score], coverages, similarities=similarities,
-                           unknown_names=unknown, read=read, read_again=read_again))
+                           unknown_names=unknown, read=read, read_again=read_again,
+                           admitted_again=admitted_again))
     return out
 
 
@@ -164,6 +166,8 @@ def reader_rates(signals: list[Signals], rules, reader_threshold: float) -> tupl
     """``rates`` at the profile's thresholds (``rules``: its ``retrieval``), a question the reader
     read let in at ``reader_threshold`` or above (it was read because the others refused it)."""
     def refused(s: Signals) -> bool:
+        if s.admitted_again:
+            return False
         if s.best_read() is not None:
             return s.best_read() < reader_threshold
         return refuses(s, rules.min_score, rules.min_coverage, rules.min_similarity)
@@ -242,7 +246,8 @@ def local_signals(settings, profile, items: list[dict]) -> list[Signals]:
                    count_tokens=profile_meter(settings, profile).count,
                    unmentioned=index.unmentioned, headings=index.headings(),
                    closeness_to=lambda queries: closeness(index.embedder, queries),
-                   reads=reader and reader.reads, dense=lambda item, k: search(item, k, "dense"))
+                   reads=reader and reader.reads,  # the second chance counts in the reader's trade-off only
+                   dense=reader and (lambda item, k: search(item, k, "dense")))
 
 
 def _pct(value: float | None) -> str:
@@ -302,11 +307,12 @@ def _report_reader(signals: list[Signals], tune: list[Signals], held_out: list[S
     for kind, unanswerable in (("unanswerable", True), ("answerable", False)):
         read = sorted((s.best_read(), s.id, s.read_again is not None and s.read_again > (s.read or 0.0))
                       for s in signals if s.best_read() is not None and s.unanswerable == unanswerable)
+        again = [s.id for s in signals if s.admitted_again and s.unanswerable == unanswerable]
         print(f"the reader on the {kind} questions short on words and meaning ({len(read)}; *: on the second "
-              "chance's dense passages, 1.00: their words let it in): "
+              "chance's dense passages): "
               + (", ".join(f"{p:.3f}{'*' if again else ''} ({qid})" for p, qid, again in reversed(read)) or "-")
               + f"; {sum(p >= r.reader_threshold for p, _, _ in read)} at reader_threshold ({r.reader_threshold}) "
-              "or above")
+              f"or above; let in by the dense passages' words or meaning: {', '.join(again) or 'none'}")
     print("\nThe reader's trade-off on the tuning half (even lines), at the profile's other thresholds:")
     print(f"{'reader_threshold':>16} {'refused (unanswerable)':>24} {'false refusals':>15}")
     for row in reader_tradeoff(tune, r):

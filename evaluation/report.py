@@ -82,8 +82,9 @@ def markdown(summary: dict[str, dict], meta: dict, records: list[dict], charts: 
                   "of it is `min_similarity` close to the question in meaning (and a `retrieval.reader`, where the "
                   "profile has one, does not say it answers it); the chart shows both rates over "
                   "`min_coverage`, at the profile's `min_score` and `min_similarity`, from the passages "
-                  "`/v1/retrieve` returns, without the reader or the contact passage a question about reaching the "
-                  "company gets (`python -m evaluation.calibrate` tunes them on half the questions and prints the "
+                  "`/v1/retrieve` returns, without the reader, the contact passage a question about reaching the "
+                  "company gets or the second chance on the dense search's passages (`retrieval.dense_k`; "
+                  "`python -m evaluation.calibrate` tunes them on half the questions and prints the "
                   "reader's probabilities)."]
     if freshness:
         lines += ["", "## Freshness", "", f"Edited `{freshness['document']}` ({freshness['find']!r} -> "

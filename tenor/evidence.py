@@ -49,8 +49,8 @@ TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")  # "| a | b |", as every loader writes
 _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|[\s:|-]*$")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _HEADING = re.compile(r"^\s*#{1,6}\s+(.*)$")
-FAQ_QUESTION = re.compile(r"^Q\s*[:.]\s")  # an FAQ's "Q: Can I spread the cost?" ...
-_FAQ_ANSWER = re.compile(r"^A\s*[:.]\s")  # ... and its "A: Yes, in two ways:"
+FAQ_QUESTION = re.compile(r"^Q:\s")  # an FAQ's "Q: Can I spread the cost?" ...
+_FAQ_ANSWER = re.compile(r"^A:\s")  # ... and its "A: Yes, in two ways:"
 _EMPHASIS = re.compile(r"\*\*|__|`")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9$£€])")
 ASKING_TERMS = 3  # an asking sentence naming fewer ("go", "back") is covered by chance
@@ -169,9 +169,9 @@ def split_units(text: str) -> list[Unit]:
     Hard-wrapped lines are joined back into paragraphs; a bullet starts a new
     one; a table's first row is its header (kept with each row, not a unit);
     a markdown heading is kept as the context of the units below it; an FAQ's
-    question and its answer's first sentence are one unit ("Q: Can I spread the
-    cost? A: Yes, in two ways:"): "pay it off bit by bit" is matched and read
-    against the question the answer was written for."""
+    question (one sentence) and its answer's first sentence, in one paragraph, are
+    one unit ("Q: Can I spread the cost? A: Yes, in two ways:"): "pay it off bit by
+    bit" is matched and read against the question the answer was written for."""
     units: list[Unit] = []
     paragraph: list[str] = []
     paragraphs = 0
@@ -186,9 +186,8 @@ def split_units(text: str) -> list[Unit]:
             cut = marker.end() if marker else 0
             sentences = _SENTENCE_BREAK.split(text[cut:])
             sentences[0] = text[:cut] + sentences[0]
-            for sentence in _faq_pairs([s.strip() for s in sentences]):
-                if sentence.strip():
-                    units.append(Unit(sentence.strip(), len(units), heading=heading, paragraph=paragraphs))
+            for sentence in _faq_pairs([s.strip() for s in sentences if s.strip()]):
+                units.append(Unit(sentence, len(units), heading=heading, paragraph=paragraphs))
             paragraph.clear()
             paragraphs += 1
 

@@ -80,7 +80,7 @@ class Reader:
         tokenizer, model, yes, no = loaded
         ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
                                             return_dict=True)["input_ids"]
-        with torch.inference_mode(), _on_every_core(torch):
+        with torch.inference_mode(), _on_every_core():
             logits = model(ids, logits_to_keep=1, use_cache=False).logits[0, -1].float()
         scores = torch.log_softmax(logits, -1)
         return float(torch.sigmoid(torch.logsumexp(scores[yes], 0) - torch.logsumexp(scores[no], 0))), ids.shape[-1]
@@ -150,18 +150,33 @@ def _prompt(question: str, text: str, earlier: Sequence[str]) -> list[dict]:
             {"role": "user", "content": ASK.format(text=text, earlier=context, question=question)}]
 
 
+_THREADS = threading.Lock()  # torch's thread count is the process's: one read sets and restores it at a time
+
+
 @contextmanager
-def _on_every_core(torch):
-    """torch on every core for one read, then as it was. The server keeps torch on one thread
-    for its short query embeddings (``assistant.app``); a read is a forward pass of a model as
-    large as the one answering while vLLM waits for its verdict: on one core of two it took
-    twice as long (Harbourline's refusals 9.5-10 s served against 5.2 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(before, os.cpu_count() or 1))
+def _on_every_core():
+    """torch on every core this process may use for one read, then as it was. The server keeps
+    torch on one thread for its short query embeddings (``assistant.app``); a read is a forward
+    pass of a model as large as the one answering, while vLLM waits for its verdict: on one core
+    of two it took twice as long (Harbourline's refusals 9.5-10 s served against 5.2 s, one
+    request at a time). Reads of every reader model take turns."""
+    import torch
+
+    with _THREADS:
+        before = torch.get_num_threads()
+        torch.set_num_threads(max(before, cores()))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
+
+def cores() -> int:
+    """The cores this process may run on (a container's share, not the host's count)."""
     try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _first_tokens(tokenizer, words: Sequence[str]) -> set[int]:

@@ -472,9 +472,10 @@ def extract_answer(evidence: Sequence, *, question: str = "", min_coverage: floa
 
     Each quoted sentence brings the one after it in its paragraph: a document
     states a point, then what follows from it ("Never use a third-party charger.
-    ... using one voids the warranty"; an FAQ's "Q: Do gift cards expire?" then
-    "A: Never."), and the question's words are mostly in the first. Not a next
-    question (an FAQ with no blank lines runs on into it), nor a run-on block of
+    ... using one voids the warranty"; an FAQ's "Q: Do gift cards expire? A: Never."
+    then "A gift card keeps its full value until it is used."), and the question's
+    words are mostly in the first. Not a next question (an FAQ with no blank lines
+    runs on into its next "Q: ...? A: ..."), nor a run-on block of
     over ``CONTINUATION_TOKENS``. So a price asked for may be stated by the sentence
     after a unit ("... a member of staff will cut the lock off for you. Lock removal
     costs $25." to "what do you charge to cut it off?"), not a count or a time, which

@@ -70,11 +70,11 @@ def test_passages_are_read_one_by_one_until_one_answers():
 
 
 def test_a_read_runs_on_every_core_though_the_server_keeps_torch_on_one(prepared_base_model, monkeypatch):
-    import os
-
     import torch
 
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    import tenor.reader
+
+    monkeypatch.setattr(tenor.reader, "cores", lambda: 2)
     reader = Reader(str(prepared_base_model)).load()
     during = []
     hook = reader._model[1].register_forward_pre_hook(lambda *_: during.append(torch.get_num_threads()))

@@ -429,12 +429,12 @@ def test_calibrate_gives_a_refused_question_the_servers_second_chance_on_the_den
         read.append([e.text for e in evidence])
         return 0.9 if "chilled" in evidence[0].text else 0.5
 
-    def signals(**retrieval):
+    def signals(found=dense, **retrieval):
         profile = Profile().model_copy(update={"retrieval": Profile().retrieval.model_copy(
             update={"reader": "a-reader", "min_similarity": 2.0, **retrieval})})
         read.clear()
         return measure(question, lambda item, k: hybrid, profile, reads=reads,
-                       dense=lambda item, k: dense[:k])[0], profile.retrieval
+                       dense=lambda item, k: found[:k])[0], profile.retrieval
 
     s, rules = signals()
     assert (s.read, s.read_again, s.best_read()) == (0.5, 0.9, 0.9)
@@ -444,3 +444,7 @@ def test_calibrate_gives_a_refused_question_the_servers_second_chance_on_the_den
     s, rules = signals(dense_k=0)  # no second chance: refused at 0.8
     assert (s.read_again, read) == (None, [[hybrid[0].text]]) and reader_rates([s], rules, 0.8) == (None, 1.0)
     assert signals(mode="dense")[0].read_again is None
+    worded = [hybrid[0], P("Food left on the doorstep stays cold for 24 hours.", "packaging.md")]
+    s, rules = signals(worded)  # the dense passage's words let it in: nothing read, in at any threshold
+    assert (s.admitted_again, s.read_again, read) == (True, None, [[hybrid[0].text]])
+    assert reader_rates([s], rules, 0.95) == (None, 0.0) and not signals()[0].admitted_again
