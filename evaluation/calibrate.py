@@ -22,10 +22,11 @@ Only thresholds are tuned; nothing about the questions themselves.
 With a reader, it prints the reader's probability for each question short on
 words and meaning, and the reader's own trade-off: refusals for each
 ``retrieval.reader_threshold`` at the profile's other thresholds (each
-question is read once, and, as the server's second chance, ``retrieval.dense_k``,
+question is read once, and, as in the server's second chance, ``retrieval.dense_k``,
 each of the dense search's passages not among the hybrid ones alone), with the
-threshold chosen on one half and reported on the other the same way. The trade-off of the three thresholds leaves the
-reader out (reading every question at every point would take minutes a point).
+threshold chosen on one half and reported on the other the same way. The
+trade-off of the three thresholds leaves the reader out (reading every question
+at every point would take minutes a point).
 ``tenor eval`` draws the same curve (on every question) in its report.
 """
 
@@ -307,12 +308,12 @@ def _report_reader(signals: list[Signals], tune: list[Signals], held_out: list[S
     for kind, unanswerable in (("unanswerable", True), ("answerable", False)):
         read = sorted((s.best_read(), s.id, s.read_again is not None and s.read_again > (s.read or 0.0))
                       for s in signals if s.best_read() is not None and s.unanswerable == unanswerable)
-        again = [s.id for s in signals if s.admitted_again and s.unanswerable == unanswerable]
+        let_in = [s.id for s in signals if s.admitted_again and s.unanswerable == unanswerable]
         print(f"the reader on the {kind} questions short on words and meaning ({len(read)}; *: on the second "
               "chance's dense passages): "
               + (", ".join(f"{p:.3f}{'*' if again else ''} ({qid})" for p, qid, again in reversed(read)) or "-")
               + f"; {sum(p >= r.reader_threshold for p, _, _ in read)} at reader_threshold ({r.reader_threshold}) "
-              f"or above; let in by the dense passages' words or meaning: {', '.join(again) or 'none'}")
+              f"or above; let in by the dense passages' words or meaning: {', '.join(let_in) or 'none'}")
     print("\nThe reader's trade-off on the tuning half (even lines), at the profile's other thresholds:")
     print(f"{'reader_threshold':>16} {'refused (unanswerable)':>24} {'false refusals':>15}")
     for row in reader_tradeoff(tune, r):

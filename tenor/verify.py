@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from tenor.answers import CITATION_MARKER, repeats_itself
-from tenor.evidence import (EMAIL, FAQ_QUESTION, MEANING_FLOOR, PHONE, WORDS_ONLY, Closeness, EvidencePassage, asking, closest,
-                            coverage, following, item_before, list_of, names, phrasings, phones, question_terms, said,
-                            split_units, table_of, table_plain, terms, text_coverage)
+from tenor.evidence import (EMAIL, FAQ_QUESTION, MEANING_FLOOR, PHONE, WORDS_ONLY, Closeness, EvidencePassage, asking,
+                            closest, coverage, following, item_before, list_of, names, phrasings, phones,
+                            question_terms, said, split_units, table_of, table_plain, terms, text_coverage)
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
