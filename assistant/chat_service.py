@@ -51,6 +51,16 @@ _SAMPLING = ("temperature", "top_p", "stop", "seed", "n", "user", "presence_pena
 _PROFILE_SAMPLING = ("temperature", "frequency_penalty", "presence_penalty", "repetition_penalty")
 
 
+def with_reads(usage: dict, grounded: Grounded) -> dict:
+    """An answer's usage with the reader's reads (``grounded.reads``) in its prompt tokens, as the
+    key is charged for them: a quote the reader picked, or a refusal it decided, used no model."""
+    read = grounded.reads.tokens
+    if not read:
+        return usage
+    return {**usage, "prompt_tokens": usage.get("prompt_tokens", 0) + read,
+            "total_tokens": usage.get("total_tokens", 0) + read}
+
+
 def sampling(profile: Profile, request: ChatCompletionRequest, default_max_tokens: int) -> dict:
     """vLLM's sampling fields: the profile's decoding defaults, then the request's own values."""
     decoding = profile.decoding
@@ -180,8 +190,8 @@ class ChatService:
 
     async def ground(self, profile: Profile, request: ChatCompletionRequest,
                      on_usage: OnUsage | None = None) -> Grounded:
-        """Ground the request; the reader's reads, if any, are counted in the metrics and charged to
-        ``on_usage`` as prompt tokens."""
+        """Ground the request; the reader's reads, if any, are counted in the metrics, charged to
+        ``on_usage`` as prompt tokens and reported in the answer's usage (``with_reads``)."""
         def on_read(tokens: int) -> None:
             self.metrics.count_read(profile.name, tokens)
             if on_usage:
@@ -211,7 +221,7 @@ class ChatService:
         if settled is not None:
             text, cited, outcome = settled
             n = approx_tokens(text) * request.n
-            usage = Usage(prompt_tokens=0, completion_tokens=n, total_tokens=n)
+            usage = Usage(**with_reads({"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n}, grounded))
             choices = [Choice(index=i, message=ResponseMessage(content=text)) for i in range(request.n)]
             response = ChatCompletion(model=profile.name, choices=choices, usage=usage, citations=cited, **outcome)
             await self.record(profile, request, response.id, text, cited, outcome["answer_outcome"], started)
@@ -227,7 +237,8 @@ class ChatService:
                                   message=ResponseMessage(content=verdict.text if verdict else text)))
         cited = self.cited(grounded, verdicts, profile.answer_policy)
         outcome = self.outcome_fields(verdicts)
-        response = ChatCompletion(model=profile.name, choices=choices, usage=Usage(**(result.get("usage") or {})),
+        response = ChatCompletion(model=profile.name, choices=choices,
+                                  usage=Usage(**with_reads(result.get("usage") or {}, grounded)),
                                   citations=cited, **outcome)
         answer = (choices[0].message.content or "") if choices else ""
         await self.record(profile, request, response.id, answer, cited, outcome["answer_outcome"] or "answered",
@@ -245,7 +256,8 @@ class ChatService:
         if settled is not None:
             text, cited, outcome = settled
             n = approx_tokens(text) * request.n
-            usage = {"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n} if include_usage else None
+            usage = (with_reads({"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n}, grounded)
+                     if include_usage else None)
             return self._replay(profile, request, [text] * request.n, ["stop"] * request.n, cited, outcome, usage,
                                 started)
         payload = self.payload(profile, request, grounded)
@@ -299,7 +311,8 @@ class ChatService:
         self.metrics.ttft.labels(profile.name).observe(time.perf_counter() - started)
         async for chunk in self._replay(profile, request, [v.text for v in verdicts], [finish[i] for i in indexes],
                                         self.cited(grounded, verdicts, profile.answer_policy),
-                                        self.outcome_fields(verdicts), usage if include_usage else None, started):
+                                        self.outcome_fields(verdicts),
+                                        with_reads(usage, grounded) if include_usage and usage else None, started):
             yield chunk
 
     async def _relay(self, profile: Profile, request: ChatCompletionRequest, grounded: Grounded,
@@ -338,7 +351,7 @@ class ChatService:
             outcome = self.outcome_fields(verdicts)
             yield ChatCompletionChunk(id=cid, model=profile.name, citations=citations, **outcome).model_dump()
         if usage_chunk is not None:
-            yield usage_chunk
+            yield {**usage_chunk, "usage": with_reads(usage_chunk["usage"], grounded)}
         await self.record(profile, request, cid, "".join(texts.get(0, [])), citations,
                           outcome["answer_outcome"] or "answered", started)
 

@@ -72,6 +72,19 @@ class GroundingError(Exception):
 
 
 @dataclass
+class Reads:
+    """The reader's reads for one answer (the gate's and the quotes'): their prompt tokens, so
+    the answer's usage reports what the key is charged, each also told to ``charge``."""
+    charge: OnRead | None = None
+    tokens: int = 0
+
+    def __call__(self, tokens: int) -> None:
+        self.tokens += tokens
+        if self.charge is not None:
+            self.charge(tokens)
+
+
+@dataclass
 class Grounded:
     messages: list[dict]
     citations: list[dict] = field(default_factory=list)
@@ -88,7 +101,7 @@ class Grounded:
     read: float | None = None  # the reader's probability that the evidence answers it (set when it was asked)
     conversation: list[dict] = field(default_factory=list)  # what the reader reads the question from
     quotes_read: dict = field(default_factory=dict)  # quote -> whether the reader says it answers (one read per quote)
-    on_read: OnRead | None = field(default=None, repr=False, compare=False)  # told each read's prompt tokens
+    reads: Reads = field(default_factory=Reads, repr=False, compare=False)  # each read's prompt tokens
 
 
 def citation(index: int, passage) -> dict:
@@ -137,7 +150,7 @@ class GroundingService:
 
         def reads(quote: str) -> bool:
             if quote not in said_of:
-                said_of[quote] = (self.reader(profile)(question, quote, earlier, grounded.on_read)
+                said_of[quote] = (self.reader(profile)(question, quote, earlier, grounded.reads)
                                   >= profile.retrieval.reader_threshold)
             return said_of[quote]
         return reads
@@ -208,7 +221,9 @@ class GroundingService:
                filters: dict | None = None, max_tokens: int | None = None,
                on_read: OnRead | None = None) -> Grounded:
         """The prompt and evidence for the conversation's answer, or the no-answer text
-        (``on_read``: told the prompt tokens of each read, here and by ``quote_reader``)."""
+        (``on_read``: told the prompt tokens of each read, here and by ``quote_reader``; their sum is
+        the ``Grounded``'s ``reads.tokens``)."""
+        tally = Reads(on_read)
         budget = self.prompt_budget(max_tokens)
         if not retrieval:
             prompt = build_prompt(profile.system_prompt, conversation, grounded=False,
@@ -237,8 +252,8 @@ class GroundingService:
             admitted, read = said(covered, similarity, rules.min_coverage, rules.min_similarity), None
             if needs_reading(evidence, covered, similarity, unknown, rules):
                 reader = self.reader(profile)
-                read = (reader.reads_each(conversation, evidence, rules.reader_threshold, on_read) if one_by_one
-                        else reader.reads(conversation, evidence, on_read))
+                read = (reader.reads_each(conversation, evidence, rules.reader_threshold, tally) if one_by_one
+                        else reader.reads(conversation, evidence, tally))
                 admitted = read >= rules.reader_threshold
             return evidence, covered, similarity, read, admitted
 
@@ -254,7 +269,7 @@ class GroundingService:
         if not evidence or not admitted or unknown:
             return Grounded(messages=[], no_answer=profile.no_answer, query=query, retrieval_s=seconds,
                             evidence_s=evidence_s, coverage=covered, similarity=similarity, unknown_names=unknown,
-                            read=read, conversation=conversation)
+                            read=read, conversation=conversation, reads=tally)
         prompt = build_prompt(
             profile.system_prompt, conversation, evidence, grounded=True,
             max_prompt_tokens=budget, max_context_tokens=profile.retrieval.max_context_tokens,
@@ -265,5 +280,5 @@ class GroundingService:
             citations=[citation(i, p) for i, p in enumerate(prompt.passages, start=1)],
             query=query, retrieval_s=seconds, evidence_s=evidence_s, trimmed_turns=prompt.trimmed_turns,
             evidence=list(prompt.passages), coverage=covered, similarity=similarity, question=last,
-            read=read, conversation=conversation, on_read=on_read,
+            read=read, conversation=conversation, reads=tally,
         )

@@ -390,6 +390,43 @@ def test_the_reader_s_reads_are_charged_to_the_key_even_when_no_model_answers(cl
     assert read_tokens() - before == charged[0]["prompt_tokens"]
 
 
+def test_an_answer_s_usage_reports_the_reads_it_is_charged_for(client):
+    """What the key is charged is what the answer's usage says: a quote the reader picked, or a
+    refusal after a read, used the reader's prompt tokens and no model's."""
+    from assistant.protocol import ChatCompletionRequest, StreamOptions
+    from tenor.evidence import WORDS_ONLY
+    from tests.assistant.test_grounding import Reading
+
+    chat, profile = client.app.state.chat, client.app.state.settings.profile("larkfield").model_copy(deep=True)
+    profile.retrieval.min_similarity, profile.retrieval.reader = WORDS_ONLY, "a-reader"
+    profile.retrieval.dense_k = 0
+    reading = Reading(0.9)
+    chat.grounding.reader_for = lambda settings, p: reading
+    haul = [{"role": "user", "content": "How many kilos can the Cargo K1 haul?"}]
+    for probability in (0.9, 0.5):  # the reader's quote; refused after the read
+        reading.probability = probability
+        charged = []
+        request = ChatCompletionRequest(model="larkfield", messages=haul)
+        usage = client.portal.call(lambda: chat.complete(profile, request, on_usage=charged.append)).usage
+        read = sum(u["prompt_tokens"] for u in charged)
+        assert read > 10 and usage.prompt_tokens == read, (usage, charged)
+        assert usage.total_tokens == read + usage.completion_tokens
+        charged = []
+        request = ChatCompletionRequest(model="larkfield", stream=True, messages=haul,
+                                        stream_options=StreamOptions(include_usage=True))
+        chunks = client.portal.call(lambda: _collected(chat.stream(profile, request, on_usage=charged.append)))
+        assert chunks[-1]["usage"]["prompt_tokens"] == sum(u["prompt_tokens"] for u in charged) > 10
+    words = [{"role": "user", "content": "What does the Cargo K1 cost?"}]  # the words let it in: nothing read
+    charged = []
+    usage = client.portal.call(lambda: chat.complete(profile, ChatCompletionRequest(model="larkfield", messages=words),
+                                                     on_usage=charged.append)).usage
+    assert usage.prompt_tokens == 100 and charged == [usage.model_dump()]  # the fake vLLM's figure, as charged
+
+
+async def _collected(stream) -> list[dict]:
+    return [chunk async for chunk in await stream]
+
+
 async def _drained(stream):
     async for _ in await stream:
         pass
