@@ -52,9 +52,9 @@ _PROFILE_SAMPLING = ("temperature", "frequency_penalty", "presence_penalty", "re
 
 
 def with_reads(usage: dict, grounded: Grounded) -> dict:
-    """An answer's usage with the reader's reads (``grounded.reads``) in its prompt tokens, as the
-    key is charged for them: a quote the reader picked, or a refusal it decided, used no model."""
-    read = grounded.reads.tokens
+    """An answer's usage with the reader's reads (``grounded.read_tokens``) in its prompt tokens, as
+    the key is charged for them: a quote the reader picked, or a refusal it decided, used no model."""
+    read = grounded.read_tokens.total
     if not read:
         return usage
     return {**usage, "prompt_tokens": usage.get("prompt_tokens", 0) + read,

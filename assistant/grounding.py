@@ -72,14 +72,14 @@ class GroundingError(Exception):
 
 
 @dataclass
-class Reads:
-    """The reader's reads for one answer (the gate's and the quotes'): their prompt tokens, so
-    the answer's usage reports what the key is charged, each also told to ``charge``."""
+class ReadTokens:
+    """The prompt tokens of the reader's reads for one answer (the gate's and the quotes'), so its
+    usage reports what the key is charged for them; each read's are also passed to ``charge``."""
     charge: OnRead | None = None
-    tokens: int = 0
+    total: int = 0
 
     def __call__(self, tokens: int) -> None:
-        self.tokens += tokens
+        self.total += tokens
         if self.charge is not None:
             self.charge(tokens)
 
@@ -101,7 +101,7 @@ class Grounded:
     read: float | None = None  # the reader's probability that the evidence answers it (set when it was asked)
     conversation: list[dict] = field(default_factory=list)  # what the reader reads the question from
     quotes_read: dict = field(default_factory=dict)  # quote -> whether the reader says it answers (one read per quote)
-    reads: Reads = field(default_factory=Reads, repr=False, compare=False)  # each read's prompt tokens
+    read_tokens: ReadTokens = field(default_factory=ReadTokens, repr=False, compare=False)  # the reads' prompt tokens
 
 
 def citation(index: int, passage) -> dict:
@@ -150,7 +150,7 @@ class GroundingService:
 
         def reads(quote: str) -> bool:
             if quote not in said_of:
-                said_of[quote] = (self.reader(profile)(question, quote, earlier, grounded.reads)
+                said_of[quote] = (self.reader(profile)(question, quote, earlier, grounded.read_tokens)
                                   >= profile.retrieval.reader_threshold)
             return said_of[quote]
         return reads
@@ -222,13 +222,13 @@ class GroundingService:
                on_read: OnRead | None = None) -> Grounded:
         """The prompt and evidence for the conversation's answer, or the no-answer text
         (``on_read``: told the prompt tokens of each read, here and by ``quote_reader``; their sum is
-        the ``Grounded``'s ``reads.tokens``)."""
-        tally = Reads(on_read)
+        the ``Grounded``'s ``read_tokens.total``)."""
+        tally = ReadTokens(on_read)
         budget = self.prompt_budget(max_tokens)
         if not retrieval:
             prompt = build_prompt(profile.system_prompt, conversation, grounded=False,
                                   max_prompt_tokens=budget, tokens=self.meter_for(profile))
-            return Grounded(messages=prompt.messages, trimmed_turns=prompt.trimmed_turns)
+            return Grounded(messages=prompt.messages, trimmed_turns=prompt.trimmed_turns, read_tokens=tally)
 
         passages, query, seconds = self.retrieve(profile, conversation, filters=filters)
         started = time.perf_counter()
@@ -269,7 +269,7 @@ class GroundingService:
         if not evidence or not admitted or unknown:
             return Grounded(messages=[], no_answer=profile.no_answer, query=query, retrieval_s=seconds,
                             evidence_s=evidence_s, coverage=covered, similarity=similarity, unknown_names=unknown,
-                            read=read, conversation=conversation, reads=tally)
+                            read=read, conversation=conversation, read_tokens=tally)
         prompt = build_prompt(
             profile.system_prompt, conversation, evidence, grounded=True,
             max_prompt_tokens=budget, max_context_tokens=profile.retrieval.max_context_tokens,
@@ -280,5 +280,5 @@ class GroundingService:
             citations=[citation(i, p) for i, p in enumerate(prompt.passages, start=1)],
             query=query, retrieval_s=seconds, evidence_s=evidence_s, trimmed_turns=prompt.trimmed_turns,
             evidence=list(prompt.passages), coverage=covered, similarity=similarity, question=last,
-            read=read, conversation=conversation, reads=tally,
+            read=read, conversation=conversation, read_tokens=tally,
         )

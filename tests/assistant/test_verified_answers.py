@@ -157,6 +157,18 @@ def test_the_reader_lets_a_question_in_but_says_no_quote_answers_it_then_the_mod
     assert len(fake_vllm.requests) == asked + 1  # no quote the reader accepts: the model is asked
     assert len(reading.asked) > 2  # the gate's read, then quotes
     assert body["answer_outcome"] == "shipped" and "180 kg" in body["choices"][0]["message"]["content"], body
+    read = sum(len(question) + len(text) for question, text, _ in reading.asked)  # the stand-in's tokens
+    assert body["usage"]["prompt_tokens"] == 100 + read  # the model's prompt (the fake's figure) and the reads
+    assert body["usage"]["total_tokens"] == body["usage"]["prompt_tokens"] + body["usage"]["completion_tokens"]
+    for policy in ("strict", "off"):  # verified, then streamed; relayed live
+        client.app.state.settings.profile("larkfield").answer_policy = policy
+        reading.asked = []
+        with model_says(fake_vllm, "Hey rider! The Cargo K1 carries up to 180 kg. Ride bright! — The Larkfield crew"):
+            events = sse_events(client.post("/v1/chat/completions", headers=admin(), json={
+                "model": "larkfield", "messages": haul, "stream": True,
+                "stream_options": {"include_usage": True}}).text)
+        read = sum(len(question) + len(text) for question, text, _ in reading.asked)
+        assert read and events[-1]["usage"]["prompt_tokens"] == 100 + read, (policy, events[-1])
 
 
 def test_a_question_words_let_in_gets_the_quote_the_reader_confirms_when_the_models_answer_fails(

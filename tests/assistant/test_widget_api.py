@@ -391,7 +391,7 @@ def test_the_reader_s_reads_are_charged_to_the_key_even_when_no_model_answers(cl
 
 
 def test_an_answer_s_usage_reports_the_reads_it_is_charged_for(client):
-    """What the key is charged is what the answer's usage says: a quote the reader picked, or a
+    """The answer's usage.prompt_tokens is what the key is charged: a quote the reader picked, or a
     refusal after a read, used the reader's prompt tokens and no model's."""
     from assistant.protocol import ChatCompletionRequest, StreamOptions
     from tenor.evidence import WORDS_ONLY
@@ -407,8 +407,9 @@ def test_an_answer_s_usage_reports_the_reads_it_is_charged_for(client):
         reading.probability = probability
         charged = []
         request = ChatCompletionRequest(model="larkfield", messages=haul)
-        usage = client.portal.call(lambda: chat.complete(profile, request, on_usage=charged.append)).usage
-        read = sum(u["prompt_tokens"] for u in charged)
+        response = client.portal.call(lambda: chat.complete(profile, request, on_usage=charged.append))
+        usage, read = response.usage, sum(u["prompt_tokens"] for u in charged)
+        assert response.answer_outcome == ("extract" if probability > 0.8 else "no_answer")
         assert read > 10 and usage.prompt_tokens == read, (usage, charged)
         assert usage.total_tokens == read + usage.completion_tokens
         charged = []
