@@ -76,7 +76,7 @@ def run_eval(
     --served-only scores adapter+retrieval alone);
     --max-errors (default 0) to every configuration."""
     from evaluation import report
-    from evaluation.freshness import check_freshness, load_spec
+    from evaluation.freshness import check_freshness, check_target, load_spec
     from evaluation.calibrate import abstention_report, measure
     from evaluation.runner import (EvalError, TenorClient, answer_all, configurations, conversation, headline,
                                    load_question_set, measure_recall, records_as_dicts, score, summarise)
@@ -117,6 +117,8 @@ def run_eval(
     try:
         with server as server_url:
             client = TenorClient(server_url, key)
+            if spec:
+                check_target(client, brand.name, spec)  # before the questions: a wrong spec fails at once
             console.err.print(f"server {server_url}; {len(items)} questions x {len(configs)} configurations")
             recall = measure_recall(client, brand.name, items)
             signals = measure(items, lambda item, k: client.retrieve(brand.name, conversation(item), k), brand,

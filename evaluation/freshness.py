@@ -6,6 +6,7 @@ edit with no retraining and no restart. The original is re-uploaded at the end.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -23,8 +24,26 @@ def load_spec(path: Path) -> dict:
     return spec
 
 
-def check_freshness(client: TenorClient, profile: str, spec: dict, max_tokens: int = 200) -> dict:
+def check_target(client: TenorClient, profile: str, spec: dict) -> bytes:
+    """The spec's file, once the profile's collection is known to hold it as it is: the check uploads
+    an edited copy, then this file as the original, so a document the collection does not hold, or
+    holds in another version, would be added or replaced (the sample's spec, the default, against
+    another company's profile would put Larkfield's products.md among its documents)."""
     original = Path(spec["file"]).read_bytes()
+    stored = client.document(profile, spec["document"])
+    where = f"--freshness-spec names {spec['document']!r} ({spec['file']})"
+    if stored is None:
+        raise EvalError(f"{where}, which profile {profile!r}'s collection does not hold: the check edits one of "
+                        "its documents and puts it back; name one of them in a spec of your own "
+                        "(README: Your own company)")
+    if stored.get("content_hash") != hashlib.sha256(original).hexdigest():
+        raise EvalError(f"{where}, but profile {profile!r}'s collection holds another version of it: the check "
+                        "would put that file back in its place; point the spec's file at the document as indexed")
+    return original
+
+
+def check_freshness(client: TenorClient, profile: str, spec: dict, max_tokens: int = 200) -> dict:
+    original = check_target(client, profile, spec)
     text = original.decode("utf-8")
     if spec["find"] not in text:
         raise EvalError(f"{spec['file']}: the text to replace, {spec['find']!r}, is not in the document")

@@ -154,6 +154,14 @@ class TenorClient:
         _check(reply)
         return reply.json()
 
+    def document(self, profile: str, document_id: str) -> dict | None:
+        """The profile's collection's record of a document (its ``content_hash``...), None if it has none."""
+        reply = self.http.get(f"/v1/documents/{document_id}", params={"model": profile})
+        if reply.status_code == 404:
+            return None
+        _check(reply)
+        return reply.json()
+
     def upload(self, profile: str, name: str, content: bytes) -> dict:
         reply = self.http.post("/v1/documents", params={"model": profile}, files={"file": (name, content)})
         _check(reply)
