@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from evaluation.runner import EvalError, TenorClient
+
+# An upload is stored under the file's plain name (the server's ``safe_filename``): a document whose
+# id is anything else ("policies/returns.md") would not be the one the check's uploads replace.
+_UPLOADABLE = re.compile(r"[A-Za-z0-9_-](?:[A-Za-z0-9._ -]*[A-Za-z0-9_-])?")
 
 
 def load_spec(path: Path) -> dict:
@@ -29,16 +34,24 @@ def check_target(client: TenorClient, profile: str, spec: dict) -> bytes:
     an edited copy, then this file as the original, so a document the collection does not hold, or
     holds in another version, would be added or replaced (the sample's spec, the default, against
     another company's profile would put Larkfield's products.md among its documents)."""
-    original = Path(spec["file"]).read_bytes()
-    stored = client.document(profile, spec["document"])
     where = f"--freshness-spec names {spec['document']!r} ({spec['file']})"
+    try:
+        original = Path(spec["file"]).read_bytes()
+    except OSError as exc:
+        raise EvalError(f"{where}: cannot read the file ({exc.strerror or exc})") from exc
+    if not _UPLOADABLE.fullmatch(spec["document"]):
+        raise EvalError(f"{where}: the check uploads it, and an upload is stored under a plain file name (letters, "
+                        "digits, '.', '_', '-', spaces; no folder), so it would not replace this document; name "
+                        "one ingested at the top of its folder")
+    stored = client.document(profile, spec["document"])
     if stored is None:
         raise EvalError(f"{where}, which profile {profile!r}'s collection does not hold: the check edits one of "
                         "its documents and puts it back; name one of them in a spec of your own "
                         "(README: Your own company)")
     if stored.get("content_hash") != hashlib.sha256(original).hexdigest():
         raise EvalError(f"{where}, but profile {profile!r}'s collection holds another version of it: the check "
-                        "would put that file back in its place; point the spec's file at the document as indexed")
+                        "would put that file back in its place; point the spec's file at the document as indexed "
+                        "(a page a web or JSONL source synced has no such file: name an ingested document)")
     return original
 
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
+from urllib.parse import quote
 
 import httpx
 
@@ -156,7 +157,7 @@ class TenorClient:
 
     def document(self, profile: str, document_id: str) -> dict | None:
         """The profile's collection's record of a document (its ``content_hash``...), None if it has none."""
-        reply = self.http.get(f"/v1/documents/{document_id}", params={"model": profile})
+        reply = self.http.get(f"/v1/documents/{quote(document_id, safe='/')}", params={"model": profile})
         if reply.status_code == 404:
             return None
         _check(reply)
