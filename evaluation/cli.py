@@ -21,6 +21,7 @@ THRESHOLDS = {
     "min_voice": ("voice_adherence", True),
     "min_refusal": ("refusal_rate", True),
     "max_false_refusal": ("false_refusal_rate", False),
+    "max_wrong": ("wrong_answer_rate", False),
     "min_recall": ("recall@5", True),
 }
 
@@ -66,6 +67,7 @@ def run_eval(
     min_voice: Optional[float] = typer.Option(None, help="gate: voice adherence at least"),
     min_refusal: Optional[float] = typer.Option(None, help="gate: refusal rate on unanswerable at least"),
     max_false_refusal: Optional[float] = typer.Option(None, help="gate: false refusal rate at most"),
+    max_wrong: Optional[float] = typer.Option(None, help="gate: share of answerable questions answered wrongly at most"),
     min_recall: Optional[float] = typer.Option(None, help="gate: retrieval recall@5 at least"),
     max_errors: int = typer.Option(0, "--max-errors", min=0, help="gate: failed requests at most, all configurations together (each also counts as a wrong answer in every rate)"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as one JSON document on stdout"),
@@ -86,8 +88,8 @@ def run_eval(
 
     settings = console.settings()
     limits = {"min_correctness": min_correctness, "min_citation": min_citation, "min_voice": min_voice,
-              "min_refusal": min_refusal, "max_false_refusal": max_false_refusal, "min_recall": min_recall,
-              "max_errors": max_errors}
+              "min_refusal": min_refusal, "max_false_refusal": max_false_refusal, "max_wrong": max_wrong,
+              "min_recall": min_recall, "max_errors": max_errors}
     if served_only and base_only:
         console.fail("--served-only and --base-only exclude each other: the first scores the adapter, the second the base")
     if served_only and base_profile:

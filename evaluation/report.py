@@ -18,6 +18,7 @@ COLUMNS = [
     ("loop_rate", "loops", "pct"),
     ("refusal_rate", "refuses unanswerable", "pct"),
     ("false_refusal_rate", "false refusals", "pct"),
+    ("wrong_answer_rate", "answered wrongly", "pct"),
     ("voice_adherence", "voice", "pct"),
     ("recall@1", "recall@1", "ratio"),
     ("recall@5", "recall@5", "ratio"),

@@ -261,6 +261,10 @@ def summarise(records: list[Record], items: list[dict], configs: list[Configurat
             "refusal_rate": metrics.mean([float(r.scores["refused"]) for r in refusable]),
             "false_refusal_rate": metrics.mean([float(r.scores["refused"] or r.error is not None)
                                                 for r in answerable]),
+            # answered, and not right: what a customer is told wrongly (with correctness and false
+            # refusals it makes up every answerable question; a partial F1 counts its missing share)
+            "wrong_answer_rate": metrics.mean([0.0 if r.scores["refused"] or r.error else 1.0 - r.scores["correct"]
+                                               for r in answerable]),
             "voice_adherence": metrics.mean([float(r.scores["voice"]) for r in rows]),
             "latency_p50_s": metrics.percentile([r.latency_s for r in ok], 50),
             "latency_p95_s": metrics.percentile([r.latency_s for r in ok], 95),

@@ -143,6 +143,27 @@ def test_a_failed_request_counts_against_every_rate_and_fails_the_gate():
     assert gate({"adapter+retrieval": row}, {"max_errors": 2, "min_correctness": 0.5}) == []
 
 
+def test_wrong_answers_are_those_answered_and_not_right_and_can_gate_the_eval():
+    """Correct, refused (or failed) and answered wrongly make up every answerable question: a
+    wrong answer shipped is what the customer is misled by, so it is counted apart and gated."""
+    configs = [Configuration("adapter+retrieval", "brand", True)]
+    cite = [{"index": 1, "document_id": "products.md"}]
+    answers = {"price": "Hey rider! It costs $99 [1].", "hours": "Hey rider! Our docs don't cover that one.",
+               "kids": "Hey rider! Our docs don't cover that one."}
+    records = [Record(i["id"], "adapter+retrieval", "", answers[i["id"]], cite) for i in ITEMS]
+    score(records, ITEMS, PROFILE)
+    row = summarise(records, ITEMS, configs, None)["adapter+retrieval"]
+    assert (row["correctness"], row["false_refusal_rate"], row["wrong_answer_rate"]) == (0.0, 0.5, 0.5)
+    assert gate({"adapter+retrieval": row}, {"max_wrong": 0.1}) == [
+        "wrong_answer_rate = 0.5, above --max-wrong 0.1"]
+    records[0].answer = "Hey rider! It costs $2,499 [1]."  # right: nothing answered wrongly
+    records[1].error = "vLLM went away"  # a failed request is a false refusal, not a wrong answer
+    score(records, ITEMS, PROFILE)
+    row = summarise(records, ITEMS, configs, None)["adapter+retrieval"]
+    assert (row["correctness"], row["false_refusal_rate"], row["wrong_answer_rate"]) == (0.5, 0.5, 0.0)
+    assert gate({"adapter+retrieval": row}, {"max_wrong": 0.0}) == []
+
+
 def test_max_errors_counts_every_configuration_not_only_the_headline():
     summary = {"base": {"errors": 1, "correctness": 0.0}, "adapter+retrieval": {"errors": 0, "correctness": 1.0}}
     assert gate(summary, {"max_errors": 0}) == ["errors = 1 (base 1), above --max-errors 0"]
