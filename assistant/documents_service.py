@@ -15,15 +15,13 @@ never a hidden file or folder, whichever way the path is given (links included).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
 from tenor.config import Settings
-
-_SAFE = re.compile(r"[^A-Za-z0-9._ -]+")
+from tenor.uploads import UnusableName, stored_name
 
 
 class DocumentError(Exception):
@@ -44,14 +42,11 @@ class PathNotAllowed(DocumentError):
 
 
 def safe_filename(name: str) -> str:
-    """The file's own name with any directory part and odd characters removed."""
-    base = re.split(r"[\\/]", name or "")[-1].strip()
-    if base.startswith("."):
-        raise DocumentError(f"hidden file name {name!r}: upload the file under a name that does not start with '.'")
-    base = _SAFE.sub("_", base).strip(" .")
-    if not base:
-        raise DocumentError(f"unusable file name {name!r}: give the file a plain name like 'warranty.pdf'")
-    return base[:200]
+    """The name an upload is stored under (``tenor.uploads.stored_name``), as a client error if none."""
+    try:
+        return stored_name(name)
+    except UnusableName as exc:
+        raise DocumentError(str(exc)) from None
 
 
 class DocumentsService:

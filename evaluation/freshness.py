@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 from evaluation.runner import EvalError, TenorClient
-
-# An upload is stored under the file's plain name (the server's ``safe_filename``): a document whose
-# id is anything else ("policies/returns.md") would not be the one the check's uploads replace.
-_UPLOADABLE = re.compile(r"[A-Za-z0-9_-](?:[A-Za-z0-9._ -]*[A-Za-z0-9_-])?")
+from tenor.uploads import UnusableName, stored_name
 
 
 def load_spec(path: Path) -> dict:
@@ -39,10 +35,10 @@ def check_target(client: TenorClient, profile: str, spec: dict) -> bytes:
         original = Path(spec["file"]).read_bytes()
     except OSError as exc:
         raise EvalError(f"{where}: cannot read the file ({exc.strerror or exc})") from exc
-    if not _UPLOADABLE.fullmatch(spec["document"]):
+    if not _uploads_replace(spec["document"]):
         raise EvalError(f"{where}: the check uploads it, and an upload is stored under a plain file name (letters, "
-                        "digits, '.', '_', '-', spaces; no folder), so it would not replace this document; name "
-                        "one ingested at the top of its folder")
+                        "digits, '.', '_', '-', spaces; no folder; at most 200 characters), so it would not "
+                        "replace this document; name one ingested at the top of its folder")
     stored = client.document(profile, spec["document"])
     if stored is None:
         raise EvalError(f"{where}, which profile {profile!r}'s collection does not hold: the check edits one of "
@@ -53,6 +49,14 @@ def check_target(client: TenorClient, profile: str, spec: dict) -> bytes:
                         "would put that file back in its place; point the spec's file at the document as indexed "
                         "(a page a web or JSONL source synced has no such file: name an ingested document)")
     return original
+
+
+def _uploads_replace(document: str) -> bool:
+    """Whether an upload under this id is stored as this id ("policies/returns.md" is stored as "returns.md")."""
+    try:
+        return stored_name(document) == document
+    except UnusableName:
+        return False
 
 
 def check_freshness(client: TenorClient, profile: str, spec: dict, max_tokens: int = 200) -> dict:

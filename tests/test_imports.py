@@ -13,7 +13,7 @@ from tests.conftest import REPO
 
 PACKAGES = ("tenor", "ingest", "assistant", "finetune", "evaluation")
 WINGS = ("ingest", "assistant", "finetune", "evaluation")
-GROUND_FLOOR = ("tenor", "tenor.config", "tenor.console", "tenor.prompt", "tenor.answers")
+GROUND_FLOOR = ("tenor", "tenor.config", "tenor.console", "tenor.prompt", "tenor.answers", "tenor.uploads")
 ROOF = ("tenor.cli", "tenor.quickstart")
 
 

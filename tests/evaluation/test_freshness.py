@@ -69,7 +69,8 @@ def test_a_document_the_collection_does_not_hold_as_that_file_is_left_alone(tmp_
             check_freshness(client, "acme", spec)
         assert client.uploaded == [] and len(client.replies) == 2
     client = Client(["£55", "It is £59."], [["£55"], ["The boardroom costs £59 an hour."]])
-    for document in ("rooms/prices.md", "prices?.md", ".prices.md"):  # an upload would store "prices.md"...
+    # an upload would store "prices.md", "prices_.md", nothing, or the name's first 200 characters
+    for document in ("rooms/prices.md", "prices?.md", ".prices.md", "p" * 198 + "rices.md"):
         with pytest.raises(EvalError, match="plain file name"):
             check_freshness(client, "acme", {**spec, "document": document})
     with pytest.raises(EvalError, match="cannot read the file"):
