@@ -42,7 +42,7 @@ import httpx
 from assistant.engine import lora_name
 from tenor.config import PACKAGED_BASE_MODELS, ConfigError, Settings
 from tenor.net import free_port
-from tenor.processes import die_with_parent
+from tenor.processes import cores, die_with_parent
 
 log = logging.getLogger("tenor.vllm")
 
@@ -262,9 +262,10 @@ class VllmProcess:
         env.setdefault("VLLM_CACHE_ROOT", str(self.settings.home / "cache" / "vllm"))
         env["VLLM_ALLOW_RUNTIME_LORA_UPDATING"] = "True"
         env.setdefault("VLLM_NO_USAGE_STATS", "1")
-        if (os.cpu_count() or 1) <= 4:
-            # vLLM's CPU build keeps one core for its front end by default: half of a 2-core machine,
-            # whose prompts, alone or 8 at a time, were read faster computing on both (a probe, not a bench).
+        if cores() <= 4:
+            # vLLM's CPU build keeps one core for its front end by default: half of a 2-core machine (or of
+            # a container's 2-core share of a big host), whose prompts, alone or 8 at a time, were read
+            # faster computing on both (a probe, not a bench).
             env.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
         env.setdefault("HF_HUB_OFFLINE", "1")
         env.setdefault("TRANSFORMERS_OFFLINE", "1")

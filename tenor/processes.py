@@ -14,6 +14,14 @@ except (OSError, AttributeError):  # not Linux: the parent's own cleanup is all 
     _prctl = None
 
 
+def cores() -> int:
+    """The cores this process may run on (a container's share, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def die_with_parent() -> Callable[[], None]:
     """A ``Popen`` ``preexec_fn`` for a child of this process (it runs in the child between fork
     and exec): the child gets SIGTERM when the thread that started it ends, the process with it,

@@ -15,7 +15,6 @@ budget. It needs torch and transformers (the ``train`` extra).
 
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import contextmanager
 from functools import lru_cache
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from tenor.evidence import said
+from tenor.processes import cores
 from tenor.prompt import user_turns
 
 SYSTEM = "You check whether a text contains the answer to a customer's question."
@@ -169,14 +169,6 @@ def _on_every_core():
             yield
         finally:
             torch.set_num_threads(before)
-
-
-def cores() -> int:
-    """The cores this process may run on (a container's share, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _first_tokens(tokenizer, words: Sequence[str]) -> set[int]:

@@ -70,8 +70,10 @@ def test_environment_points_vllm_at_the_data_directory(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("cores, reserved", [(2, "0"), (4, "0"), (16, None)])
 def test_small_machines_compute_on_every_core(tmp_path, monkeypatch, cores, reserved):
+    """Sized by the cores this process may use: a container's 2-core share of a 64-core host is small."""
     monkeypatch.delenv("VLLM_CPU_NUM_OF_RESERVED_CPU", raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
     assert VllmProcess(settings_with(tmp_path, {"b": {}})).env().get("VLLM_CPU_NUM_OF_RESERVED_CPU") == reserved
     monkeypatch.setenv("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")  # the operator's own setting wins
     assert VllmProcess(settings_with(tmp_path, {"b": {}})).env()["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "1"
