@@ -171,8 +171,30 @@ def _aligned_items(lines: list[str], start: int) -> tuple[list[str], int]:
     return [f"- {label.rstrip(':')}: {'; '.join(values)}" for label, *values in items] + [""], end
 
 
+_CAPITALS = re.compile(r"^[A-Z0-9][A-Z0-9 '&/,:()+-]*$")  # "MOVING IN: WHAT TO BRING" (no lower case)
+_TITLE = re.compile(r"^[A-Z][^.!?,;:|]*$")  # "Who can drive": no sentence or clause ends in it
+
+
+def _plain_heading(line: str, before: str, after: str) -> bool:
+    """Whether ``line`` heads what follows it in plain text exported without underlines: on a line of
+    its own after a blank one, at the margin, no bullet, and either in capitals ("MOVING DAY VAN", up
+    to ten words) or a title of up to eight words right above its text ("Who can drive" over "Drivers
+    must be aged 25..."), short of where a wrapped line would break (the next line's first word
+    would have fitted on it). Joined to its text, "Who can drive Drivers must be..." was one sentence."""
+    text = line.strip()
+    if not text or before.strip() or line[:1].isspace() or _LIST_MARK.match(text) or _UNDERLINE.match(after):
+        return False
+    words = text.split()
+    if _CAPITALS.match(text) and sum(c.isalpha() for c in text) >= 3:
+        return len(words) <= 10
+    if not after.strip() or not _TITLE.match(text) or len(words) > 8:
+        return False
+    return len(text) + 1 + len(after.split()[0]) <= len(after.rstrip())
+
+
 def load_text(path: Path) -> tuple[list[Section], str | None]:
-    """Plain text; a line underlined with === or --- (setext style) starts a section, a
+    """Plain text; a line underlined with === or --- (setext style), or a heading line without
+    one (``_plain_heading``), starts a section, a
     fixed-width table (a header over a rule of dash groups) becomes ``| a | b |`` rows,
     and indented lines whose second column lines up become "- label: value" items."""
     lines = _decode(path).splitlines()
@@ -199,6 +221,12 @@ def load_text(path: Path) -> tuple[list[Section], str | None]:
             heading = line.strip()
             title = title or heading
             i += 2
+            continue
+        if _plain_heading(line, lines[i - 1] if i else "", nxt):
+            sections.append(Section(text="\n".join(body), heading=heading))
+            body = []
+            heading = line.strip().rstrip(":").strip()
+            i += 1
             continue
         body.append(line)
         i += 1

@@ -30,7 +30,7 @@ from ingest.loaders import MAX_FILE_BYTES, LoadError, load_file
 from ingest.models import Chunk, FileFailure, IngestSummary
 from tenor.config import Settings
 
-PIPELINE_VERSION = "4"  # bump when loaders or chunking change how text is cut
+PIPELINE_VERSION = "5"  # bump when loaders or chunking change how text is cut
 Progress = Callable[..., None]  # progress(n=1, note=None)
 SYSTEM_DIRS = ("/proc", "/sys", "/dev")  # kernel files: endless, blocking, or secret; never documents
 

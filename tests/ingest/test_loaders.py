@@ -135,6 +135,28 @@ def test_text_file_underlined_headings_become_sections(tmp_path):
     ]
 
 
+def test_text_file_headings_without_underlines_become_sections(tmp_path):
+    """Help pages exported as plain text often mark headings only by capitals or by a short line
+    right above its text; joined to the text they made "Who can drive Drivers must be..."."""
+    path = tmp_path / "vans.txt"
+    path.write_text(
+        "Van hire\n\nMOVING DAY VAN\n\nOur van has a tail lift.\n\n"
+        "Who can drive\nDrivers must be aged 25 to 75 and hold a full licence.\n\n"
+        "MOVING IN: WHAT TO BRING\n- Photo ID\n- A padlock\n\n"
+        "Our Banbury and Bicester sites each have a\nFord Transit van you can hire by the day.\n\n"
+        "Q: Can I hire it for a week\nA: Yes, call us.\n")
+    doc = load(path)
+    assert [(s.heading, s.text) for s in doc.sections] == [
+        (None, "Van hire"),  # a short line above a blank one is not known to head anything
+        ("MOVING DAY VAN", "Our van has a tail lift."),
+        ("Who can drive", "Drivers must be aged 25 to 75 and hold a full licence."),
+        ("MOVING IN: WHAT TO BRING", "- Photo ID\n- A padlock\n\n"
+         # a wrapped line breaks where the next word would not fit: no heading
+         "Our Banbury and Bicester sites each have a\nFord Transit van you can hire by the day.\n\n"
+         "Q: Can I hire it for a week\nA: Yes, call us."),
+    ]
+
+
 # -- hostile files: every loader either returns text or raises LoadError, in bounded time and memory --
 
 def _mutations(data: bytes, rng) -> list[bytes]:
