@@ -55,8 +55,9 @@ def cited_documents(answer: str, citations: Sequence[dict]) -> list[str]:
 
 
 def unsupported_figures(answer: str, citations: Sequence[dict]) -> list[str]:
-    """The answer's figures that none of the passages its markers point at contains."""
-    by_index = {c.get("index"): c.get("text") or "" for c in citations}
+    """The answer's figures that none of the passages its markers point at contains, their
+    headings included (a quote names its topic: "OPTION 1: GOODS COVER: you pay the first £100")."""
+    by_index = {c.get("index"): f"{c.get('section') or ''}\n{c.get('text') or ''}" for c in citations}
     cited = {int(n) for n in CITATION_MARKER.findall(answer)}
     figures: set[str] = set()
     for n in cited:

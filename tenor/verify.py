@@ -164,21 +164,63 @@ def _digits(raw: str) -> str:
     return re.sub(r"\D", "", raw)
 
 
-def facts(text: str) -> list[str]:
-    """The checkable figures in a text, normalised: ``email:...``, ``phone:<digits>``, ``n:<number>``."""
+def facts(text: str, times: bool = True) -> list[str]:
+    """The checkable figures in a text, normalised: ``email:...``, ``phone:<digits>``,
+    ``time:HH:MM`` (a time of day is checked as one: "2pm" is not vouched for by the "2" of
+    "2 years"; ``times=False``: its numbers instead) and ``n:<number>``."""
     found = [f"email:{m.lower()}" for m in EMAIL.findall(text)]
     rest = EMAIL.sub(" ", text)
     for m in phones(rest):
         found.append(f"phone:{_digits(m)}")
         rest = rest.replace(m, " ")
+    if times:
+        clock, rest = times_of_day(rest)
+        found += clock
     found += [f"n:{_number(m)}" for m in _NUMBER.findall(rest)]
     return list(dict.fromkeys(found))
 
 
+_AM_PM = re.compile(r"(?<![\w.:])(\d{1,2})(?:[:.]([0-5]\d))?\s*([ap])\.?m\b\.?", re.IGNORECASE)  # 2pm, 8.30 a.m.
+_CLOCK = re.compile(r"(?<![\w.:])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])")  # 18:00, 9:30
+_DOTTED_CLOCK = re.compile(r"(?<![\w.:£$€])([01]?\d|2[0-3])\.([0-5]\d)(?!\d|\.\d)")  # "9.00-17.30", not "£9.00"
+_NAMED_TIME = re.compile(r"\b(noon|midday|midnight)\b", re.IGNORECASE)
+
+
+def times_of_day(text: str, lenient: bool = False) -> tuple[list[str], str]:
+    """The times of day in ``text`` as ``time:HH:MM`` (24-hour), and the text without them.
+    ``lenient`` (what a passage vouches for): a clock time with no am or pm and an hour up to
+    12 ("8:30") may be either half, and "9.00" (not money) is a clock time too."""
+    found: list[str] = []
+
+    def am_pm(m: re.Match) -> str:
+        hour, minute = int(m.group(1)), int(m.group(2) or 0)
+        if not 1 <= hour <= 12:
+            return m.group(0)
+        found.append(f"time:{hour % 12 + (12 if m.group(3).lower() == 'p' else 0):02d}:{minute:02d}")
+        return " "
+
+    def clock(m: re.Match) -> str:
+        hour, minute = int(m.group(1)), m.group(2)
+        found.append(f"time:{hour:02d}:{minute}")
+        if lenient and 1 <= hour < 12:
+            found.append(f"time:{hour + 12:02d}:{minute}")
+        return " "
+
+    def named(m: re.Match) -> str:
+        found.append("time:00:00" if m.group(1).lower() == "midnight" else "time:12:00")
+        return " "
+
+    rest = _NAMED_TIME.sub(named, _CLOCK.sub(clock, _AM_PM.sub(am_pm, text)))
+    if lenient:
+        rest = _DOTTED_CLOCK.sub(clock, rest)
+    return found, rest
+
+
 def passage_facts(text: str) -> set[str]:
-    """What a passage can vouch for: its own figures, number words as digits, and any
-    digit run (so a phone written differently in the answer still matches)."""
-    found = set(facts(text))
+    """What a passage can vouch for: its own figures (its times of day, and their numbers: "open
+    until 6" of "6pm"), number words as digits, and any digit run (so a phone written
+    differently in the answer still matches)."""
+    found = set(facts(text, times=False)) | set(times_of_day(text, lenient=True)[0])
     found |= {f"n:{_NUMBER_WORDS[w]}" for w in _WORDS.findall(text.lower()) if w in _NUMBER_WORDS}
     found |= {f"phone:{_digits(m)}" for m in PHONE.findall(text)}
     return found

@@ -276,6 +276,11 @@ def test_unsupported_figures_are_those_no_cited_passage_contains():
     assert metrics.unsupported_figures("The Cargo K1 costs $3,899 [2].", citations) == ["n:3899"]
     assert metrics.unsupported_figures("Write to help@lark.example.", citations) == ["email:help@lark.example"]
     assert metrics.unsupported_figures("Write to help@lark.example or call 555-010-2030 [2].", citations) == []
+    # a quote names its topic, the passage's heading: its figures are the document's too
+    cover = [{"index": 1, "section": "OPTION 1: GOODS COVER", "text": "You pay the first £100 of any loss."}]
+    quote = "\u201cOPTION 1: GOODS COVER: You pay the first £100 of any loss.\u201d [1]"
+    assert metrics.unsupported_figures(quote, cover) == []
+    assert metrics.unsupported_figures(quote.replace("OPTION 1", "OPTION 2"), cover) == ["n:2"]
 
 
 def test_summary_counts_unsupported_figures_answered_citations_and_loops():
