@@ -3,8 +3,8 @@
 ``attribute`` splits an answer into sentences and matches each factual one to
 the numbered passages that support it: lexical overlap of content terms, plus
 embedding similarity when an ``embed`` function is given. A sentence is
-supported only if every number, price, duration, date, e-mail address and
-phone number in it appears in a passage it cites, and each number in a
+supported only if every number, price, duration, date, time of day, e-mail address
+and phone number in it appears in a passage it cites, and each number and time in a
 sentence of that passage about the same thing (``bound``). The server then writes the
 ``[n]`` markers itself (the model's own are dropped), whatever the model wrote.
 
@@ -166,61 +166,59 @@ def _digits(raw: str) -> str:
 
 def facts(text: str, times: bool = True) -> list[str]:
     """The checkable figures in a text, normalised: ``email:...``, ``phone:<digits>``,
-    ``time:HH:MM`` (a time of day is checked as one: "2pm" is not vouched for by the "2" of
-    "2 years"; ``times=False``: its numbers instead) and ``n:<number>``."""
+    ``time:HH:MM`` (a time of day with am or pm is checked as one: "2pm" is not vouched for
+    by the "2" of "2 years"; ``times=False``: its numbers instead) and ``n:<number>``."""
     found = [f"email:{m.lower()}" for m in EMAIL.findall(text)]
     rest = EMAIL.sub(" ", text)
     for m in phones(rest):
         found.append(f"phone:{_digits(m)}")
         rest = rest.replace(m, " ")
     if times:
-        clock, rest = times_of_day(rest)
-        found += clock
+        found += [_time(m) for m in _AM_PM.finditer(rest) if _time(m)]
+        rest = _AM_PM.sub(lambda m: " " if _time(m) else m.group(0), rest)
     found += [f"n:{_number(m)}" for m in _NUMBER.findall(rest)]
     return list(dict.fromkeys(found))
 
 
 _AM_PM = re.compile(r"(?<![\w.:])(\d{1,2})(?:[:.]([0-5]\d))?\s*([ap])\.?m\b\.?", re.IGNORECASE)  # 2pm, 8.30 a.m.
-_CLOCK = re.compile(r"(?<![\w.:])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])")  # 18:00, 9:30
-_DOTTED_CLOCK = re.compile(r"(?<![\w.:£$€])([01]?\d|2[0-3])\.([0-5]\d)(?!\d|\.\d)")  # "9.00-17.30", not "£9.00"
-_NAMED_TIME = re.compile(r"\b(noon|midday|midnight)\b", re.IGNORECASE)
+_HOUR = r"(?<![\w.:])(\d{1,2})(?:[:.]([0-5]\d))?(?![\d%])"
+# What a passage states as a time without am or pm: "18:00", "9.00" (not money), either end of
+# "9-5pm", "8-8", "9 to 5", "noon": any of them may be either half of the day.
+_CLOCK = re.compile(r"(?<![\w.:])(\d{1,2})[:.]([0-5]\d)(?![\d:])")
+_HOUR_RANGE = re.compile(_HOUR + r"\s*(?:-|\u2013|to|until|till)\s*" + _HOUR, re.IGNORECASE)
+_NAMED_TIMES = {"noon": ("12:00",), "midday": ("12:00",), "midnight": ("00:00", "23:59")}
 
 
-def times_of_day(text: str, lenient: bool = False) -> tuple[list[str], str]:
-    """The times of day in ``text`` as ``time:HH:MM`` (24-hour), and the text without them.
-    ``lenient`` (what a passage vouches for): a clock time with no am or pm and an hour up to
-    12 ("8:30") may be either half, and "9.00" (not money) is a clock time too."""
-    found: list[str] = []
+def _time(m: re.Match) -> str:
+    """``_AM_PM``'s match as ``time:HH:MM`` (24-hour); "" if it is no time ("13pm")."""
+    hour, minute = int(m.group(1)), int(m.group(2) or 0)
+    if not 1 <= hour <= 12:
+        return ""
+    return f"time:{hour % 12 + (12 if m.group(3).lower() == 'p' else 0):02d}:{minute:02d}"
 
-    def am_pm(m: re.Match) -> str:
-        hour, minute = int(m.group(1)), int(m.group(2) or 0)
-        if not 1 <= hour <= 12:
-            return m.group(0)
-        found.append(f"time:{hour % 12 + (12 if m.group(3).lower() == 'p' else 0):02d}:{minute:02d}")
-        return " "
 
-    def clock(m: re.Match) -> str:
-        hour, minute = int(m.group(1)), m.group(2)
-        found.append(f"time:{hour:02d}:{minute}")
-        if lenient and 1 <= hour < 12:
-            found.append(f"time:{hour + 12:02d}:{minute}")
-        return " "
-
-    def named(m: re.Match) -> str:
-        found.append("time:00:00" if m.group(1).lower() == "midnight" else "time:12:00")
-        return " "
-
-    rest = _NAMED_TIME.sub(named, _CLOCK.sub(clock, _AM_PM.sub(am_pm, text)))
-    if lenient:
-        rest = _DOTTED_CLOCK.sub(clock, rest)
-    return found, rest
+def passage_times(text: str) -> set[str]:
+    """The times of day a passage vouches for, however it writes them (see ``_CLOCK``)."""
+    found = {_time(m) for m in _AM_PM.finditer(text)} - {""}
+    unpriced = _MONEY.sub(" ", text)
+    hours = [(m.group(1), m.group(2)) for m in _CLOCK.finditer(_AM_PM.sub(" ", unpriced))]
+    for m in _HOUR_RANGE.finditer(unpriced):  # "9-5pm": the 9
+        hours += [(m.group(1), m.group(2)), (m.group(3), m.group(4))]
+    for hour, minute in hours:
+        if int(hour) <= 23:
+            found.add(f"time:{int(hour):02d}:{minute or '00'}")
+            if 1 <= int(hour) < 12:
+                found.add(f"time:{int(hour) + 12:02d}:{minute or '00'}")
+    found |= {f"time:{t}" for word, named in _NAMED_TIMES.items() if re.search(rf"\b{word}\b", text, re.IGNORECASE)
+              for t in named}
+    return found
 
 
 def passage_facts(text: str) -> set[str]:
     """What a passage can vouch for: its own figures (its times of day, and their numbers: "open
     until 6" of "6pm"), number words as digits, and any digit run (so a phone written
     differently in the answer still matches)."""
-    found = set(facts(text, times=False)) | set(times_of_day(text, lenient=True)[0])
+    found = set(facts(text, times=False)) | passage_times(text)
     found |= {f"n:{_NUMBER_WORDS[w]}" for w in _WORDS.findall(text.lower()) if w in _NUMBER_WORDS}
     found |= {f"phone:{_digits(m)}" for m in PHONE.findall(text)}
     return found
@@ -263,14 +261,14 @@ class PassageFigures:
         return cls(units, df)
 
     def bound(self, fact: str, contexts: Sequence[set[str]]) -> bool:
-        """Does the passage state this number about what the answer says it is about
+        """Does the passage state this number (or time of day) about what the answer says it is about
         (``contexts``: the words of each clause of the answer's sentence that holds it)?
         Yes when a sentence or row holding the number has at least half of those words
         the passage knows (weighted by rarity), or no sentence without it has more:
         "the frame: 2 years" is not bound in "Frames: lifetime. Motors and batteries:
         2 years." E-mails and phones name themselves; a number held only outside any
         sentence (a table's header) is not judged."""
-        if not fact.startswith("n:"):
+        if not fact.startswith(("n:", "time:")):
             return True
         holders = [u for u in self.units if fact in u.figures]
         return not holders or any(self._bound_in(fact, context, holders) for context in contexts)

@@ -42,19 +42,23 @@ def test_figures_are_found_and_normalised():
 
 def test_a_time_of_day_is_checked_as_one_not_as_its_digits():
     """"From 2pm to 6pm" shipped against "1pm to 6pm" because "2 years" held a 2 (an unseen company's
-    van hire); a time is vouched for by the same time, however either writes it."""
-    assert facts("Open 8:30am to 5.30 p.m., 18:00 on Fridays, noon on Sundays; 13pm") == [
-        "time:08:30", "time:17:30", "time:18:00", "time:12:00", "n:13"]
+    van hire); an answer's time with am or pm is vouched for by the same time, however the passage
+    writes it, in a sentence about the same thing (as a number is)."""
+    assert facts("Open 8:30am to 5.30 p.m., 18:00 on Fridays; 13pm") == [
+        "time:08:30", "time:17:30", "n:18", "n:0", "n:13"]  # a clock time without am or pm stays numbers
     hire = ["Hire prices: Half day (8am to 1pm, or 1pm to 6pm) £45; Full day (8am to 6pm): £75",
             "Drivers must have held a licence for at least 2 years."]
     wrong = attribute("From 2pm to 6pm, the van is £75.", hire)
     assert wrong.factual[0].missing == ["time:14:00"] and not wrong.factual[0].supported
-    for right in ("A full day, 8am to 6pm, is £75.", "A full day runs until 6 and costs £75.",
-                  "A full day runs from 08:00 to 18:00 and costs £75."):
+    for right in ("A full day, 8am to 6pm, is £75.", "A full day runs until 6 and costs £75."):
         assert attribute(right, hire).factual[0].supported, right
-    # a passage's clock time without am or pm may be either half; "9.00" is one, "£9.00" is not
-    assert attribute("The office opens at 9am and shuts at 5.30pm.", ["The office opens 9.00-5.30."]).groundedness == 1
-    assert attribute("A tour is at 9pm.", ["A tour costs £9.00."]).groundedness == 0
+    for answer, passage in (("The office opens at 9am and shuts at 5.30pm.", "The office opens 9.00-5.30."),
+                            ("We're open 9am to 5pm on weekdays.", "Opening hours: Monday to Friday 9-5pm."),
+                            ("Call us 8am-8pm on 0800 123 4567.", "Call 0800 123 4567, 8-8 daily."),
+                            ("The office closes at 5:30 on Fridays.", "The office closes at 5:30pm on Fridays.")):
+        assert attribute(answer, [passage]).groundedness == 1, answer
+    assert attribute("The evening tour starts at 9pm.", ["The evening tour costs 9.00 EUR."]).groundedness == 0
+    assert attribute("The shop opens at 9am.", ["Deliveries come at 9am. The shop opens at 10am."]).groundedness == 0
 
 
 def test_sentences_split_on_ends_not_on_decimals_or_emails():
