@@ -171,25 +171,36 @@ def _aligned_items(lines: list[str], start: int) -> tuple[list[str], int]:
     return [f"- {label.rstrip(':')}: {'; '.join(values)}" for label, *values in items] + [""], end
 
 
-_CAPITALS = re.compile(r"^[A-Z0-9][A-Z0-9 '&/,:()+-]*$")  # "MOVING IN: WHAT TO BRING" (no lower case)
-_TITLE = re.compile(r"^[A-Z][^.!?,;:|]*$")  # "Who can drive": no sentence or clause ends in it
+# "MOVING IN: WHAT TO BRING", "OPTION 1: OUR COVER": no lower case, comma or figure but a numbered label's
+_CAPITALS = re.compile(r"^(?:[A-Z][A-Z '&/:()-]*|\d{1,2}[.:)]\s*)(?:[A-Z '&/:()-]|(?<= )\d{1,2}[.:)])*$")
+_TITLE = re.compile(r"^[A-Z][A-Za-z '&/()-]*$")  # "Who can drive": no figure and no sentence or clause end
+_FAQ_LINE = re.compile(r"^[QA]\s*[:.]")
 
 
-def _plain_heading(line: str, before: str, after: str) -> bool:
-    """Whether ``line`` heads what follows it in plain text exported without underlines: on a line of
-    its own after a blank one, at the margin, no bullet, and either in capitals ("MOVING DAY VAN", up
-    to ten words) or a title of up to eight words right above its text ("Who can drive" over "Drivers
-    must be aged 25..."), short of where a wrapped line would break (the next line's first word
-    would have fitted on it). Joined to its text, "Who can drive Drivers must be..." was one sentence."""
+def _plain_heading(lines: list[str], i: int) -> bool:
+    """Whether ``lines[i]`` heads the text below it in plain text exported without underlines: on
+    a line of its own after a blank one, at the margin, with text under it, and either in capitals
+    (up to ten words, "MOVING DAY VAN") or a title (up to eight words, "Who can drive") right above a
+    line that starts with a capital ("Drivers must be aged 25..."). Neither holds a figure, a comma
+    or a double space (a notice, a price list's first line, a FAQ's "Q:"), nor stops where a wrapped
+    line would (the next line's first word would have fitted on it). Joined to its text, "Who can
+    drive Drivers must be..." was one sentence."""
+    line = lines[i]
     text = line.strip()
-    if not text or before.strip() or line[:1].isspace() or _LIST_MARK.match(text) or _UNDERLINE.match(after):
+    before = lines[i - 1] if i else ""
+    after = lines[i + 1] if i + 1 < len(lines) else ""
+    if (not text or before.strip() or line[:1].isspace() or "  " in text or _LIST_MARK.match(text)
+            or _FAQ_LINE.match(text) or _UNDERLINE.match(after)):
         return False
-    words = text.split()
+    below = next((rest.strip() for rest in lines[i + 1:] if rest.strip()), "")
+    if not below or _CAPITALS.match(below):  # a heading heads text, not the end or another heading
+        return False
+    wraps_on = after.strip() and not after[:1].isspace() and not _LIST_MARK.match(after)
+    if wraps_on and len(text) + 1 + len(after.split()[0]) > len(after.rstrip()):
+        return False  # where a wrapped paragraph breaks
     if _CAPITALS.match(text) and sum(c.isalpha() for c in text) >= 3:
-        return len(words) <= 10
-    if not after.strip() or not _TITLE.match(text) or len(words) > 8:
-        return False
-    return len(text) + 1 + len(after.split()[0]) <= len(after.rstrip())
+        return len(text.split()) <= 10
+    return bool(_TITLE.match(text)) and len(text.split()) <= 8 and after.strip()[:1].isupper()
 
 
 def load_text(path: Path) -> tuple[list[Section], str | None]:
@@ -222,7 +233,7 @@ def load_text(path: Path) -> tuple[list[Section], str | None]:
             title = title or heading
             i += 2
             continue
-        if _plain_heading(line, lines[i - 1] if i else "", nxt):
+        if _plain_heading(lines, i):
             sections.append(Section(text="\n".join(body), heading=heading))
             body = []
             heading = line.strip().rstrip(":").strip()

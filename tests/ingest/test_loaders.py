@@ -142,18 +142,23 @@ def test_text_file_headings_without_underlines_become_sections(tmp_path):
     path.write_text(
         "Van hire\n\nMOVING DAY VAN\n\nOur van has a tail lift.\n\n"
         "Who can drive\nDrivers must be aged 25 to 75 and hold a full licence.\n\n"
-        "MOVING IN: WHAT TO BRING\n- Photo ID\n- A padlock\n\n"
+        "OPTION 1: WHAT TO BRING\n- Photo ID\n- A padlock\n\n"
         "Our Banbury and Bicester sites each have a\nFord Transit van you can hire by the day.\n\n"
-        "Q: Can I hire it for a week\nA: Yes, call us.\n")
+        "You can return\nany item within 30 days.\n\n"
+        "Q: CAN I HIRE IT FOR A WEEK\nA: Yes, call us.\n\n"
+        "CALL 0800 123 4567\nLines open daily.\n\n"
+        "IMPORTANT NOTICE\n\nCLOSED ON SUNDAYS\n")
     doc = load(path)
     assert [(s.heading, s.text) for s in doc.sections] == [
         (None, "Van hire"),  # a short line above a blank one is not known to head anything
         ("MOVING DAY VAN", "Our van has a tail lift."),
         ("Who can drive", "Drivers must be aged 25 to 75 and hold a full licence."),
-        ("MOVING IN: WHAT TO BRING", "- Photo ID\n- A padlock\n\n"
-         # a wrapped line breaks where the next word would not fit: no heading
+        ("OPTION 1: WHAT TO BRING", "- Photo ID\n- A padlock\n\n"
+         # a wrapped line breaks where the next word would not fit; a sentence goes on in lower case;
+         # a FAQ's question, a figure and a heading over no text (or over another heading) stay text
          "Our Banbury and Bicester sites each have a\nFord Transit van you can hire by the day.\n\n"
-         "Q: Can I hire it for a week\nA: Yes, call us."),
+         "You can return\nany item within 30 days.\n\nQ: CAN I HIRE IT FOR A WEEK\nA: Yes, call us.\n\n"
+         "CALL 0800 123 4567\nLines open daily.\n\nIMPORTANT NOTICE\n\nCLOSED ON SUNDAYS"),
     ]
 
 
