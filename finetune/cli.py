@@ -96,7 +96,8 @@ def report_heldout(heldout: dict | None) -> None:
     console.err.print(f"held-out answers ({heldout['answers']}, served prompt): voice {voice:.0%}, "
                       f"groundedness {'-' if grounded is None else f'{grounded:.0%}'}", highlight=False)
     for row in heldout["rows"][:2]:
-        console.err.print(f"  line {row['line']}: {row['answer'][:160]!r}", highlight=False)
+        console.err.print(f"  the adapter's answer to the conversation on line {row['line']} of the data: "
+                          f"{row['answer'][:160]!r}", highlight=False)
     if voice < 0.5 or (grounded is not None and grounded < 0.5):
         console.warn("this adapter misses the voice or states facts its passages do not hold in most held-out "
                      "answers: check the data, or train longer (--epochs) before serving it "
