@@ -61,6 +61,13 @@ def with_reads(usage: dict, grounded: Grounded) -> dict:
             "total_tokens": usage.get("total_tokens", 0) + read}
 
 
+def settled_usage(text: str, choices: int, grounded: Grounded) -> dict:
+    """The usage of an answer decided without the model: no model prompt, the text's estimated
+    tokens for each choice (not charged), and the reads."""
+    n = approx_tokens(text) * choices
+    return with_reads({"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n}, grounded)
+
+
 def sampling(profile: Profile, request: ChatCompletionRequest, default_max_tokens: int) -> dict:
     """vLLM's sampling fields: the profile's decoding defaults, then the request's own values."""
     decoding = profile.decoding
@@ -220,8 +227,7 @@ class ChatService:
         settled = await self.settled(profile, grounded, request_id)
         if settled is not None:
             text, cited, outcome = settled
-            n = approx_tokens(text) * request.n
-            usage = Usage(**with_reads({"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n}, grounded))
+            usage = Usage(**settled_usage(text, request.n, grounded))
             choices = [Choice(index=i, message=ResponseMessage(content=text)) for i in range(request.n)]
             response = ChatCompletion(model=profile.name, choices=choices, usage=usage, citations=cited, **outcome)
             await self.record(profile, request, response.id, text, cited, outcome["answer_outcome"], started)
@@ -255,9 +261,7 @@ class ChatService:
         settled = await self.settled(profile, grounded, request_id)
         if settled is not None:
             text, cited, outcome = settled
-            n = approx_tokens(text) * request.n
-            usage = (with_reads({"prompt_tokens": 0, "completion_tokens": n, "total_tokens": n}, grounded)
-                     if include_usage else None)
+            usage = settled_usage(text, request.n, grounded) if include_usage else None
             return self._replay(profile, request, [text] * request.n, ["stop"] * request.n, cited, outcome, usage,
                                 started)
         payload = self.payload(profile, request, grounded)

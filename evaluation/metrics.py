@@ -24,7 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from tenor.answers import CITATION_MARKER, answer_words, says_not_covered
-from tenor.verify import facts, passage_facts, strip_markers, vouched
+from tenor.verify import checkable, facts, passage_facts, strip_markers, vouched
 
 
 def patterns_match(answer: str, patterns: Sequence[str]) -> bool:
@@ -57,7 +57,7 @@ def cited_documents(answer: str, citations: Sequence[dict]) -> list[str]:
 def unsupported_figures(answer: str, citations: Sequence[dict]) -> list[str]:
     """The answer's figures that none of the passages its markers point at contains, their
     headings included (a quote names its topic: "OPTION 1: GOODS COVER: you pay the first £100")."""
-    by_index = {c.get("index"): f"{c.get('section') or ''}\n{c.get('text') or ''}" for c in citations}
+    by_index = {c.get("index"): checkable(c) for c in citations}
     cited = {int(n) for n in CITATION_MARKER.findall(answer)}
     figures: set[str] = set()
     for n in cited:

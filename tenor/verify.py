@@ -174,8 +174,12 @@ def facts(text: str, times: bool = True) -> list[str]:
         found.append(f"phone:{_digits(m)}")
         rest = rest.replace(m, " ")
     if times:
-        found += [_time(m) for m in _AM_PM.finditer(rest) if _time(m)]
-        rest = _AM_PM.sub(lambda m: " " if _time(m) else m.group(0), rest)
+        def as_time(m: re.Match) -> str:  # "2pm" -> time:14:00, out of the numbers
+            said = _time(m)
+            if said:
+                found.append(said)
+            return " " if said else m.group(0)
+        rest = _AM_PM.sub(as_time, rest)
     found += [f"n:{_number(m)}" for m in _NUMBER.findall(rest)]
     return list(dict.fromkeys(found))
 
@@ -187,6 +191,7 @@ _HOUR = r"(?<![\w.:])(\d{1,2})(?:[:.]([0-5]\d))?(?![\d%])"
 _CLOCK = re.compile(r"(?<![\w.:])(\d{1,2})[:.]([0-5]\d)(?![\d:])")
 _HOUR_RANGE = re.compile(_HOUR + r"\s*(?:-|\u2013|to|until|till)\s*" + _HOUR, re.IGNORECASE)
 _NAMED_TIMES = {"noon": ("12:00",), "midday": ("12:00",), "midnight": ("00:00", "23:59")}
+_NAMED_TIME = re.compile(r"\b(noon|midday|midnight)\b", re.IGNORECASE)
 
 
 def _time(m: re.Match) -> str:
@@ -209,8 +214,7 @@ def passage_times(text: str) -> set[str]:
             found.add(f"time:{int(hour):02d}:{minute or '00'}")
             if 1 <= int(hour) < 12:
                 found.add(f"time:{int(hour) + 12:02d}:{minute or '00'}")
-    found |= {f"time:{t}" for word, named in _NAMED_TIMES.items() if re.search(rf"\b{word}\b", text, re.IGNORECASE)
-              for t in named}
+    found |= {f"time:{t}" for m in _NAMED_TIME.finditer(text) for t in _NAMED_TIMES[m.group(1).lower()]}
     return found
 
 
