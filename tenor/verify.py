@@ -875,7 +875,7 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
     marked answer if it states at least one fact, every factual sentence is
     supported, it is not stuck in a loop (``repeats_itself``), it states what is asked
     (``states_asked``: an amount to "how much/many" or "what do you charge", a time to
-    "when", a duration to "how long"), and it covers
+    "when", a duration to "how long"), it is not off the point (``_off_the_point``), and it covers
     as much of ``question`` as the extract would (a true, supported sentence
     about the battery warranty is no answer to "how do I make a claim?");
     else a quoted extract of the best evidence; else (no evidence
@@ -902,7 +902,8 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
         outcome = "annotated" if attribution.unsupported else "shipped"
         return Verdict(attribution.marked(mark_unsupported=True), outcome, attribution, used)
     checked = (not refused and attribution.factual and not attribution.unsupported
-               and states_asked(answer, question) and not repeats_itself(attribution.text))
+               and states_asked(answer, question) and not repeats_itself(attribution.text)
+               and not _off_the_point(attribution.text, used, evidence, question, min_coverage))
     extract = extract_answer(evidence, question=question, min_coverage=min_coverage,
                              min_similarity=min_similarity, reads=reads, confirms=None if checked else confirms,
                              meaning=meaning, greeting=greeting, sign_off=sign_off)
@@ -915,6 +916,15 @@ def apply_policy(policy: str, answer: str, attribution: Attribution, evidence: S
         return Verdict(no_answer, "refused" if refused else "no_answer", attribution)
     text, used = extract
     return Verdict(text, "extract", attribution, used)
+
+
+def _off_the_point(text: str, used: dict[int, dict], evidence: Sequence, question: str, min_coverage: float) -> bool:
+    """The evidence covers ``min_coverage`` of the question in its words and the answer does not:
+    supported sentences about the complaints procedure are no answer to "which of your sites can
+    take a pallet?", which the evidence's pallet sentence answers. A question the evidence says
+    less of (a paraphrase the reader or meaning let in) is not held to words."""
+    return (bool(question) and coverage(evidence, question) >= min_coverage
+            and _covers(text, used, evidence, question) < min_coverage)
 
 
 def _covers(text: str, used: dict[int, dict], evidence: Sequence, question: str) -> float:

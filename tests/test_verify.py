@@ -917,3 +917,18 @@ def test_the_row_the_reader_read_is_quoted_whatever_names_mean():
     text, _ = extract_answer(ev, question=question, min_coverage=0.99, reads=lambda quote: "$45" in quote,
                              meaning=names_meaning({"Basic tune-up": 0.9}))
     assert "$45" in text and "$89" not in text, text
+
+
+def test_strict_ships_no_answer_that_says_less_of_the_question_than_its_evidence():
+    """An unseen company's "which of your sites can take a pallet?" shipped the model's supported sentences
+    about the complaints procedure: the evidence covers the question in its words, the answer does not,
+    and no quote of the words' pick said enough to compare it with."""
+    question = "We need to get a pallet dropped off, which of your sites can take it?"
+    passages = [P("Pallet deliveries are accepted at Bicester only, where we have a forklift. The charge is £8 per "
+                  "pallet.", "business.html", section="Pallets"),
+                P("If something has gone wrong, talk to your site manager first. If you need to take it further, "
+                  "email complaints@example.co.uk.", "contact.md", section="Complaints")]
+    v = strict(question, passages, "If something has gone wrong, talk to your site manager first.")
+    assert v.outcome == "no_answer", v.text
+    v = strict(question, passages, "Our Bicester site takes pallet deliveries, at £8 per pallet.")
+    assert v.outcome == "shipped", v.text
