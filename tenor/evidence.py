@@ -45,6 +45,11 @@ PHONE = re.compile(r"(?<![\w$])\+?\(?\d[\d ().-]{5,}\d(?![\w])")
 _NOT_A_PHONE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{2,4}|\d+[.:]\d+\s*-\s*\d+[.:]\d+")
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _CONTRACTION = re.compile(r"['’](s|m|re|ve|ll|d|t)$|n['’]t$")
+# A size by its figures whatever its units and spacing: "10ft x 10ft", "10 x 10", "10' by 10'" all "10x10",
+# as a customer writes it; each figure stays a term too.
+_SIZE_UNIT = r"(?:\s*(?:ft|feet|foot|m|cm|mm|in|inch(?:es)?|['’\"]))?"
+_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)" + _SIZE_UNIT + r"\s*(?:x|×|by)\s*(\d+(?:\.\d+)?)" + _SIZE_UNIT
+                   + r"(?:\s*(?:x|×|by)\s*(\d+(?:\.\d+)?)" + _SIZE_UNIT + r")?(?![\w.])")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")  # "| a | b |", as every loader writes a table row
 _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|[\s:|-]*$")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
@@ -103,8 +108,11 @@ _STOP_STEMS = frozenset(stem(w) for w in STOPWORDS)
 def terms(text: str) -> list[str]:
     """Content terms of a text: lower-cased, stemmed, function words dropped (in any
     form: "detailed" as "detail")."""
-    stems = (stem(_CONTRACTION.sub("", w)) for w in _WORD.findall(text.lower()) if w not in STOPWORDS)
-    return [s for s in stems if s not in _STOP_STEMS]  # a stopword's stem is one of them
+    text = text.lower()
+    stems = (stem(_CONTRACTION.sub("", w)) for w in _WORD.findall(text) if w not in STOPWORDS)
+    found = [s for s in stems if s not in _STOP_STEMS]  # a stopword's stem is one of them
+    sizes = ("x".join(filter(None, m.groups())) for m in _SIZE.finditer(text))
+    return found + [size for size in sizes if size not in found]
 
 
 _CAPITALIZED = re.compile(r"\b[A-Z][\w-]*")

@@ -112,6 +112,18 @@ def test_words_are_stemmed_so_a_question_meets_the_document_s_form_of_them():
     assert coverage(evidence, "Can I charge the battery?") == 1.0
 
 
+def test_a_size_is_one_term_however_its_units_and_spacing_are_written():
+    """An unseen company's "how much for one of the 10x10 ones?" quoted the 5ft x 10ft unit: "10x10" was
+    a word no row held, and "10ft x 10ft" was two "10ft"s."""
+    sizes = P("| Unit | Floor area | Price per week |\n|---|---|---|\n| Medium | 50 sq ft (5ft x 10ft) | £24.00 |\n"
+              "| Large | 100 sq ft (10ft x 10ft) | £39.00 |\n| Extra large | 150 sq ft (10ft x 15ft) | £52.00 |")
+    for question in ("How much per week for one of the 10x10 ones?", "What's a 10' by 10' unit?",
+                     "price of a 10 x 10 ft unit"):
+        evidence = select_evidence(question, [sizes], 30)
+        assert [u.text for u in evidence[0].units] == ["| Large | 100 sq ft (10ft x 10ft) | £39.00 |"], question
+    assert "3x5" not in question_terms("Can you deliver 3 by 5pm?")  # a time is no size
+
+
 def test_names_are_the_words_capitalized_mid_sentence():
     from tenor.evidence import names
 
