@@ -922,9 +922,14 @@ def _off_the_point(text: str, used: dict[int, dict], evidence: Sequence, questio
     """The evidence covers ``min_coverage`` of the question in its words and the answer does not:
     supported sentences about the complaints procedure are no answer to "which of your sites can
     take a pallet?", which the evidence's pallet sentence answers. A question the evidence says
-    less of (a paraphrase the reader or meaning let in) is not held to words."""
-    return (bool(question) and coverage(evidence, question) >= min_coverage
-            and _covers(text, used, evidence, question) < min_coverage)
+    less of (a paraphrase the reader or meaning let in) is not held to words. A cited passage's
+    heading counts for the answer only through a sentence sharing a term with the question: the
+    model's "Hello from Sparrowgatestorage.co.uk!" was backed by the pallet passage's e-mail address."""
+    if not question or coverage(evidence, question) < min_coverage:
+        return False
+    wanted = question_terms(question)  # a passage's heading counts for a sentence on the question, not a greeting
+    about = {n: entry for n, entry in used.items() if any(wanted & set(terms(s)) for s in entry["sentences"])}
+    return _covers(text, about, evidence, question) < min_coverage
 
 
 def _covers(text: str, used: dict[int, dict], evidence: Sequence, question: str) -> float:

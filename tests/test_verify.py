@@ -925,10 +925,15 @@ def test_strict_ships_no_answer_that_says_less_of_the_question_than_its_evidence
     and no quote of the words' pick said enough to compare it with."""
     question = "We need to get a pallet dropped off, which of your sites can take it?"
     passages = [P("Pallet deliveries are accepted at Bicester only, where we have a forklift. The charge is £8 per "
-                  "pallet.", "business.html", section="Pallets"),
+                  "pallet. Email deliveries@sparrowgate.co.uk first.", "business.html",
+                  section="We take deliveries for you > Pallets"),
                 P("If something has gone wrong, talk to your site manager first. If you need to take it further, "
                   "email complaints@example.co.uk.", "contact.md", section="Complaints")]
     v = strict(question, passages, "If something has gone wrong, talk to your site manager first.")
     assert v.outcome == "no_answer", v.text
+    # its garbled greeting is backed by the pallet passage's address: that heading says nothing for it
+    v = strict(question, passages, "Hello from Sparrowgate.co.uk! If something has gone wrong, talk to your site "
+                                   "manager first.")
+    assert v.outcome == "no_answer" and 1 in v.attribution.used(), v.text
     v = strict(question, passages, "Our Bicester site takes pallet deliveries, at £8 per pallet.")
     assert v.outcome == "shipped", v.text
