@@ -95,10 +95,17 @@ SAME_AS = {_snowball(word): _snowball(same) for word, same in {
     "distance": "range"}.items()}
 
 
+# A noun in -ery made from a verb, as the verb: Snowball stems "delivered" "deliv" and "deliveries"
+# "deliveri", so "we get stock delivered" missed "Deliveries are accepted...". A stem of five
+# letters or more, ending in a consonant: not "battery", "query" or "series".
+_VERB_NOUN = re.compile(r"^([a-z]{4,}[b-df-hj-np-tv-xz])er(?:y|ies)$")
+
+
 def stem(word: str) -> str:
     """English Snowball stemming ("charging", "charge" -> "charg"; "batteries" ->
-    "batteri"), then the question/document synonyms above."""
-    word = _snowball(word)
+    "batteri"; "deliveries", "delivered" -> "deliv"), then the question/document synonyms above."""
+    noun = _VERB_NOUN.match(word)
+    word = _snowball(f"{noun[1]}er" if noun else word)
     return SAME_AS.get(word, word)
 
 
@@ -480,7 +487,7 @@ _HOW_LONG_TAKE = re.compile(r"(\bhow\s+long\b[^?.!,;]*?)\b(?:take|takes|taking|t
 
 def question_terms(question: str) -> set[str]:
     """The key terms of a question (of a retrieval query): "How long is the warranty?" -> {"warranty"},
-    "How long does delivery take?" -> {"deliveri"}."""
+    "How long does delivery take?" -> {"deliv"}."""
     return set(terms(_HOW_ADJECTIVE.sub(" how ", _HOW_LONG_TAKE.sub(r"\1", question))))
 
 

@@ -124,6 +124,15 @@ def test_a_size_is_one_term_however_its_units_and_spacing_are_written():
     assert "3x5" not in question_terms("Can you deliver 3 by 5pm?")  # a time is no size
 
 
+def test_a_noun_in_ery_meets_its_verb():
+    """An unseen company's "we get stock delivered, could you sign for it?" shared no term with
+    "We accept deliveries and sign for them": Snowball stems "delivered" and "deliveries" apart."""
+    doc = P("Business customers can have deliveries sent to our office, and we'll sign for them.")
+    evidence = select_evidence("we get stock delivered, could you sign for it?", [doc], 200)
+    assert coverage(evidence, "Could you sign for it when it is delivered?") == 1.0
+    assert question_terms("battery batteries query queries series") == {"batteri", "queri", "seri"}
+
+
 def test_names_are_the_words_capitalized_mid_sentence():
     from tenor.evidence import names
 
