@@ -46,10 +46,11 @@ _NOT_A_PHONE = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}\.\d{1,2}\.\d{2,4}|\d+[.:]\
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _CONTRACTION = re.compile(r"['’](s|m|re|ve|ll|d|t)$|n['’]t$")
 # A size by its figures whatever its units and spacing: "10ft x 10ft", "10 x 10", "10' by 10'" all "10x10",
-# as a customer writes it; each figure stays a term too.
-_SIZE_UNIT = r"(?:\s*(?:ft|feet|foot|m|cm|mm|in|inch(?:es)?|['’\"]))?"
-_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)" + _SIZE_UNIT + r"\s*(?:x|×|by)\s*(\d+(?:\.\d+)?)" + _SIZE_UNIT
-                   + r"(?:\s*(?:x|×|by)\s*(\d+(?:\.\d+)?)" + _SIZE_UNIT + r")?(?![\w.])")
+# as a customer writes it. "by" only with a unit ("increase 2 by 3" is no size); not a time ("10 by 10:30").
+_SIZE_UNIT = r"(\s*(?:ft|feet|foot|m|cm|mm|in|inch(?:es)?)\.?|\s*['’\"])?"
+_SIZE_BY = r"\s*(x|×|\bby\b)\s*"
+_SIZE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)" + _SIZE_UNIT + _SIZE_BY + r"(\d+(?:\.\d+)?)" + _SIZE_UNIT
+                   + r"(?:" + _SIZE_BY + r"(\d+(?:\.\d+)?)" + _SIZE_UNIT + r")?(?!\w|[.:]\d)")
 TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")  # "| a | b |", as every loader writes a table row
 _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|[\s:|-]*$")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
@@ -95,10 +96,10 @@ SAME_AS = {_snowball(word): _snowball(same) for word, same in {
     "distance": "range"}.items()}
 
 
-# A noun in -ery made from a verb, as the verb: Snowball stems "delivered" "deliv" and "deliveries"
-# "deliveri", so "we get stock delivered" missed "Deliveries are accepted...". A stem of five
-# letters or more, ending in a consonant: not "battery", "query" or "series".
-_VERB_NOUN = re.compile(r"^([a-z]{4,}[b-df-hj-np-tv-xz])er(?:y|ies)$")
+# A noun in -very made from a verb, as the verb: Snowball stems "delivered" "deliv" and "deliveries"
+# "deliveri", so "we get stock delivered" missed "Deliveries are accepted..."; "recovery",
+# "discovery" likewise. Not other nouns in -ery ("stationery" is no "station"), nor "every".
+_VERB_NOUN = re.compile(r"^([a-z]{2,}v)er(?:y|ies)$")
 
 
 def stem(word: str) -> str:
@@ -118,8 +119,18 @@ def terms(text: str) -> list[str]:
     text = text.lower()
     stems = (stem(_CONTRACTION.sub("", w)) for w in _WORD.findall(text) if w not in STOPWORDS)
     found = [s for s in stems if s not in _STOP_STEMS]  # a stopword's stem is one of them
-    sizes = ("x".join(filter(None, m.groups())) for m in _SIZE.finditer(text))
-    return found + [size for size in sizes if size not in found]
+    for size in map(_size, _SIZE.finditer(text)):
+        if size and size not in found:
+            found.append(size)
+    return found
+
+
+def _size(match: re.Match) -> str | None:
+    """"10x10" of a size ``_SIZE`` matched; None for figures joined by "by" with no unit."""
+    figures, units, joins = match.groups()[0::3], match.groups()[1::3], match.groups()[2::3]
+    if "by" in filter(None, joins) and not any(units):
+        return None
+    return "x".join(filter(None, figures))
 
 
 _CAPITALIZED = re.compile(r"\b[A-Z][\w-]*")

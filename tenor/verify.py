@@ -30,6 +30,7 @@ from tenor.evidence import (EMAIL, FAQ_QUESTION, MEANING_FLOOR, PHONE, WORDS_ONL
 from tenor.prompt import approx_tokens
 
 MARKER = re.compile(r"\s?" + CITATION_MARKER.pattern)  # with the space before it
+_ADDRESS = re.compile(r"(?:[\w.+-]+@)?\b[a-z][\w-]*(?:\.[a-z][\w-]*)+", re.IGNORECASE)  # e-mail, web
 UNSUPPORTED_MARK = "[unverified]"
 CONTINUATION_TOKENS = 60  # an extract quotes the next sentence when it is a sentence, not a run-on block
 LIST_TOKENS = 160  # ... and a whole list when two of its items are the best matches, if it is no longer
@@ -922,14 +923,19 @@ def _off_the_point(text: str, used: dict[int, dict], evidence: Sequence, questio
     """The evidence covers ``min_coverage`` of the question in its words and the answer does not:
     supported sentences about the complaints procedure are no answer to "which of your sites can
     take a pallet?", which the evidence's pallet sentence answers. A question the evidence says
-    less of (a paraphrase the reader or meaning let in) is not held to words. A cited passage's
-    heading counts for the answer only through a sentence sharing a term with the question: the
-    model's "Hello from Sparrowgatestorage.co.uk!" was backed by the pallet passage's e-mail address."""
-    if not question or coverage(evidence, question) < min_coverage:
+    less of (a paraphrase the reader or meaning let in) is not held to words; a scene set first
+    need not be covered (``phrasings``). A cited passage's heading counts for the answer through
+    a sentence sharing a word with the passage other than an address: the model's "Hello from
+    Sparrowgatestorage.co.uk!" was backed by the pallet passage's e-mail address alone."""
+    asked = phrasings(question) if question else []
+    if not asked or max(coverage(evidence, q) for q in asked) < min_coverage:
         return False
-    wanted = question_terms(question)  # a passage's heading counts for a sentence on the question, not a greeting
-    about = {n: entry for n, entry in used.items() if any(wanted & set(terms(s)) for s in entry["sentences"])}
-    return _covers(text, about, evidence, question) < min_coverage
+
+    def words(said: str) -> set[str]:
+        return set(terms(_ADDRESS.sub(" ", said)))
+    about = {n: entry for n, entry in used.items() if n <= len(evidence)
+             and any(words(s) & words(evidence[n - 1].full_text) for s in entry["sentences"])}
+    return max(_covers(text, about, evidence, q) for q in asked) < min_coverage
 
 
 def _covers(text: str, used: dict[int, dict], evidence: Sequence, question: str) -> float:
