@@ -297,7 +297,8 @@ def test_the_merge_finishes_before_the_embedder_starts_loading(tmp_path, monkeyp
     with pytest.raises(BaseException):  # its vLLM cannot start; the order before that is the point
         with TestClient(create_app(s, no_auth=True, vllm=Recording(s))):
             pass
-    assert events[:3] == ["merge started", "merge done", "embedder"]
+    # astart's own prepare (a no-op once merged) runs beside the embedder's load, in either order
+    assert events[:2] == ["merge started", "merge done"] and "embedder" in events, events
 
 
 def test_serve_reports_a_vllm_that_cannot_start_in_one_plain_error(tmp_path, monkeypatch, capsys):
