@@ -933,8 +933,11 @@ def _off_the_point(text: str, used: dict[int, dict], evidence: Sequence, questio
 
     def words(said: str) -> set[str]:
         return set(terms(_ADDRESS.sub(" ", said)))
-    about = {n: entry for n, entry in used.items() if n <= len(evidence)
-             and any(words(s) & words(evidence[n - 1].full_text) for s in entry["sentences"])}
+
+    def said_there(n: int, sentences: list[str]) -> bool:  # a sentence shares a word with passage n
+        passage = words(evidence[n - 1].full_text)
+        return any(words(s) & passage for s in sentences)
+    about = {n: entry for n, entry in used.items() if n <= len(evidence) and said_there(n, entry["sentences"])}
     return max(_covers(text, about, evidence, q) for q in asked) < min_coverage
 
 
