@@ -87,3 +87,27 @@ def test_a_read_runs_on_every_core_though_the_server_keeps_torch_on_one(prepared
     finally:
         hook.remove()
         torch.set_num_threads(before)
+
+
+def test_the_reader_computes_in_bfloat16_only_where_the_cpu_does(prepared_base_model, tmp_path, monkeypatch):
+    """Without AVX-512 BF16 or AMX, torch emulates bfloat16: a read took several times as long
+    as in float32 (bench/reader_dtype.py), and the evidence gate waits for it."""
+    import torch
+
+    import tenor.reader
+    from tenor.reader import native_bfloat16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx avx2 fma avx512f avx512_bf16x\nbugs\t\t: avx512_bf16\n")
+    assert not native_bfloat16(cpuinfo)  # only the flags line counts, and only the whole name
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_tile\n")
+    assert native_bfloat16(cpuinfo)
+    cpuinfo.write_text("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n")  # Arm
+    assert native_bfloat16(cpuinfo)
+    assert not native_bfloat16(tmp_path / "missing")
+    monkeypatch.setattr(tenor.reader, "native_bfloat16", lambda: False)
+    emulated = Reader(str(prepared_base_model)).load()
+    assert emulated.dtype == "float32" and emulated._model[1].dtype == torch.float32
+    monkeypatch.setattr(tenor.reader, "native_bfloat16", lambda: True)
+    assert Reader(str(prepared_base_model)).dtype == "bfloat16"
+    assert Reader(str(prepared_base_model), "float32").dtype == "float32"  # as asked
